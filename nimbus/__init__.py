@@ -1,0 +1,3 @@
+"""Nimbus: a self-hosted ML cloud that speaks the AWS APIs."""
+
+__version__ = "0.1.0"

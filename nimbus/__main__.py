@@ -1,0 +1,3 @@
+from nimbus.cli import app
+
+app(prog_name="nimbus")

@@ -1,0 +1,63 @@
+"""The services Nimbus serves, and which of them a request's signing name and path address."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from nimbus.errors import AwsError
+from nimbus.protocol.http import HttpRequest
+from nimbus.protocol.router import match_operation
+from nimbus.services.registry import Service
+from nimbus.services.s3 import s3
+from nimbus.services.sts import sts
+
+
+class Catalog:
+    def __init__(self, services: list[Service]) -> None:
+        self.services = {service.name: service for service in services}
+
+    @cached_property
+    def by_signing_name(self) -> dict[str, list[Service]]:
+        found: dict[str, list[Service]] = {}
+        for service in self.services.values():
+            found.setdefault(service.model.signing_name, []).append(service)
+        return found
+
+    @cached_property
+    def by_target_prefix(self) -> dict[str, Service]:
+        return {
+            service.model.metadata["targetPrefix"]: service
+            for service in self.services.values()
+            if "targetPrefix" in service.model.metadata
+        }
+
+    def resolve(self, signing_name: str | None, request: HttpRequest) -> Service:
+        """Picks the service: by X-Amz-Target for json services, else by signing name and path."""
+        target = request.headers.get("x-amz-target")
+        if target:
+            service = self.by_target_prefix.get(target.rsplit(".", 1)[0])
+            if service is None:
+                raise AwsError("UnknownOperationException", f"Nimbus serves no operation {target}.")
+            return service
+        candidates = [
+            service
+            for service in self.by_signing_name.get(signing_name or "s3", [])
+            if service.model.protocol != "json"
+        ]
+        if not candidates:
+            served = ", ".join(sorted(self.services))
+            raise AwsError(
+                "UnrecognizedServiceException",
+                f"Nimbus does not serve '{signing_name}'; it serves {served}.",
+                400,
+            )
+        if len(candidates) > 1:
+            # Services sharing a signing name (lexv2 models/runtime) are told apart by their paths.
+            for service in candidates:
+                if service.model.protocol.startswith("rest") and match_operation(service.model, request):
+                    return service
+        return candidates[0]
+
+
+def default_catalog() -> Catalog:
+    return Catalog([s3, sts])

@@ -1,0 +1,132 @@
+"""One request through the layers: find the operation, authenticate, parse, call, serialize."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+from botocore.model import OperationModel
+from starlette.types import Receive
+
+from nimbus.errors import AwsError, not_implemented
+from nimbus.gateway import auth
+from nimbus.gateway.body import ThreadBodyStream, read_body
+from nimbus.gateway.catalog import Catalog
+from nimbus.protocol.http import HttpRequest, HttpResponse
+from nimbus.protocol.parsers import parse_request, query_params
+from nimbus.protocol.router import match_operation
+from nimbus.protocol.serializers import serialize_response
+from nimbus.services.registry import Caller, RequestContext, Service, WithStatus
+from nimbus.storage import Storage
+
+MAX_BODY = 64 * 1024 * 1024  # non-streaming requests (a 5 MB image as base64 JSON fits with room)
+MAX_HEADER_SECTION = 8 * 1024  # S3's limit on the request header section
+
+
+@dataclass
+class Target:
+    """What the request addresses, filled in as the pipeline learns it (for errors and logs)."""
+
+    service: Service | None = None
+    operation: OperationModel | None = None
+
+
+async def dispatch(
+    request: HttpRequest,
+    receive: Receive,
+    catalog: Catalog,
+    storage: Storage,
+    request_id: str,
+    target: Target,
+) -> HttpResponse:
+    scope = auth.read_scope(request)
+    routed = _path_style(request) if scope is None or scope.signing_name == "s3" else request
+    target.service = catalog.resolve(scope.signing_name if scope else None, routed)
+    if _header_section_size(request) > MAX_HEADER_SECTION:
+        raise AwsError(
+            "RequestHeaderSectionTooLarge",
+            f"Your request header section exceeds the maximum allowed size ({MAX_HEADER_SECTION} bytes).",
+        )
+    if target.service.model.protocol == "query":  # the Action may be in the form body
+        routed.body = request.body = await read_body(receive, MAX_BODY)
+    target.operation, labels = _find_operation(target.service, routed)
+    streaming = _has_streaming_payload(target.operation)
+    if not streaming and target.service.model.protocol != "query":
+        routed.body = request.body = await read_body(receive, MAX_BODY)
+    function = target.service.operations.get(target.operation.name)
+    if function is None:
+        raise not_implemented(target.service.name, target.operation.name)
+    if scope is None:
+        raise AwsError(
+            "AccessDenied",
+            "Access Denied: the request is not signed. Sign it with a Nimbus access key (see `nimbus env`).",
+            403,
+        )
+    if streaming:
+        request.stream = ThreadBodyStream(receive)
+    signed = routed if scope.method.endswith("v2") else request
+    credential = auth.verify(
+        signed, scope, storage.credentials.lookup, datetime.now(UTC), target.service.model.protocol
+    )
+    routed.stream = signed.stream
+    parsed = parse_request(target.operation, routed, labels, target.service.validation_error)
+    ctx = RequestContext(
+        request_id=request_id,
+        region=scope.region,
+        caller=Caller(credential.access_key_id, credential.account_id, credential.user_id, credential.arn),
+        storage=storage,
+        received_at=datetime.now(UTC),
+        host=request.headers.get("host", ""),
+    )
+    result: Any = await anyio.to_thread.run_sync(function, ctx, parsed)
+    status = None
+    if isinstance(result, WithStatus):
+        status, result = result.status, result.output
+    return serialize_response(target.operation, result or {}, request_id, status)
+
+
+def _find_operation(service: Service, request: HttpRequest) -> tuple[OperationModel, dict[str, str]]:
+    model = service.model
+    if model.protocol == "json":
+        name = request.headers.get("x-amz-target", "").rsplit(".", 1)[-1]
+        if name not in model.operation_names:
+            raise AwsError("UnknownOperationException", f"{service.name} has no operation '{name}'.")
+        return model.operation_model(name), {}
+    if model.protocol == "query":
+        action = query_params(request).get("Action", "")
+        if action not in model.operation_names:
+            raise AwsError("InvalidAction", f"The action '{action}' is not valid for {service.name}.")
+        return model.operation_model(action), {}
+    match = match_operation(model, request)
+    if match is None:
+        if service.name == "s3":
+            raise AwsError(
+                "MethodNotAllowed", "The specified method is not allowed against this resource.", 405
+            )
+        raise AwsError(
+            "UnknownOperationException",
+            f"{service.name} has no operation for {request.method} {request.path}.",
+            404,
+        )
+    return match.operation, match.labels
+
+
+def _has_streaming_payload(operation: OperationModel) -> bool:
+    shape = operation.input_shape
+    payload = shape.serialization.get("payload") if shape is not None else None
+    return payload is not None and bool(shape.members[payload].serialization.get("streaming"))
+
+
+def _header_section_size(request: HttpRequest) -> int:
+    return sum(len(name) + len(value) + 4 for name, value in request.headers.items())
+
+
+def _path_style(request: HttpRequest) -> HttpRequest:
+    """Rewrites a virtual-hosted S3 request (``bucket.localhost:4566``) to path style."""
+    host = request.headers.get("host", "").rsplit(":", 1)[0]
+    bucket, _, rest = host.partition(".")
+    if not rest or not (rest == "localhost" or rest.startswith("s3.") or rest.endswith(".localhost")):
+        return request
+    return replace(request, path=f"/{bucket}{request.path if request.path != '/' else ''}")

@@ -1,0 +1,1 @@
+"""Services: one package per AWS service, one plain function per operation."""

@@ -1,0 +1,14 @@
+"""AWS STS: who is calling."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nimbus.services.registry import RequestContext, Service
+
+sts = Service("sts")
+
+
+@sts.operation
+def get_caller_identity(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    return {"UserId": ctx.caller.user_id, "Account": ctx.caller.account_id, "Arn": ctx.caller.arn}

@@ -1,0 +1,34 @@
+"""Storage: bytes and records. Knows nothing of HTTP or AWS shapes above it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from nimbus.storage.credentials import CredentialStore
+from nimbus.storage.database import Database
+from nimbus.storage.objects import ObjectStore
+
+
+@dataclass
+class Storage:
+    """Everything a running Nimbus keeps, opened once at start and shared by all requests."""
+
+    data_dir: Path
+    database: Database
+    objects: ObjectStore
+    credentials: CredentialStore
+
+    @classmethod
+    def open(cls, data_dir: Path, database_url: str) -> Storage:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        database = Database.open(database_url)
+        return cls(
+            data_dir=data_dir,
+            database=database,
+            objects=ObjectStore.open(data_dir / "s3", database),
+            credentials=CredentialStore.open(data_dir),
+        )
+
+    def close(self) -> None:
+        self.database.close()
