@@ -25,6 +25,10 @@ from nimbus.storage import Storage
 
 log = logging.getLogger("nimbus.requests")
 
+# A request refused before its body was read: up to this much is read and dropped to keep the
+# connection; beyond it the connection closes (as S3 does) rather than receive gigabytes for nothing.
+UNREAD_BODY_DRAIN_LIMIT = 16 * 1024 * 1024
+
 
 class Gateway:
     def __init__(self, settings: Settings, catalog: Catalog | None = None) -> None:
@@ -79,6 +83,8 @@ class Gateway:
             )
             response = self._error_response(internal_error(), target, request, request_id)
         _add_request_id(response, target, request_id)
+        if target.body is not None and not await target.body.drain(UNREAD_BODY_DRAIN_LIMIT):
+            response.headers["Connection"] = "close"
         try:
             await _send(send, response)
         finally:

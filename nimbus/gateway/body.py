@@ -37,6 +37,19 @@ class ThreadBodyStream:
         self._buffer = bytearray()
         self._done = False
 
+    async def drain(self, limit: int) -> bool:
+        """Discards what the service left unread, so the connection can carry the next request.
+        False when more than ``limit`` bytes remain: then the connection must close instead."""
+        discarded = 0
+        self._buffer.clear()
+        while not self._done and discarded <= limit:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                return False
+            discarded += len(message.get("body", b""))
+            self._done = not message.get("more_body", False)
+        return self._done
+
     def read(self, size: int = -1) -> bytes:
         while not self._done and (size < 0 or len(self._buffer) < size):
             message: Message = from_thread.run(self._receive)

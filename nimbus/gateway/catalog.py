@@ -41,7 +41,7 @@ class Catalog:
             return service
         candidates = [
             service
-            for service in self.by_signing_name.get(signing_name or "s3", [])
+            for service in self.by_signing_name.get(signing_name or _unsigned_service(request), [])
             if service.model.protocol != "json"
         ]
         if not candidates:
@@ -57,6 +57,13 @@ class Catalog:
                 if service.model.protocol.startswith("rest") and match_operation(service.model, request):
                     return service
         return candidates[0]
+
+
+def _unsigned_service(request: HttpRequest) -> str:
+    """Whose error format answers an unsigned request: a form POST to "/" is a query-protocol call
+    (STS, IAM), anything else is taken as S3 (browsers, curl, presigned URLs gone wrong)."""
+    form = request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
+    return "sts" if form and request.method == "POST" and request.path in ("", "/") else "s3"
 
 
 def default_catalog() -> Catalog:

@@ -31,6 +31,7 @@ class Target:
 
     service: Service | None = None
     operation: OperationModel | None = None
+    body: ThreadBodyStream | None = None  # a streamed body, which the gateway drains if the service did not
 
 
 async def dispatch(
@@ -59,18 +60,14 @@ async def dispatch(
     if function is None:
         raise not_implemented(target.service.name, target.operation.name)
     if scope is None:
-        raise AwsError(
-            "AccessDenied",
-            "Access Denied: the request is not signed. Sign it with a Nimbus access key (see `nimbus env`).",
-            403,
-        )
+        raise _unsigned(target.service.model.protocol)
     if streaming:
-        request.stream = ThreadBodyStream(receive)
+        request.stream = target.body = ThreadBodyStream(receive)
     signed = routed if scope.method.endswith("v2") else request
     credential = auth.verify(
         signed, scope, storage.credentials.lookup, datetime.now(UTC), target.service.model.protocol
     )
-    routed.stream = signed.stream
+    routed.body, routed.stream = signed.body, signed.stream  # verify may have decoded an aws-chunked body
     parsed = parse_request(target.operation, routed, labels, target.service.validation_error)
     ctx = RequestContext(
         request_id=request_id,
@@ -85,6 +82,12 @@ async def dispatch(
     if isinstance(result, WithStatus):
         status, result = result.status, result.output
     return serialize_response(target.operation, result or {}, request_id, status)
+
+
+def _unsigned(protocol: str) -> AwsError:
+    message = "The request is not signed. Sign it with a Nimbus access key (see `nimbus env`)."
+    codes = {"rest-xml": "AccessDenied", "query": "MissingAuthenticationToken"}
+    return AwsError(codes.get(protocol, "MissingAuthenticationTokenException"), message, 403)
 
 
 def _find_operation(service: Service, request: HttpRequest) -> tuple[OperationModel, dict[str, str]]:

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
 from urllib.parse import parse_qsl, unquote
 
-
-class BodyStream(Protocol):
-    """A request body read incrementally (uploads of any size never sit in memory)."""
-
-    def read(self, size: int = -1) -> bytes: ...
+from nimbus.storage.streams import BodyStream
 
 
 class Headers(Mapping[str, str]):

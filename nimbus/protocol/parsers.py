@@ -45,10 +45,25 @@ def parse_request(
         raise AwsError("SerializationException", str(error)) from None
     except ValueError as error:
         raise AwsError(validation_error, str(error)) from None
+    _check_xml_payload(shape, parsed, protocol)
     errors = validation_errors(shape, parsed)
     if errors:
         raise AwsError(validation_error, describe(errors))
     return parsed
+
+
+def _check_xml_payload(shape: Shape, parsed: dict[str, Any], protocol: str) -> None:
+    """S3 reports an XML body that breaks its schema (a missing <Key>...) as MalformedXML."""
+    payload_name = shape.serialization.get("payload")
+    if protocol != "rest-xml" or payload_name is None or not isinstance(parsed.get(payload_name), dict):
+        return
+    errors = validation_errors(shape.members[payload_name], parsed[payload_name])
+    if errors:
+        raise AwsError(
+            "MalformedXML",
+            "The XML you provided was not well-formed or did not validate against our published "
+            f"schema ({describe(errors)}).",
+        )
 
 
 def query_params(request: HttpRequest) -> dict[str, str]:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from botocore import xform_name
 from botocore.model import OperationModel, ServiceModel
 
-from nimbus.protocol.models import load_service_model
+from nimbus.services.models import load_service_model
 
 if TYPE_CHECKING:
     from nimbus.storage import Storage

@@ -14,10 +14,10 @@ from botocore.model import OperationModel
 
 from nimbus.errors import AwsError
 from nimbus.protocol.http import Headers, HttpRequest
-from nimbus.protocol.models import load_service_model
 from nimbus.protocol.parsers import parse_request
 from nimbus.protocol.router import match_operation
 from nimbus.protocol.serializers import serialize_error, serialize_response
+from nimbus.services.models import load_service_model
 
 WHEN = datetime(2026, 11, 27, 7, 30, 15, tzinfo=UTC)
 

@@ -1,0 +1,157 @@
+"""Integrity: the ETag's MD5, Content-MD5, and S3's additional checksums (CRC32, CRC32C, CRC64NVME,
+SHA1, SHA256), computed while an upload streams to disk and checked before it is published."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import zlib
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol
+
+from awscrt import checksums as crt
+
+from nimbus.errors import AwsError
+from nimbus.storage.objects import Hasher, StagedFile
+
+
+class Checksum(Protocol):
+    def update(self, data: bytes, /) -> None: ...
+    def digest(self) -> bytes: ...
+
+
+class Crc:
+    """A CRC as a hasher: ``function(data, previous) -> int`` rendered big-endian in ``width`` bytes."""
+
+    def __init__(self, function: Callable[[bytes, int], int], width: int) -> None:
+        self._function = function
+        self._width = width
+        self._value = 0
+
+    def update(self, data: bytes, /) -> None:
+        self._value = self._function(data, self._value)
+
+    def digest(self) -> bytes:
+        return self._value.to_bytes(self._width, "big")
+
+
+ALGORITHMS: dict[str, Callable[[], Checksum]] = {
+    "CRC32": lambda: Crc(zlib.crc32, 4),
+    "CRC32C": lambda: Crc(crt.crc32c, 4),
+    "CRC64NVME": lambda: Crc(crt.crc64nvme, 8),
+    "SHA1": hashlib.sha1,
+    "SHA256": hashlib.sha256,
+}
+DIGEST_SIZES = {"CRC32": 4, "CRC32C": 4, "CRC64NVME": 8, "SHA1": 20, "SHA256": 32}
+
+
+def member(algorithm: str) -> str:
+    return f"Checksum{algorithm}"
+
+
+def trailer(algorithm: str) -> str:
+    return f"x-amz-checksum-{algorithm.lower()}"
+
+
+def requested_algorithms(request: Mapping[str, Any], *also: str | None) -> list[str]:
+    """The algorithms to compute while writing: those named or given in the request, plus ``also``."""
+    named = [request.get("ChecksumAlgorithm"), *also]
+    named += [algorithm for algorithm in ALGORITHMS if member(algorithm) in request]
+    chosen = [name.upper() for name in named if name]
+    unknown = [name for name in chosen if name not in ALGORITHMS]
+    if unknown:
+        raise AwsError("InvalidRequest", f"Checksum algorithm {unknown[0]} is not supported.", 400)
+    return list(dict.fromkeys(chosen))
+
+
+def checksum_members(checksums: Mapping[str, str]) -> dict[str, str]:
+    return {member(algorithm): value for algorithm, value in checksums.items()}
+
+
+def encode(digest: bytes) -> str:
+    return base64.b64encode(digest).decode("ascii")
+
+
+def composite(algorithm: str, part_checksums: Iterable[str]) -> str:
+    """A multipart object's COMPOSITE checksum: the checksum of the parts' checksums, then "-N"."""
+    combined = ALGORITHMS[algorithm]()
+    count = 0
+    for value in part_checksums:
+        combined.update(base64.b64decode(value))
+        count += 1
+    return f"{encode(combined.digest())}-{count}"
+
+
+class UploadDigests:
+    """The hashers one write feeds, and the checks on what they computed."""
+
+    def __init__(self, algorithms: Iterable[str], *, with_md5: bool = True) -> None:
+        self.md5 = hashlib.md5() if with_md5 else None
+        self.checksums = {algorithm: ALGORITHMS[algorithm]() for algorithm in algorithms}
+
+    @property
+    def hashers(self) -> list[Hasher]:
+        return [*([self.md5] if self.md5 else []), *self.checksums.values()]
+
+    @property
+    def etag(self) -> str:
+        assert self.md5 is not None
+        return f'"{self.md5.hexdigest()}"'
+
+    def verified(self, request: Mapping[str, Any], staged: StagedFile) -> dict[str, str]:
+        """Checks Content-MD5 and every checksum the request carried (as members or, after an
+        aws-chunked body ended, as trailers); returns the computed checksums to store."""
+        if "ContentMD5" in request and self.md5 is not None:
+            check_content_md5(request["ContentMD5"], self.md5.digest())
+        expected = expected_checksums(request)
+        for algorithm in expected:
+            if algorithm not in self.checksums:  # named only by a trailer: digest the staged file
+                self.checksums[algorithm] = ALGORITHMS[algorithm]()
+                for chunk in staged.chunks():
+                    self.checksums[algorithm].update(chunk)
+        computed = {algorithm: encode(value.digest()) for algorithm, value in self.checksums.items()}
+        for algorithm, value in expected.items():
+            if computed[algorithm] != value:
+                raise AwsError(
+                    "BadDigest",
+                    f"The {algorithm} you specified did not match the calculated checksum.",
+                    400,
+                )
+        return computed
+
+
+def expected_checksums(request: Mapping[str, Any]) -> dict[str, str]:
+    trailers: Mapping[str, str] = getattr(request.get("Body"), "trailers", None) or {}
+    expected: dict[str, str] = {}
+    for algorithm in ALGORITHMS:
+        value = request.get(member(algorithm)) or trailers.get(trailer(algorithm))
+        if value is not None:
+            check_encoding(algorithm, value)
+            expected[algorithm] = value
+    return expected
+
+
+def check_encoding(algorithm: str, value: str) -> None:
+    try:
+        valid = len(base64.b64decode(value, validate=True)) == DIGEST_SIZES[algorithm]
+    except (binascii.Error, ValueError):
+        valid = False
+    if not valid:
+        raise AwsError("InvalidRequest", f"Value for {trailer(algorithm)} header is invalid.", 400)
+
+
+def check_content_md5(content_md5: str, digest: bytes) -> None:
+    try:
+        claimed = base64.b64decode(content_md5, validate=True)
+    except (binascii.Error, ValueError):
+        claimed = b""
+    if len(claimed) != 16:
+        raise AwsError("InvalidDigest", "The Content-MD5 you specified was invalid.", 400)
+    if claimed != digest:
+        raise AwsError(
+            "BadDigest",
+            "The Content-MD5 you specified did not match what we received.",
+            400,
+            fields={"ExpectedDigest": content_md5, "CalculatedDigest": encode(digest)},
+        )

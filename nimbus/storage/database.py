@@ -1,0 +1,81 @@
+"""The metadata database: one SQLAlchemy engine, sessions, and the schema kept at Alembic's head."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.dml import Insert
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def _tune_sqlite(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    # WAL lets readers run beside the one writer; NORMAL is durable across process crashes in WAL mode
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.close()
+
+
+def _create_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False})
+    event.listen(engine, "connect", _tune_sqlite)
+    return engine
+
+
+def _migrate_to_head(engine: Engine) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+class Database:
+    """The engine plus a session factory; open once per process and share."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, url: str) -> Database:
+        engine = _create_engine(url)
+        _migrate_to_head(engine)
+        return cls(engine)
+
+    def session(self) -> Session:
+        """A new session; use it as a context manager (``with database.session() as s:``)."""
+        return self._sessions()
+
+    def upsert(self, table: Table, columns: Iterable[str], key_columns: Iterable[str]) -> Insert:
+        """INSERT ... ON CONFLICT (key) DO UPDATE for a row of ``columns``, in this database's dialect;
+        execute it with the row as parameters. Built once per shape: building one costs milliseconds."""
+        return self._upsert(table, tuple(columns), tuple(key_columns))
+
+    @cache  # noqa: B019 (one Database per process; the cache lives as long as it does)
+    def _upsert(self, table: Table, columns: tuple[str, ...], key_columns: tuple[str, ...]) -> Insert:
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(table)
+        updates = {name: statement.excluded[name] for name in columns if name not in key_columns}
+        return statement.on_conflict_do_update(index_elements=list(key_columns), set_=updates)
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,177 @@
+"""The byte layer: atomic writes, crash recovery, key safety, folders and multipart parts."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from pathlib import Path
+
+import pytest
+
+from nimbus.storage.database import Database
+from nimbus.storage.objects import (
+    KeyConflict,
+    MissingFile,
+    ObjectStore,
+    UnsupportedKey,
+    folder_keys,
+    key_segments,
+)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ObjectStore:
+    database = Database.open(f"sqlite:///{tmp_path / 'meta.db'}")
+    store = ObjectStore.open(tmp_path / "s3", database)
+    store.create_bucket("bkt")
+    return store
+
+
+def put(store: ObjectStore, key: str, data: bytes, bucket: str = "bkt") -> None:
+    with store.staged(io.BytesIO(data), []) as staged:
+        store.publish(staged, bucket, key)
+
+
+def read(store: ObjectStore, key: str) -> bytes:
+    with store.open_object("bkt", key) as handle:
+        return handle.read()
+
+
+def temp_files(store: ObjectStore) -> list[str]:
+    return os.listdir(store.root / ".tmp")
+
+
+def test_write_is_a_plain_file_and_feeds_hashers(store: ObjectStore) -> None:
+    md5 = hashlib.md5()
+    data = os.urandom(3 * 1024 * 1024 + 7)
+    with store.staged(io.BytesIO(data), [md5]) as staged:
+        assert staged.size == len(data)
+        store.publish(staged, "bkt", "dir/sub/file.bin")
+    assert md5.hexdigest() == hashlib.md5(data).hexdigest()
+    assert (store.root / "bkt" / "dir" / "sub" / "file.bin").read_bytes() == data
+    assert temp_files(store) == []
+
+
+def test_failed_write_leaves_nothing(store: ObjectStore) -> None:
+    put(store, "keep", b"old")
+    with pytest.raises(RuntimeError), store.staged(io.BytesIO(b"new"), []):
+        raise RuntimeError("verification failed")
+    assert read(store, "keep") == b"old"
+    assert temp_files(store) == []
+
+
+def test_reader_keeps_the_old_bytes_during_an_overwrite(store: ObjectStore) -> None:
+    put(store, "k", b"old bytes")
+    handle = store.open_object("bkt", "k")
+    put(store, "k", b"new")
+    assert handle.read() == b"old bytes"
+    handle.close()
+    assert read(store, "k") == b"new"
+
+
+def test_open_removes_leftover_temp_files(tmp_path: Path, store: ObjectStore) -> None:
+    (store.root / ".tmp" / "crashed-write").write_bytes(b"partial")
+    reopened = ObjectStore.open(store.root, store.database)
+    assert temp_files(reopened) == []
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["../escape", "a/../../b", "a/./b", "a//b", "/abs", "nul\0byte", "s" * 256, "a/" + "é" * 128, "a//"],
+)
+def test_unsafe_or_unsupported_keys_are_refused(store: ObjectStore, key: str) -> None:
+    with pytest.raises(UnsupportedKey):
+        key_segments(key)
+    with pytest.raises(UnsupportedKey):
+        put(store, key, b"x")
+    assert temp_files(store) == []
+    assert not (store.root / "escape").exists()
+
+
+def test_segments_of_255_bytes_are_fine(store: ObjectStore) -> None:
+    put(store, "d" * 255 + "/" + "é" * 127, b"x")
+    assert read(store, "d" * 255 + "/" + "é" * 127) == b"x"
+
+
+def test_symlink_out_of_the_bucket_is_not_followed(store: ObjectStore, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_bytes(b"secret")
+    os.symlink(outside, store.root / "bkt" / "link")
+    os.symlink(outside / "secret", store.root / "bkt" / "file-link")
+    with pytest.raises(UnsupportedKey):
+        put(store, "link/planted", b"x")
+    with pytest.raises(UnsupportedKey):
+        store.open_object("bkt", "link/secret")
+    with pytest.raises(MissingFile):
+        store.open_object("bkt", "file-link")
+    assert sorted(os.listdir(outside)) == ["secret"]
+
+
+def test_file_beside_folder_conflicts_either_way(store: ObjectStore) -> None:
+    put(store, "a", b"file")
+    put(store, "x/y", b"nested")
+    with pytest.raises(KeyConflict):
+        put(store, "a/b", b"nested")
+    with pytest.raises(KeyConflict):
+        put(store, "x", b"file over folder")
+    with pytest.raises(KeyConflict):
+        put(store, "a/", b"")
+    assert read(store, "a") == b"file"
+    assert temp_files(store) == []
+
+
+def test_folder_objects_and_pruning(store: ObjectStore) -> None:
+    put(store, "dir/", b"")
+    put(store, "dir/deep/er/file", b"x")
+    assert (store.root / "bkt" / "dir").is_dir()
+    assert read(store, "dir/") == b""
+    with pytest.raises(UnsupportedKey):
+        put(store, "other/", b"not empty")
+    store.delete("bkt", "dir/deep/er/file", keep_folders={"dir/"})
+    assert (store.root / "bkt" / "dir").is_dir()
+    assert not (store.root / "bkt" / "dir" / "deep").exists()
+    store.delete("bkt", "dir/")
+    assert os.listdir(store.root / "bkt") == []
+    put(store, "dir", b"now a file")  # the emptied folders no longer block it
+    assert read(store, "dir") == b"now a file"
+
+
+def test_missing_objects(store: ObjectStore) -> None:
+    put(store, "deep/er/file", b"x")
+    for key in ("nope", "deep", "deep/er/"[:-1], "missing/"):
+        with pytest.raises(MissingFile):
+            store.open_object("bkt", key)
+    store.delete("bkt", "nope")  # idempotent
+
+
+def test_folder_keys() -> None:
+    assert folder_keys("a/b/c") == ["a/", "a/b/"]
+    assert folder_keys("a/b/") == ["a/"]
+    assert folder_keys("top") == []
+
+
+def test_multipart_parts_join_in_order(store: ObjectStore) -> None:
+    upload_id = store.create_upload()
+    for number, data in ((2, b"world"), (1, b"hello ")):
+        with store.staged(io.BytesIO(data), []) as staged:
+            store.publish_part(staged, upload_id, number)
+    md5 = hashlib.md5()
+    with store.staged(store.joined_parts(upload_id, [1, 2]), [md5]) as staged:
+        store.publish(staged, "bkt", "joined")
+    assert read(store, "joined") == b"hello world"
+    assert md5.hexdigest() == hashlib.md5(b"hello world").hexdigest()
+    store.discard_upload(upload_id)
+    assert os.listdir(store.root / ".uploads") == []
+    with pytest.raises(MissingFile):
+        store.open_part("../../etc", 1)
+
+
+def test_bucket_folders(store: ObjectStore) -> None:
+    assert store.has_bucket("bkt")
+    assert not store.has_bucket("..")
+    assert not store.has_bucket(".tmp")
+    put(store, "a/b", b"x")
+    store.delete_bucket("bkt")
+    assert not store.has_bucket("bkt")
