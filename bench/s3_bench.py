@@ -73,9 +73,11 @@ class Result:
     put_rps: float = 0.0
     put_p50_ms: float = 0.0
     put_p99_ms: float = 0.0
+    put_cpu_ms: float = 0.0
     get_rps: float = 0.0
     get_p50_ms: float = 0.0
     get_p99_ms: float = 0.0
+    get_cpu_ms: float = 0.0
     large_put_mbps: float = 0.0
     large_get_mbps: float = 0.0
     errors: list[str] = field(default_factory=list)
@@ -156,7 +158,9 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[index]
 
 
-def run_small(server: Server, bucket: str, op: str, requests_total: int, threads: int, size: int) -> tuple:
+def run_small(
+    server: Server, bucket: str, op: str, requests_total: int, threads: int, size: int
+) -> tuple[float, float, float, float, list[str]]:
     payload = os.urandom(size)
     per_thread = requests_total // threads
     latencies: list[list[float]] = [[] for _ in range(threads)]
@@ -186,14 +190,24 @@ def run_small(server: Server, bucket: str, op: str, requests_total: int, threads
     for w in workers:
         w.start()
     barrier.wait()
+    cpu_start = server_cpu_seconds(server)
     wall_start = time.perf_counter()
     for w in workers:
         w.join()
     wall = time.perf_counter() - wall_start
+    cpu = server_cpu_seconds(server) - cpu_start
     flat = [x for lat in latencies for x in lat]
     if not flat:
-        return 0.0, 0.0, 0.0, errors
-    return len(flat) / wall, percentile(flat, 50) * 1000, percentile(flat, 99) * 1000, errors
+        return 0.0, 0.0, 0.0, 0.0, errors
+    p50, p99 = percentile(flat, 50) * 1000, percentile(flat, 99) * 1000
+    return len(flat) / wall, p50, p99, cpu / len(flat) * 1000, errors
+
+
+def server_cpu_seconds(server: Server) -> float:
+    """CPU time (user + system) the server process has used: what a request costs the server alone,
+    free of the boto3 client's own CPU, which shares this machine's cores in the same run."""
+    fields = Path(f"/proc/{server.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_large(server: Server, bucket: str, source: Path) -> tuple[float, float]:
@@ -222,11 +236,11 @@ def bench_server(server: Server, args: argparse.Namespace, source: Path) -> Resu
     size = args.object_kib * 1024
     # a short warm-up so that first-request costs (imports, connection set-up) are not measured
     run_small(server, bucket, "put", args.concurrency * 10, args.concurrency, size)
-    result.put_rps, result.put_p50_ms, result.put_p99_ms, errors = run_small(
+    result.put_rps, result.put_p50_ms, result.put_p99_ms, result.put_cpu_ms, errors = run_small(
         server, bucket, "put", args.requests, args.concurrency, size
     )
     result.errors += errors
-    result.get_rps, result.get_p50_ms, result.get_p99_ms, errors = run_small(
+    result.get_rps, result.get_p50_ms, result.get_p99_ms, result.get_cpu_ms, errors = run_small(
         server, bucket, "get", args.requests, args.concurrency, size
     )
     result.errors += errors
@@ -268,9 +282,11 @@ def report(results: dict[str, Result], disk: tuple[float, float], args: argparse
         (f"PutObject {args.object_kib} KiB, req/s", nim.put_rps, moto.put_rps, "req/s", True),
         ("PutObject p50 latency", nim.put_p50_ms, moto.put_p50_ms, "ms", False),
         ("PutObject p99 latency", nim.put_p99_ms, moto.put_p99_ms, "ms", False),
+        ("PutObject server CPU per request", nim.put_cpu_ms, moto.put_cpu_ms, "ms", False),
         (f"GetObject {args.object_kib} KiB, req/s", nim.get_rps, moto.get_rps, "req/s", True),
         ("GetObject p50 latency", nim.get_p50_ms, moto.get_p50_ms, "ms", False),
         ("GetObject p99 latency", nim.get_p99_ms, moto.get_p99_ms, "ms", False),
+        ("GetObject server CPU per request", nim.get_cpu_ms, moto.get_cpu_ms, "ms", False),
         (f"PutObject {args.large_mib} MiB", nim.large_put_mbps, moto.large_put_mbps, "MiB/s", True),
         (f"GetObject {args.large_mib} MiB", nim.large_get_mbps, moto.large_get_mbps, "MiB/s", True),
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -14,15 +15,18 @@ from nimbus.errors import AwsError, not_implemented
 from nimbus.gateway import auth
 from nimbus.gateway.body import ThreadBodyStream, read_body
 from nimbus.gateway.catalog import Catalog
+from nimbus.gateway.integrity import verify_body_integrity
 from nimbus.protocol.http import HttpRequest, HttpResponse
 from nimbus.protocol.parsers import parse_request, query_params
 from nimbus.protocol.router import match_operation
 from nimbus.protocol.serializers import serialize_response
 from nimbus.services.registry import Caller, RequestContext, Service, WithStatus
 from nimbus.storage import Storage
+from nimbus.storage.streams import BodyStream
 
 MAX_BODY = 64 * 1024 * 1024  # non-streaming requests (a 5 MB image as base64 JSON fits with room)
-MAX_HEADER_SECTION = 8 * 1024  # S3's limit on the request header section
+MAX_HEADER_SECTION = 8 * 1024
+SMALL_BODY = 1024 * 1024  # S3's limit on the request header section
 
 
 @dataclass
@@ -62,12 +66,14 @@ async def dispatch(
     if scope is None:
         raise _unsigned(target.service.model.protocol)
     if streaming:
-        request.stream = target.body = ThreadBodyStream(receive)
+        request.stream = await _body_stream(request, receive, target)
     signed = routed if scope.method.endswith("v2") else request
     credential = auth.verify(
         signed, scope, storage.credentials.lookup, datetime.now(UTC), target.service.model.protocol
     )
     routed.body, routed.stream = signed.body, signed.stream  # verify may have decoded an aws-chunked body
+    if not streaming:
+        verify_body_integrity(routed)
     parsed = parse_request(target.operation, routed, labels, target.service.validation_error)
     ctx = RequestContext(
         request_id=request_id,
@@ -82,6 +88,15 @@ async def dispatch(
     if isinstance(result, WithStatus):
         status, result = result.status, result.output
     return serialize_response(target.operation, result or {}, request_id, status)
+
+
+async def _body_stream(request: HttpRequest, receive: Receive, target: Target) -> BodyStream:
+    """Small bodies are read at once (no thread hop per chunk); large ones stream to the worker thread."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) <= SMALL_BODY:
+        return io.BytesIO(await read_body(receive, SMALL_BODY))
+    target.body = ThreadBodyStream(receive)
+    return target.body
 
 
 def _unsigned(protocol: str) -> AwsError:

@@ -169,6 +169,24 @@ def test_missing_content_md5_on_delete_objects_is_not_a_crash(
     assert 400 <= resp.status < 500, resp.text
 
 
+@pytest.mark.parametrize(
+    ("header", "value", "code"),
+    [
+        ("Content-MD5", base64.b64encode(hashlib.md5(b"other").digest()).decode(), "BadDigest"),
+        ("Content-MD5", "not-base64!", "InvalidDigest"),
+        ("x-amz-checksum-crc32", base64.b64encode(zlib.crc32(b"other").to_bytes(4, "big")).decode(), "BadDigest"),
+        ("x-amz-checksum-sha256", base64.b64encode(hashlib.sha256(b"other").digest()).decode(), "BadDigest"),
+    ],
+)
+def test_delete_objects_with_a_wrong_digest_deletes_nothing(
+    nimbus: NimbusServer, seeded: Unchanged, header: str, value: str, code: str
+) -> None:
+    body = b"<Delete><Object><Key>keep/one.txt</Key></Object></Delete>"
+    resp = signed_request(nimbus, "POST", f"/{seeded.bucket}?delete", body=body, headers={header: value})
+    assert resp.status == 400, resp.text
+    assert resp.error_code() == code, resp.text
+
+
 # ---- oversize headers ------------------------------------------------------------------------------
 
 
