@@ -174,7 +174,11 @@ def test_missing_content_md5_on_delete_objects_is_not_a_crash(
     [
         ("Content-MD5", base64.b64encode(hashlib.md5(b"other").digest()).decode(), "BadDigest"),
         ("Content-MD5", "not-base64!", "InvalidDigest"),
-        ("x-amz-checksum-crc32", base64.b64encode(zlib.crc32(b"other").to_bytes(4, "big")).decode(), "BadDigest"),
+        (
+            "x-amz-checksum-crc32",
+            base64.b64encode(zlib.crc32(b"other").to_bytes(4, "big")).decode(),
+            "BadDigest",
+        ),
         ("x-amz-checksum-sha256", base64.b64encode(hashlib.sha256(b"other").digest()).decode(), "BadDigest"),
     ],
 )
