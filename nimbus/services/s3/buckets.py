@@ -67,6 +67,7 @@ def _already_exists(ctx: RequestContext, existing: BucketRecord) -> AwsError:
 
 @s3.operation
 def create_bucket(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """Access policies are not modelled yet: any key of this Nimbus may use any bucket."""
     name = request["Bucket"]
     check_bucket_name(name)
     region = _requested_region(ctx, request)
@@ -129,8 +130,9 @@ def get_bucket_location(ctx: RequestContext, request: dict[str, Any]) -> dict[st
 
 @s3.operation
 def get_bucket_versioning(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """Buckets are never versioned (PutBucketVersioning is not served): the answer has no Status."""
     _find_bucket(ctx, request["Bucket"])
-    return {}  # never enabled: every object is the "null" version
+    return {}
 
 
 @s3.operation

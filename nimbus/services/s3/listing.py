@@ -116,6 +116,8 @@ def list_objects(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]
 
 @s3.operation
 def list_object_versions(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """Buckets are unversioned: each object is listed once, as version `null`, and there are no
+    delete markers."""
     encode = url_encoder(request.get("EncodingType"))
     limit = check_max("max-keys", request.get("MaxKeys", 1000))
     key_marker = request.get("KeyMarker", "")

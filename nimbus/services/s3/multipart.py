@@ -204,6 +204,7 @@ def _multipart_etag(parts: list[PartRecord]) -> str:
 
 @s3.operation
 def complete_multipart_upload(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """The same key limits as PutObject apply to the completed object."""
     upload = _find_upload(ctx, request)
     parts = _chosen_parts(ctx, upload, request)
     algorithm = upload.checksum_algorithm

@@ -43,6 +43,10 @@ def _write_output(row: dict[str, Any]) -> dict[str, Any]:
 
 @s3.operation
 def put_object(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """Objects are files: a key with `.`, `..` or empty segments, a NUL or a segment over 255 bytes
+    is refused with `UnsupportedObjectKey` (400), an object `a` beside `a/b` with `ObjectKeyConflict`
+    (409), and a key ending in `/` is a folder holding zero bytes. ACLs, server-side encryption and
+    object lock are not modelled: their members are accepted and not applied."""
     bucket, key = request["Bucket"], request["Key"]
     require_bucket(ctx, bucket)
     check_key_for_write(key)
@@ -131,6 +135,8 @@ def get_object_attributes(ctx: RequestContext, request: dict[str, Any]) -> dict[
 
 @s3.operation
 def delete_object(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """A key that could never be stored (`..`, empty segments) gets `UnsupportedObjectKey`
+    instead of AWS's 204."""
     check_version_id(request.get("VersionId"))
     require_bucket(ctx, request["Bucket"])
     remove_object(ctx, request["Bucket"], request["Key"])
@@ -139,6 +145,7 @@ def delete_object(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any
 
 @s3.operation
 def delete_objects(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """Keys that could never be stored are reported per key with `UnsupportedObjectKey`."""
     delete = request.get("Delete") or {}
     entries = delete.get("Objects") or []
     if not entries or len(entries) > MAX_DELETE_KEYS:
@@ -190,6 +197,7 @@ def open_copy_source(ctx: RequestContext, request: dict[str, Any]) -> ObjectRow:
 
 @s3.operation
 def copy_object(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """The same key limits as PutObject apply to the destination."""
     bucket, key = request["Bucket"], request["Key"]
     source = open_copy_source(ctx, request)
     require_bucket(ctx, bucket)
