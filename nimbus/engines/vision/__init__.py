@@ -1,0 +1,1 @@
+"""Vision: image decoding, labels, objects, faces, text and moderation models."""
