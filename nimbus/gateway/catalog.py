@@ -8,6 +8,7 @@ from nimbus.errors import AwsError
 from nimbus.protocol.http import HttpRequest
 from nimbus.protocol.router import match_operation
 from nimbus.services.registry import Service
+from nimbus.services.rekognition import rekognition
 from nimbus.services.s3 import s3
 from nimbus.services.sts import sts
 
@@ -67,4 +68,4 @@ def _unsigned_service(request: HttpRequest) -> str:
 
 
 def default_catalog() -> Catalog:
-    return Catalog([s3, sts])
+    return Catalog([rekognition, s3, sts])

@@ -57,5 +57,7 @@ def decode_image(data: bytes) -> DecodedImage:
             upright = ImageOps.exif_transpose(image)
             pixels = np.asarray(upright.convert("RGB"))
             return DecodedImage(pixels, image.format, _ORIENTATION_CORRECTION.get(orientation or 0))
-    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as error:
+    except Image.DecompressionBombError as error:
+        raise ImageTooLargeError(f"The image declares too many pixels: {error}") from None
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
         raise InvalidImageError(f"The image could not be decoded: {error}") from None
