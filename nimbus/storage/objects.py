@@ -93,7 +93,11 @@ class FileRange:
             while chunk := self.read(CHUNK_SIZE):
                 yield chunk
         finally:
-            self._handle.close()
+            self.close()
+
+    def close(self) -> None:
+        """Releases the file when a reader stops early (a client that hung up mid-download)."""
+        self._handle.close()
 
 
 class ConcatenatedFiles:
