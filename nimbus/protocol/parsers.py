@@ -22,7 +22,11 @@ from nimbus.protocol.xml_codec import XmlShapeError, from_xml, parse_xml
 
 
 def parse_request(
-    operation: OperationModel, request: HttpRequest, labels: dict[str, str], validation_error: str
+    operation: OperationModel,
+    request: HttpRequest,
+    labels: dict[str, str],
+    validation_error: str,
+    unchecked_patterns: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     shape = operation.input_shape
     if shape is None:
@@ -46,7 +50,7 @@ def parse_request(
     except ValueError as error:
         raise AwsError(validation_error, str(error)) from None
     _check_xml_payload(shape, parsed, protocol)
-    errors = validation_errors(shape, parsed)
+    errors = validation_errors(shape, parsed, unchecked_patterns)
     if errors:
         raise AwsError(validation_error, describe(errors))
     return parsed

@@ -13,9 +13,13 @@ _SIZED = ("string", "blob", "list", "map")
 _NUMBERS = ("integer", "long", "float", "double")
 
 
-def validation_errors(shape: Shape, value: dict[str, Any]) -> list[str]:
+def validation_errors(
+    shape: Shape, value: dict[str, Any], unchecked_patterns: frozenset[str] = frozenset()
+) -> list[str]:
+    """``unchecked_patterns`` names shapes whose pattern Nimbus deliberately widens (a Lex code hook
+    ARN that may be an http URL): their other constraints still apply."""
     errors: list[str] = []
-    _check_structure(shape, value, "", errors)
+    _check_structure(shape, value, "", errors, unchecked_patterns)
     return errors
 
 
@@ -30,7 +34,9 @@ def _member_path(path: str, name: str) -> str:
     return f"{path}.{camel}" if path else camel
 
 
-def _check_structure(shape: Shape, value: dict[str, Any], path: str, errors: list[str]) -> None:
+def _check_structure(
+    shape: Shape, value: dict[str, Any], path: str, errors: list[str], unchecked: frozenset[str]
+) -> None:
     for name in shape.required_members:
         if value.get(name) is None:
             errors.append(
@@ -40,24 +46,24 @@ def _check_structure(shape: Shape, value: dict[str, Any], path: str, errors: lis
     for name, item in value.items():
         member = shape.members.get(name)
         if member is not None and item is not None:
-            _check(member, item, _member_path(path, name), errors)
+            _check(member, item, _member_path(path, name), errors, unchecked)
 
 
-def _check(shape: Shape, value: Any, path: str, errors: list[str]) -> None:
+def _check(shape: Shape, value: Any, path: str, errors: list[str], unchecked: frozenset[str]) -> None:
     kind = shape.type_name
     if kind == "structure" and isinstance(value, dict):
-        _check_structure(shape, value, path, errors)
+        _check_structure(shape, value, path, errors, unchecked)
     elif kind == "list" and isinstance(value, list):
         for index, item in enumerate(value):
-            _check(shape.member, item, f"{path}.{index + 1}.member", errors)
+            _check(shape.member, item, f"{path}.{index + 1}.member", errors, unchecked)
     elif kind == "map" and isinstance(value, dict):
         for key, item in value.items():
-            _check(shape.key, key, f"{path}.key", errors)
-            _check(shape.value, item, f"{path}.{key}", errors)
-    _check_constraints(shape, value, path, errors)
+            _check(shape.key, key, f"{path}.key", errors, unchecked)
+            _check(shape.value, item, f"{path}.{key}", errors, unchecked)
+    _check_constraints(shape, value, path, errors, shape.name in unchecked)
 
 
-def _check_constraints(shape: Shape, value: Any, path: str, errors: list[str]) -> None:
+def _check_constraints(shape: Shape, value: Any, path: str, errors: list[str], skip_pattern: bool) -> None:
     metadata = shape.metadata
     shown = _show(value)
     enum = metadata.get("enum")
@@ -90,7 +96,7 @@ def _check_constraints(shape: Shape, value: Any, path: str, errors: list[str]) -
                 f"Member must have value less than or equal to {metadata['max']}"
             )
     pattern = metadata.get("pattern")
-    if pattern and isinstance(value, str):
+    if pattern and not skip_pattern and isinstance(value, str):
         compiled = _compile(pattern)
         if compiled is not None and not compiled.fullmatch(value):
             errors.append(

@@ -59,9 +59,16 @@ class WithStatus:
 class Service:
     """One AWS service as botocore models it, plus the operations Nimbus implements."""
 
-    def __init__(self, name: str, *, validation_error: str = "ValidationException") -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        validation_error: str = "ValidationException",
+        unchecked_patterns: frozenset[str] = frozenset(),
+    ) -> None:
         self.name = name
         self.validation_error = validation_error
+        self.unchecked_patterns = unchecked_patterns  # shape names whose pattern Nimbus widens
         self.operations: dict[str, Operation] = {}
 
     @cached_property

@@ -1,0 +1,37 @@
+"""The locales Lex V2 supports, with the names DescribeBotLocale gives them."""
+
+from __future__ import annotations
+
+LOCALE_NAMES = {
+    "ar_AE": "Arabic (Gulf)",
+    "ca_ES": "Catalan (Spain)",
+    "cmn_CN": "Chinese (Mandarin, PRC)",
+    "da_DK": "Danish (Denmark)",
+    "de_AT": "German (Austria)",
+    "de_DE": "German (Germany)",
+    "en_AU": "English (Australia)",
+    "en_GB": "English (UK)",
+    "en_IE": "English (Ireland)",
+    "en_IN": "English (India)",
+    "en_NZ": "English (New Zealand)",
+    "en_US": "English (US)",
+    "en_ZA": "English (South Africa)",
+    "es_419": "Spanish (Latin America)",
+    "es_ES": "Spanish (Spain)",
+    "es_US": "Spanish (US)",
+    "fi_FI": "Finnish (Finland)",
+    "fr_CA": "French (Canada)",
+    "fr_FR": "French (France)",
+    "hi_IN": "Hindi (India)",
+    "it_IT": "Italian (Italy)",
+    "ja_JP": "Japanese (Japan)",
+    "ko_KR": "Korean (Korea)",
+    "nl_NL": "Dutch (Netherlands)",
+    "no_NO": "Norwegian (Norway)",
+    "pl_PL": "Polish (Poland)",
+    "pt_BR": "Portuguese (Brazil)",
+    "pt_PT": "Portuguese (Portugal)",
+    "sv_SE": "Swedish (Sweden)",
+    "tr_TR": "Turkish (Turkey)",
+    "yue_HK": "Chinese (Cantonese)",
+}

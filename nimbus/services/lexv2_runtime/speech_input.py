@@ -1,0 +1,48 @@
+"""RecognizeUtterance's input stream as text: typed text as sent, speech transcribed by the speech
+engine with its vocabulary biased to the bot's own utterances and slot values."""
+
+from __future__ import annotations
+
+import re
+
+from nimbus.engines.speech import AudioFormatError, SpeechRecognizer, decode_audio
+from nimbus.services.lexv2_runtime.bot_locale import BotLocale
+from nimbus.services.lexv2_runtime.errors import validation
+
+_SLOT_REFERENCE = re.compile(r"\{[A-Za-z0-9_]+\}")
+
+
+def transcript_of(bot: BotLocale, content_type: str, body: bytes) -> tuple[str, str]:
+    """The utterance's text and Lex's input mode (``Text`` or ``Speech``)."""
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type == "text/plain":
+        try:
+            return body.decode("utf-8"), "Text"
+        except UnicodeDecodeError:
+            raise validation("The text input stream is not valid UTF-8.") from None
+    if not media_type.startswith("audio/"):
+        raise validation(f"Content type {content_type or '(none)'} is not supported for the input stream.")
+    try:
+        pcm = decode_audio(body, content_type)
+    except AudioFormatError as error:
+        raise validation(f"Invalid audio input stream: {error}") from None
+    return _recognizer(bot).transcribe(pcm).text, "Speech"
+
+
+def _recognizer(bot: BotLocale) -> SpeechRecognizer:
+    phrases = bot_phrases(bot)
+    return SpeechRecognizer.for_phrases(phrases) if phrases else SpeechRecognizer.generic()
+
+
+def bot_phrases(bot: BotLocale) -> list[str]:
+    """What users of the bot say: its sample utterances (slot references left out), slot values and
+    their synonyms, and yes and no for confirmations."""
+    phrases = ["yes", "no"]
+    for intent in bot.snapshot["intents"]:
+        for sample in intent.get("sampleUtterances") or []:
+            phrases.append(_SLOT_REFERENCE.sub(" ", sample["utterance"]))
+    for slot_type in bot.slot_types():
+        for value in slot_type.get("slotTypeValues") or []:
+            phrases.append(value["sampleValue"]["value"])
+            phrases += [synonym["value"] for synonym in value.get("synonyms") or []]
+    return [phrase for phrase in phrases if phrase.strip()]
