@@ -1,7 +1,7 @@
 """Lex V2 runtime through boto3 against a real server: bots built with lexv2-models, versioned and
 aliased, then conversations: slot elicitation over several turns, confirmation declined and
 accepted, fallback, a code hook server that changes the dialog, a hook that times out, sessions,
-RecognizeUtterance with text, aggregated utterances, and bad input."""
+RecognizeUtterance with text and with espeak-ng speech, aggregated utterances, and bad input."""
 
 from __future__ import annotations
 
@@ -419,5 +419,44 @@ def test_an_unbuilt_locale_is_refused(runtime: Any, models: Any) -> None:
     with pytest.raises(ClientError) as raised:
         runtime.recognize_text(
             botId=bot_id, botAliasId="TSTALIASID", localeId=LOCALE, sessionId="s-1", text="hello"
+        )
+    assert error_code(raised) == "ValidationException"
+
+
+def speak(text: str) -> bytes:
+    """Speech made with espeak-ng (16 kHz mono little-endian PCM, as Lex's audio/l16 takes it)."""
+    from nimbus.engines.speech import synthesize
+
+    return synthesize(text, voice="en-us+f2", words_per_minute=140)
+
+
+def test_recognize_utterance_with_speech_fills_the_slot(runtime: Any, flowers_bot: tuple[str, str]) -> None:
+    reply = runtime.recognize_utterance(
+        botId=flowers_bot[0],
+        botAliasId=flowers_bot[1],
+        localeId=LOCALE,
+        sessionId=f"speech-{uuid.uuid4().hex[:8]}",
+        requestContentType="audio/l16; rate=16000; channels=1",
+        responseContentType="text/plain; charset=utf-8",
+        inputStream=speak("I would like to order some roses"),
+    )
+    assert reply["inputMode"] == "Speech"
+    transcript = gzip.decompress(base64.b64decode(reply["inputTranscript"])).decode()
+    assert "roses" in transcript.split()
+    state = unpack(reply["sessionState"])
+    assert state["intent"]["name"] == "OrderFlowers"
+    assert state["intent"]["slots"]["FlowerType"]["value"]["interpretedValue"] == "roses"
+    assert state["dialogAction"] == {"type": "ElicitSlot", "slotToElicit": "PickupDate"}
+
+
+def test_malformed_audio_is_refused(runtime: Any, flowers_bot: tuple[str, str]) -> None:
+    with pytest.raises(ClientError) as raised:
+        runtime.recognize_utterance(
+            botId=flowers_bot[0],
+            botAliasId=flowers_bot[1],
+            localeId=LOCALE,
+            sessionId="speech-bad",
+            requestContentType="audio/l16; rate=16000; channels=1",
+            inputStream=b"\x01\x02\x03",  # an odd number of bytes is no 16-bit PCM
         )
     assert error_code(raised) == "ValidationException"
