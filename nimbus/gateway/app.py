@@ -48,6 +48,9 @@ class Gateway:
             if message["type"] == "lifespan.startup":
                 try:
                     self.storage = Storage.open(self.settings.data_dir, self.settings.resolved_database_url)
+                    for service in self.catalog.services.values():
+                        for hook in service.startup_hooks:
+                            hook(self.storage)
                 except Exception as error:  # reported to uvicorn, which refuses to start
                     await send({"type": "lifespan.startup.failed", "message": str(error)})
                     return

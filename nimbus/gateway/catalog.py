@@ -9,9 +9,12 @@ from nimbus.protocol.http import HttpRequest
 from nimbus.protocol.router import match_operation
 from nimbus.services.lexv2_models import lexv2_models
 from nimbus.services.lexv2_runtime import lexv2_runtime
+from nimbus.services.logs import logs
 from nimbus.services.registry import Service
 from nimbus.services.rekognition import rekognition
 from nimbus.services.s3 import s3
+from nimbus.services.sagemaker import sagemaker
+from nimbus.services.sagemaker_runtime import sagemaker_runtime
 from nimbus.services.sts import sts
 
 
@@ -70,4 +73,4 @@ def _unsigned_service(request: HttpRequest) -> str:
 
 
 def default_catalog() -> Catalog:
-    return Catalog([lexv2_models, lexv2_runtime, rekognition, s3, sts])
+    return Catalog([lexv2_models, lexv2_runtime, logs, rekognition, s3, sagemaker, sagemaker_runtime, sts])

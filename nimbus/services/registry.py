@@ -69,6 +69,7 @@ class Service:
         self.name = name
         self.validation_error = validation_error
         self.unchecked_patterns = unchecked_patterns  # shape names whose pattern Nimbus widens
+        self.startup_hooks: list[Callable[[Storage], Any]] = []
         self.operations: dict[str, Operation] = {}
 
     @cached_property
@@ -85,6 +86,11 @@ class Service:
             raise LookupError(f"{self.name} has no operation named {function.__name__}")
         self.operations[name] = function
         return function
+
+    def on_startup(self, hook: Callable[[Storage], Any]) -> Callable[[Storage], Any]:
+        """Registers work to do when the server starts (resume or fail jobs a restart interrupted)."""
+        self.startup_hooks.append(hook)
+        return hook
 
     def operation_model(self, name: str) -> OperationModel:
         return self.model.operation_model(name)

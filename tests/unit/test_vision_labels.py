@@ -115,8 +115,16 @@ def test_image_properties_measure_brightness_sharpness_and_colours() -> None:
     assert image_properties(dark).brightness < cat.brightness / 2
 
 
-@pytest.mark.parametrize(("rgb", "name"), [((0, 0, 0), "black"), ((255, 255, 255), "white"),
-                                           ((128, 128, 128), "grey"), ((20, 40, 220), "blue"),
-                                           ((30, 200, 40), "green"), ((120, 70, 20), "brown")])
+@pytest.mark.parametrize(
+    ("rgb", "name"),
+    [
+        ((0, 0, 0), "black"),
+        ((255, 255, 255), "white"),
+        ((128, 128, 128), "grey"),
+        ((20, 40, 220), "blue"),
+        ((30, 200, 40), "green"),
+        ((120, 70, 20), "brown"),
+    ],
+)
 def test_simplified_colour_names(rgb: tuple[int, int, int], name: str) -> None:
     assert simplified_color(*rgb) == name

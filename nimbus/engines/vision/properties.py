@@ -27,8 +27,17 @@ COLOUR_SIDE = 128
 COLOUR_CLUSTERS = 5
 KMEANS_ITERATIONS = 12
 KMEANS_SEED = 0
-HUE_NAMES = ((15, "red"), (45, "orange"), (70, "yellow"), (160, "green"), (200, "teal"), (255, "blue"),
-             (290, "purple"), (335, "pink"), (360, "red"))
+HUE_NAMES = (
+    (15, "red"),
+    (45, "orange"),
+    (70, "yellow"),
+    (160, "green"),
+    (200, "teal"),
+    (255, "blue"),
+    (290, "purple"),
+    (335, "pink"),
+    (360, "red"),
+)
 
 
 @dataclass(frozen=True)
@@ -103,8 +112,12 @@ def _kmeans(points: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
     assignment = np.zeros(len(points), dtype=np.int64)
     for _ in range(KMEANS_ITERATIONS):
         assignment = ((points[:, None, :] - centres[None]) ** 2).sum(axis=2).argmin(axis=1)
-        centres = np.array([points[assignment == k].mean(axis=0) if np.any(assignment == k) else centres[k]
-                            for k in range(len(centres))])
+        centres = np.array(
+            [
+                points[assignment == k].mean(axis=0) if np.any(assignment == k) else centres[k]
+                for k in range(len(centres))
+            ]
+        )
     return centres, assignment
 
 
@@ -116,8 +129,16 @@ def dominant_colors(pixels: np.ndarray, count: int = COLOUR_CLUSTERS) -> list[Do
     for centre, share in sorted(zip(centres, shares, strict=True), key=lambda pair: -pair[1]):
         red, green, blue = (round(float(channel)) for channel in centre)
         if share > 0:
-            colours.append(DominantColor(red, green, blue, f"#{red:02x}{green:02x}{blue:02x}",
-                                         simplified_color(red, green, blue), float(share)))
+            colours.append(
+                DominantColor(
+                    red,
+                    green,
+                    blue,
+                    f"#{red:02x}{green:02x}{blue:02x}",
+                    simplified_color(red, green, blue),
+                    float(share),
+                )
+            )
     return colours
 
 

@@ -126,8 +126,11 @@ CURATED_LABELS: dict[str, tuple[str, str]] = {
 
 # ImageNet classes whose WordNet lemma misleads: names that collide, and "cup", a drinking
 # vessel in ImageNet's photographs but a punch in WordNet (reparented under drinking vessel).
-CLASS_NAME_OVERRIDES = {"n02012849": "Crane Bird", "n03126707": "Construction Crane",
-                        "n02113186": "Cardigan Welsh Corgi"}
+CLASS_NAME_OVERRIDES = {
+    "n02012849": "Crane Bird",
+    "n03126707": "Construction Crane",
+    "n02113186": "Cardigan Welsh Corgi",
+}
 CLASS_HYPERNYM_OVERRIDES = {"n07930864": ["n03241496"]}
 
 

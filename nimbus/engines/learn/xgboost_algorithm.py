@@ -1,0 +1,185 @@
+"""The built-in XGBoost algorithm (SageMaker's "algorithm mode"), run inside the sandbox as
+``python -m nimbus.engines.learn.xgboost_algorithm``.
+
+It reads ``/opt/ml/input/config/hyperparameters.json`` (AWS's names, every value a string) and the
+``train`` (required) and ``validation`` channels, as CSV with the label first and no header or as
+libsvm, trains with the ``xgboost`` package, prints one metric line per round in AWS's format
+(``[3]#011train-rmse:0.12#011validation-rmse:0.15``) and saves the booster as
+``/opt/ml/model/xgboost-model``. A failure writes its reason to ``/opt/ml/output/failure`` and exits 1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xgboost as xgb
+
+ML_ROOT = Path(os.environ.get("NIMBUS_ML_ROOT", "/opt/ml"))
+CHANNELS = ("train", "validation")
+# hyperparameters that are not booster parameters
+NOT_PARAMS = {"num_round", "early_stopping_rounds", "csv_weights"}
+INTEGER_PARAMS = {"max_depth", "max_leaves", "max_bin", "num_parallel_tree", "seed", "num_class", "verbosity"}
+FLOAT_PARAMS = {
+    "eta",
+    "gamma",
+    "min_child_weight",
+    "max_delta_step",
+    "subsample",
+    "colsample_bytree",
+    "colsample_bylevel",
+    "colsample_bynode",
+    "lambda",
+    "alpha",
+    "scale_pos_weight",
+    "base_score",
+    "tweedie_variance_power",
+    "sketch_eps",
+    "rate_drop",
+    "skip_drop",
+}
+
+
+class AlgorithmError(Exception):
+    """A problem with the user's data or hyperparameters, reported as the job's failure reason."""
+
+
+class MetricPrinter(xgb.callback.TrainingCallback):
+    """Prints each round's evaluation as the SageMaker XGBoost container does (tabs logged as ``#011``)."""
+
+    def after_iteration(self, model: xgb.Booster, epoch: int, evals_log: dict[str, Any]) -> bool:
+        values = [
+            f"{data}-{metric}:{history[-1]:.5f}"
+            for data, metrics in evals_log.items()
+            for metric, history in metrics.items()
+        ]
+        print(f"[{epoch}]#011" + "#011".join(values), flush=True)
+        return False
+
+
+def read_hyperparameters() -> dict[str, str]:
+    path = ML_ROOT / "input" / "config" / "hyperparameters.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def content_types() -> dict[str, str]:
+    path = ML_ROOT / "input" / "config" / "inputdataconfig.json"
+    config = json.loads(path.read_text()) if path.exists() else {}
+    return {channel: (value.get("ContentType") or "text/csv").lower() for channel, value in config.items()}
+
+
+def booster_parameters(hyperparameters: dict[str, str]) -> tuple[dict[str, Any], int]:
+    """The booster's parameters with AWS's names typed, and the number of rounds."""
+    try:
+        rounds = int(hyperparameters["num_round"])
+    except KeyError:
+        raise AlgorithmError("Missing required hyperparameter: num_round") from None
+    except ValueError:
+        raise AlgorithmError(
+            f"Hyperparameter num_round: {hyperparameters['num_round']!r} is not an integer"
+        ) from None
+    if rounds < 1:
+        raise AlgorithmError(f"Hyperparameter num_round: value {rounds} must be >= 1")
+    params: dict[str, Any] = {}
+    for name, value in hyperparameters.items():
+        if name in NOT_PARAMS:
+            continue
+        params[name] = typed_value(name, str(value))
+    return params, rounds
+
+
+def typed_value(name: str, value: str) -> Any:
+    try:
+        if name in INTEGER_PARAMS:
+            return int(value)
+        if name in FLOAT_PARAMS:
+            return float(value)
+    except ValueError:
+        raise AlgorithmError(f"Hyperparameter {name}: {value!r} is not a number") from None
+    return value
+
+
+def load_channel(channel: str, content_type: str) -> xgb.DMatrix:
+    """Every file of the channel, as one matrix: CSV with the label in the first column, or libsvm."""
+    folder = ML_ROOT / "input" / "data" / channel
+    files = sorted(path for path in folder.rglob("*") if path.is_file() and not path.name.startswith("."))
+    if not files:
+        raise AlgorithmError(f"Channel '{channel}' holds no files")
+    if "libsvm" in content_type:
+        return libsvm_matrix(files)
+    if "csv" not in content_type:
+        raise AlgorithmError(
+            f"Content type {content_type!r} of channel '{channel}' is not supported: "
+            "use text/csv or text/libsvm"
+        )
+    try:
+        rows = np.vstack([np.loadtxt(path, delimiter=",", ndmin=2) for path in files])
+    except ValueError as error:
+        raise AlgorithmError(f"Channel '{channel}': could not read CSV ({error})") from None
+    return xgb.DMatrix(rows[:, 1:], label=rows[:, 0])
+
+
+def libsvm_matrix(files: list[Path]) -> xgb.DMatrix:
+    if len(files) == 1:
+        return xgb.DMatrix(f"{files[0]}?format=libsvm")
+    joined = Path("/tmp") / "joined.libsvm"
+    joined.write_text("".join(path.read_text() for path in files))
+    return xgb.DMatrix(f"{joined}?format=libsvm")
+
+
+def train() -> None:
+    hyperparameters = read_hyperparameters()
+    params, rounds = booster_parameters(hyperparameters)
+    types = content_types()
+    if "train" not in types and not (ML_ROOT / "input" / "data" / "train").is_dir():
+        raise AlgorithmError(
+            "Channel 'train' is required: the input data config has no channel named 'train'"
+        )
+    matrices = {
+        channel: load_channel(channel, types.get(channel, "text/csv"))
+        for channel in CHANNELS
+        if (ML_ROOT / "input" / "data" / channel).is_dir()
+    }
+    print(
+        f"Train matrix has {matrices['train'].num_row()} rows and {matrices['train'].num_col()} columns",
+        flush=True,
+    )
+    early_stopping = hyperparameters.get("early_stopping_rounds")
+    try:
+        booster = xgb.train(
+            params,
+            matrices["train"],
+            num_boost_round=rounds,
+            evals=list((matrix, channel) for channel, matrix in matrices.items()),
+            early_stopping_rounds=int(early_stopping) if early_stopping else None,
+            verbose_eval=False,
+            callbacks=[MetricPrinter()],
+        )
+    except xgb.core.XGBoostError as error:
+        raise AlgorithmError(xgboost_message(error)) from None
+    booster.save_model(ML_ROOT / "model" / "xgboost-model")
+
+
+def xgboost_message(error: Exception) -> str:
+    """XGBoost's message without its ``[time] source.cc:line:`` prefix (first line only)."""
+    first = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+    return re.sub(r"^\[[^\]]*\]\s+\S+:\d+:\s*", "", first)
+
+
+def main() -> int:
+    try:
+        train()
+    except AlgorithmError as error:
+        (ML_ROOT / "output" / "failure").write_text(f"AlgorithmError: {error}")
+        print(f"AlgorithmError: {error}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,221 @@
+"""The durable training runner: job state lives in the database; a thread of the server process runs
+each job as its own sandboxed process, streams its output into CloudWatch Logs and moves its status
+along Starting -> Downloading -> Training -> Uploading -> Completed (or Failed / Stopped).
+
+The runner starts with the first SageMaker request a Nimbus process serves, and first fails the jobs
+an earlier process left running ("Nimbus restarted while the job was running").
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from nimbus.engines.learn.sandbox import JobFolder, prepare_job_folder, start_sandboxed
+from nimbus.services.logs.records import append_events
+from nimbus.services.registry import Caller
+from nimbus.services.sagemaker.images import Runtime, runtime_for
+from nimbus.services.sagemaker.job_records import LOG_GROUP, JobKey, advance, fail_interrupted_jobs, find_job
+from nimbus.services.sagemaker.s3_locations import JobFailure, channel_files, upload_model
+from nimbus.storage import Storage
+
+POLL_S = 0.25
+FAILURE_TAIL_LINES = 5
+
+
+class TrainingRunner:
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.cpus = max(1, len(os.sched_getaffinity(0)))
+        self._slots = threading.Semaphore(self.cpus)  # jobs training at once; the rest wait "Starting"
+        self._stops: dict[JobKey, threading.Event] = {}
+
+    def submit(self, key: JobKey) -> None:
+        self._stops[key] = threading.Event()
+        threading.Thread(target=self._run, args=(key,), name=f"training-{key[2]}", daemon=True).start()
+
+    def stop(self, key: JobKey) -> None:
+        event = self._stops.get(key)
+        if event is not None:
+            event.set()
+
+    def _run(self, key: JobKey) -> None:
+        folder = self.storage.data_dir / "sagemaker" / "training" / key[0] / key[1] / key[2]
+        try:
+            with self._slots:
+                run_job(self.storage, key, folder, self._stops[key], self.cpus)
+        except JobFailure as failure:
+            advance(
+                self.storage,
+                key,
+                "Failed",
+                "Failed",
+                failure_reason=str(failure)[:1024],
+                training_end=datetime.now(UTC),
+            )
+        except Exception as error:  # a bug in Nimbus must still end the job, never leave it running
+            advance(
+                self.storage,
+                key,
+                "Failed",
+                "Failed",
+                failure_reason=f"InternalServerError: {error!r}"[:1024],
+                training_end=datetime.now(UTC),
+            )
+        finally:
+            self._stops.pop(key, None)
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+_runners: dict[int, TrainingRunner] = {}
+_runners_lock = threading.Lock()
+
+
+def training_runner(storage: Storage) -> TrainingRunner:
+    """This process's runner for ``storage``, started (after failing interrupted jobs) on first use."""
+    with _runners_lock:
+        runner = _runners.get(id(storage))
+        if runner is None:
+            fail_interrupted_jobs(storage)
+            runner = _runners[id(storage)] = TrainingRunner(storage)
+        return runner
+
+
+def run_job(storage: Storage, key: JobKey, root: Path, stop: threading.Event, cpus: int) -> None:
+    job = find_job(storage, key)
+    assert job is not None
+    request: dict[str, Any] = job.request
+    runtime = runtime_for(request["AlgorithmSpecification"]["TrainingImage"])
+    if stop.is_set() or not advance(storage, key, "Downloading"):
+        advance(storage, key, "Stopped", "Stopped", training_end=datetime.now(UTC))
+        return
+    channels = {
+        c["ChannelName"]: channel_files(storage, c["DataSource"]["S3DataSource"]["S3Uri"])
+        for c in request.get("InputDataConfig") or []
+    }
+    folder = prepare_job_folder(root, _config_files(request), channels)
+    started = datetime.now(UTC)
+    if not advance(storage, key, "Training", training_start=started):
+        advance(storage, key, "Stopped", "Stopped", training_end=datetime.now(UTC))
+        return
+    limit = request["StoppingCondition"].get("MaxRuntimeInSeconds", 86400)
+    outcome, metrics, tail = _train(storage, key, job.log_stream, runtime, folder, stop, limit, cpus)
+    billed = {
+        "billable_seconds": max(1, math.ceil((datetime.now(UTC) - started).total_seconds())),
+        "final_metrics": metrics,
+    }
+    if outcome in ("Stopped", "MaxRuntimeExceeded"):
+        advance(storage, key, outcome, "Stopped", training_end=datetime.now(UTC), **billed)
+        return
+    if outcome != 0:
+        raise JobFailure(_failure_reason(folder, outcome, tail))
+    advance(storage, key, "Uploading", **billed)
+    caller = Caller("", key[0], key[0], job.caller_arn)
+    upload_model(storage, caller, key[1], folder.model_dir, job.model_artifacts)
+    advance(storage, key, "Completed", "Completed", training_end=datetime.now(UTC))
+
+
+def _config_files(request: dict[str, Any]) -> dict[str, Any]:
+    """``/opt/ml/input/config``: hyperparameters, channels and the one "instance" of the cluster."""
+    resources = request["ResourceConfig"]
+    return {
+        "hyperparameters.json": request.get("HyperParameters") or {},
+        "inputdataconfig.json": {
+            c["ChannelName"]: {
+                key: value for key, value in c.items() if key not in ("ChannelName", "DataSource")
+            }
+            | {
+                "TrainingInputMode": c.get("InputMode")
+                or request["AlgorithmSpecification"]["TrainingInputMode"]
+            }
+            for c in request.get("InputDataConfig") or []
+        },
+        "resourceconfig.json": {
+            "current_host": "algo-1",
+            "hosts": ["algo-1"],
+            "current_instance_type": resources.get("InstanceType"),
+            "current_group_name": "homogeneousCluster",
+            "network_interface_name": "eth0",
+            "instance_groups": [
+                {
+                    "instance_group_name": "homogeneousCluster",
+                    "instance_type": resources.get("InstanceType"),
+                    "hosts": ["algo-1"],
+                }
+            ],
+        },
+    }
+
+
+def _train(
+    storage: Storage,
+    key: JobKey,
+    stream: str,
+    runtime: Runtime,
+    folder: JobFolder,
+    stop: threading.Event,
+    limit_s: int,
+    cpus: int,
+) -> tuple[int | str, list[dict[str, Any]], list[str]]:
+    """Runs the sandboxed process to its end, a stop or its time limit, logging every line it prints.
+    Returns its exit code (or "Stopped" / "MaxRuntimeExceeded"), its final metrics and its last lines."""
+    process = start_sandboxed(runtime.command, folder, cpus)
+    lines: list[tuple[int, str]] = []
+    lock = threading.Lock()
+    reader = threading.Thread(target=_read_lines, args=(process, lines, lock), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + limit_s
+    outcome: int | str | None = None
+    metrics: dict[str, float] = {}
+    tail: list[str] = []
+    while outcome is None or reader.is_alive():
+        time.sleep(POLL_S)
+        with lock:
+            batch, lines[:] = list(lines), []
+        append_events(storage, key[0], key[1], LOG_GROUP, stream, batch)
+        for _, message in batch:
+            metrics.update(runtime.metrics(message))
+        tail = (tail + [message for _, message in batch])[-FAILURE_TAIL_LINES:]
+        if outcome is None:
+            outcome = _outcome(process, stop, deadline)
+    when = datetime.now(UTC)
+    final = [
+        {"MetricName": name, "Value": value, "Timestamp": when.isoformat()} for name, value in metrics.items()
+    ]
+    return outcome, final, tail
+
+
+def _outcome(process: subprocess.Popen[bytes], stop: threading.Event, deadline: float) -> int | str | None:
+    """The exit code once the process ended; kills the whole tree when stopped or out of time."""
+    code = process.poll()
+    if code is not None:
+        return code
+    reason = "Stopped" if stop.is_set() else "MaxRuntimeExceeded" if time.monotonic() > deadline else None
+    if reason is not None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    return reason
+
+
+def _read_lines(process: subprocess.Popen[bytes], lines: list[tuple[int, str]], lock: threading.Lock) -> None:
+    assert process.stdout is not None
+    for raw in process.stdout:
+        with lock:
+            lines.append((int(time.time() * 1000), raw.decode("utf-8", errors="replace").rstrip("\n")))
+
+
+def _failure_reason(folder: JobFolder, code: int, tail: list[str]) -> str:
+    """What the algorithm wrote to ``/opt/ml/output/failure`` (as SageMaker reports it), else its
+    last lines."""
+    failure = folder.output_dir / "failure"
+    if failure.exists() and failure.read_text().strip():
+        return failure.read_text().strip()[:1024]
+    return f"AlgorithmError: exit code {code}: " + " | ".join(tail)[-900:]

@@ -1,0 +1,246 @@
+"""Training jobs: create, describe, list, stop."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+
+from nimbus.services.registry import RequestContext
+from nimbus.services.sagemaker import sagemaker
+from nimbus.services.sagemaker.errors import not_found, resource_in_use, validation_error
+from nimbus.services.sagemaker.images import runtime_for
+from nimbus.services.sagemaker.job_records import JOBS, MESSAGES, JobKey, advance, find_job, job_arn
+from nimbus.services.sagemaker.jobs import training_runner
+from nimbus.services.sagemaker.s3_locations import split_s3_uri
+
+DEFAULT_PAGE_SIZE = 10
+DEFAULT_MAX_RUNTIME_S = 86400
+# members echoed back by DescribeTrainingJob as they were given
+ECHOED = (
+    "HyperParameters",
+    "AlgorithmSpecification",
+    "RoleArn",
+    "InputDataConfig",
+    "OutputDataConfig",
+    "ResourceConfig",
+    "VpcConfig",
+    "StoppingCondition",
+    "EnableNetworkIsolation",
+    "EnableInterContainerTrafficEncryption",
+    "EnableManagedSpotTraining",
+    "CheckpointConfig",
+    "Environment",
+    "RetryStrategy",
+    "Tags",
+)
+
+
+def _key(ctx: RequestContext, name: str) -> JobKey:
+    return ctx.caller.account_id, ctx.region, name
+
+
+@sagemaker.operation
+def create_training_job(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """Runs on this machine, one instance (InstanceCount must be 1), with the image's algorithm in a
+    sandbox instead of a container; channels are read in place from Nimbus S3 (S3Prefix, File mode)."""
+    runner = training_runner(ctx.storage)
+    _check(request)
+    key = _key(ctx, request["TrainingJobName"])
+    now = datetime.now(UTC)
+    request = {
+        **request,
+        "StoppingCondition": {
+            "MaxRuntimeInSeconds": DEFAULT_MAX_RUNTIME_S,
+            **(request.get("StoppingCondition") or {}),
+        },
+    }
+    output_path = request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
+    row = {
+        "account_id": key[0],
+        "region": key[1],
+        "name": key[2],
+        "caller_arn": ctx.caller.arn,
+        "request": request,
+        "status": "InProgress",
+        "secondary_status": "Starting",
+        "transitions": [
+            {"Status": "Starting", "StartTime": now.isoformat(), "StatusMessage": MESSAGES["Starting"]}
+        ],
+        "failure_reason": None,
+        "final_metrics": [],
+        "model_artifacts": f"{output_path}/{key[2]}/output/model.tar.gz",
+        "log_stream": f"{key[2]}/algo-1-{int(now.timestamp())}",
+        "created_at": now,
+        "last_modified": now,
+        "training_start": None,
+        "training_end": None,
+        "billable_seconds": None,
+    }
+    try:
+        with ctx.storage.database.engine.begin() as connection:
+            connection.execute(insert(JOBS), row)
+    except IntegrityError:
+        raise resource_in_use(
+            "Training job names must be unique within an AWS account and region, and a training job "
+            f"with this name already exists ({job_arn(key)})"
+        ) from None
+    runner.submit(key)
+    return {"TrainingJobArn": job_arn(key)}
+
+
+def _check(request: dict[str, Any]) -> None:
+    """What Nimbus cannot run is refused before anything is stored."""
+    algorithm = request["AlgorithmSpecification"]
+    if "TrainingImage" not in algorithm:
+        raise validation_error(
+            "Nimbus runs training images only: AlgorithmSpecification.TrainingImage is required."
+        )
+    runtime_for(algorithm["TrainingImage"])
+    if request["ResourceConfig"].get("InstanceCount", 1) != 1:
+        raise validation_error("Nimbus trains on one instance: ResourceConfig.InstanceCount must be 1.")
+    names = [channel["ChannelName"] for channel in request.get("InputDataConfig") or []]
+    if len(set(names)) != len(names):
+        raise validation_error("Channel names in InputDataConfig must be unique.")
+    for channel in request.get("InputDataConfig") or []:
+        source = channel["DataSource"].get("S3DataSource")
+        if source is None or source["S3DataType"] != "S3Prefix":
+            raise validation_error(
+                f"Channel {channel['ChannelName']}: Nimbus reads S3DataSource channels of type S3Prefix."
+            )
+        _check_uri(source["S3Uri"])
+    _check_uri(request["OutputDataConfig"]["S3OutputPath"])
+
+
+def _check_uri(uri: str) -> None:
+    try:
+        split_s3_uri(uri)
+    except ValueError:
+        raise validation_error(f"{uri!r} is not an S3 URI (s3://bucket/prefix).") from None
+
+
+@sagemaker.operation
+def describe_training_job(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """WarmPoolStatus, profiler and debugger members are not reported; TrainingTimeInSeconds and
+    BillableTimeInSeconds are the wall time of the training process."""
+    training_runner(ctx.storage)
+    key = _key(ctx, request["TrainingJobName"])
+    job = find_job(ctx.storage, key)
+    if job is None:
+        raise not_found()
+    output: dict[str, Any] = {name: job.request[name] for name in ECHOED if name in job.request}
+    output.pop("Tags", None)
+    output.update(
+        {
+            "TrainingJobName": job.name,
+            "TrainingJobArn": job_arn(key),
+            "ModelArtifacts": {"S3ModelArtifacts": job.model_artifacts},
+            "TrainingJobStatus": job.status,
+            "SecondaryStatus": job.secondary_status,
+            "CreationTime": job.created_at,
+            "LastModifiedTime": job.last_modified,
+            "SecondaryStatusTransitions": [_transition(t) for t in job.transitions],
+            "FinalMetricDataList": [
+                {**metric, "Timestamp": datetime.fromisoformat(metric["Timestamp"])}
+                for metric in job.final_metrics
+            ],
+        }
+    )
+    optional = {
+        "FailureReason": job.failure_reason,
+        "TrainingStartTime": job.training_start,
+        "TrainingEndTime": job.training_end,
+        "BillableTimeInSeconds": job.billable_seconds,
+        "TrainingTimeInSeconds": job.billable_seconds,
+    }
+    output.update({name: value for name, value in optional.items() if value is not None})
+    return output
+
+
+def _transition(transition: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **transition,
+        **{
+            name: datetime.fromisoformat(transition[name])
+            for name in ("StartTime", "EndTime")
+            if name in transition
+        },
+    }
+
+
+@sagemaker.operation
+def list_training_jobs(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """WarmPoolStatusEquals and TrainingPlanArnContains match no job (Nimbus keeps no warm pools or plans)."""
+    training_runner(ctx.storage)
+    query = select(JOBS).where(JOBS.c.account_id == ctx.caller.account_id, JOBS.c.region == ctx.region)
+    filters = {
+        "NameContains": lambda value: JOBS.c.name.contains(value, autoescape=True),
+        "StatusEquals": lambda value: JOBS.c.status == value,
+        "CreationTimeAfter": lambda value: JOBS.c.created_at > value,
+        "CreationTimeBefore": lambda value: JOBS.c.created_at < value,
+        "LastModifiedTimeAfter": lambda value: JOBS.c.last_modified > value,
+        "LastModifiedTimeBefore": lambda value: JOBS.c.last_modified < value,
+        "WarmPoolStatusEquals": lambda value: JOBS.c.name.is_(None),
+        "TrainingPlanArnContains": lambda value: JOBS.c.name.is_(None),
+    }
+    for member, condition in filters.items():
+        if request.get(member) is not None:
+            query = query.where(condition(request[member]))
+    column = {"Name": JOBS.c.name, "Status": JOBS.c.status}.get(
+        request.get("SortBy") or "", JOBS.c.created_at
+    )
+    ascending = request.get("SortOrder") == "Ascending"
+    query = query.order_by(column if ascending else column.desc(), JOBS.c.name)
+    offset = _offset(request.get("NextToken"))
+    page_size = request.get("MaxResults") or DEFAULT_PAGE_SIZE
+    with ctx.storage.database.engine.connect() as connection:
+        rows = connection.execute(query.offset(offset).limit(page_size + 1)).all()
+    output: dict[str, Any] = {"TrainingJobSummaries": [_summary(row) for row in rows[:page_size]]}
+    if len(rows) > page_size:
+        output["NextToken"] = base64.urlsafe_b64encode(str(offset + page_size).encode()).decode()
+    return output
+
+
+def _offset(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        return int(base64.urlsafe_b64decode(token.encode()).decode())
+    except ValueError:
+        raise validation_error("Invalid pagination token.") from None
+
+
+def _summary(job: Any) -> dict[str, Any]:
+    summary = {
+        "TrainingJobName": job.name,
+        "TrainingJobArn": job_arn((job.account_id, job.region, job.name)),
+        "CreationTime": job.created_at,
+        "LastModifiedTime": job.last_modified,
+        "TrainingJobStatus": job.status,
+        "SecondaryStatus": job.secondary_status,
+    }
+    return summary | ({"TrainingEndTime": job.training_end} if job.training_end else {})
+
+
+@sagemaker.operation
+def stop_training_job(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """The job's process tree is killed at once (AWS sends SIGTERM and waits up to 120 s); no model
+    is uploaded."""
+    runner = training_runner(ctx.storage)
+    key = _key(ctx, request["TrainingJobName"])
+    job = find_job(ctx.storage, key)
+    if job is None:
+        raise not_found()
+    if job.status != "InProgress" or not advance(ctx.storage, key, "Stopping", "Stopping"):
+        raise validation_error(
+            f"The training job {job.name} is in status {job.status}; only InProgress jobs can be stopped."
+        )
+    runner.stop(key)
+    return {}
+
+
+# At start, jobs a restart interrupted are marked Failed and the runner picks up queued ones.
+sagemaker.on_startup(training_runner)

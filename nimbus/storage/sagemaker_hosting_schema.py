@@ -1,0 +1,53 @@
+"""SageMaker hosting records: models, endpoint configurations and endpoints. Declared on the shared
+``Base`` so one metadata holds every table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from nimbus.storage.schema import Base
+
+
+class SageMakerModelRecord(Base):
+    """A model: the container (image, ModelDataUrl, Environment) that endpoints run."""
+
+    __tablename__ = "sagemaker_models"
+
+    account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    region: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    primary_container: Mapped[dict[str, Any]] = mapped_column()
+    execution_role_arn: Mapped[str | None] = mapped_column(String(2048))
+    created_at: Mapped[datetime]
+
+
+class SageMakerEndpointConfigRecord(Base):
+    """An endpoint configuration: its production variants as CreateEndpointConfig received them."""
+
+    __tablename__ = "sagemaker_endpoint_configs"
+
+    account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    region: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    production_variants: Mapped[list[Any]] = mapped_column()
+    created_at: Mapped[datetime]
+
+
+class SageMakerEndpointRecord(Base):
+    """An endpoint: its configuration, status, and the variants now serving (name, weight, count)."""
+
+    __tablename__ = "sagemaker_endpoints"
+
+    account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    region: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    config_name: Mapped[str] = mapped_column(String(63))
+    status: Mapped[str] = mapped_column(String(32))
+    failure_reason: Mapped[str | None] = mapped_column(String(1024))
+    variants: Mapped[list[Any]] = mapped_column()
+    created_at: Mapped[datetime]
+    last_modified: Mapped[datetime]

@@ -1,0 +1,192 @@
+"""SageMaker hosting end to end: a real XGBoost booster behind an endpoint of two worker processes,
+invoked through boto3's sagemaker-runtime client."""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import xgboost
+from botocore.exceptions import ClientError
+from conftest import NimbusServer, error_code, http_status
+from sklearn.datasets import load_breast_cancer
+
+XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
+SIX_MB = 6 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def booster(tmp_path_factory: pytest.TempPathFactory) -> tuple[xgboost.Booster, np.ndarray, bytes]:
+    """A booster trained here, the rows to score, and its model.tar.gz."""
+    features, labels = load_breast_cancer(return_X_y=True)
+    trained = xgboost.train(
+        {"objective": "binary:logistic", "max_depth": 3},
+        xgboost.DMatrix(features, label=labels),
+        num_boost_round=20,
+    )
+    model_dir = tmp_path_factory.mktemp("model")
+    trained.save_model(str(model_dir / "xgboost-model"))
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        tar.add(model_dir / "xgboost-model", arcname="xgboost-model")
+    return trained, features[:25].astype(np.float32), archive.getvalue()
+
+
+def _wait(sagemaker: Any, name: str, timeout: float = 60.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        described = sagemaker.describe_endpoint(EndpointName=name)
+        if described["EndpointStatus"] not in ("Creating", "Updating"):
+            return described
+        time.sleep(0.2)
+    raise AssertionError(f"endpoint {name} still {described['EndpointStatus']} after {timeout} s")
+
+
+def _deploy(sagemaker: Any, s3: Any, bucket: str, archive: bytes, instances: int) -> str:
+    suffix = uuid.uuid4().hex[:8]
+    s3.put_object(Bucket=bucket, Key=f"{suffix}/model.tar.gz", Body=archive)
+    sagemaker.create_model(
+        ModelName=f"xgb-{suffix}",
+        PrimaryContainer={"Image": XGBOOST_IMAGE, "ModelDataUrl": f"s3://{bucket}/{suffix}/model.tar.gz"},
+        ExecutionRoleArn=ROLE,
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=f"cfg-{suffix}",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": f"xgb-{suffix}",
+                "InitialInstanceCount": instances,
+                "InstanceType": "ml.m5.large",
+                "InitialVariantWeight": 1.0,
+            }
+        ],
+    )
+    sagemaker.create_endpoint(EndpointName=f"ep-{suffix}", EndpointConfigName=f"cfg-{suffix}")
+    return f"ep-{suffix}"
+
+
+@pytest.fixture(scope="module")
+def endpoint(nimbus: NimbusServer, booster: Any) -> Iterator[str]:
+    s3 = nimbus.client("s3")
+    bucket = f"hosting-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    sagemaker = nimbus.client("sagemaker")
+    name = _deploy(sagemaker, s3, bucket, booster[2], instances=2)
+    described = _wait(sagemaker, name)
+    assert described["EndpointStatus"] == "InService", described
+    yield name
+
+
+def _csv(rows: np.ndarray) -> bytes:
+    return "\n".join(",".join(repr(float(v)) for v in row) for row in rows).encode()
+
+
+def test_predictions_match_the_booster(nimbus: NimbusServer, endpoint: str, booster: Any) -> None:
+    trained, rows, _ = booster
+    runtime = nimbus.client("sagemaker-runtime")
+    answer = runtime.invoke_endpoint(EndpointName=endpoint, ContentType="text/csv", Body=_csv(rows))
+    predicted = np.array([float(line) for line in answer["Body"].read().decode().splitlines()])
+    np.testing.assert_allclose(predicted, trained.predict(xgboost.DMatrix(rows)), atol=1e-6)
+    assert answer["InvokedProductionVariant"] == "AllTraffic"
+    assert answer["ContentType"] == "text/csv"
+
+
+def test_describe_shows_two_instances(nimbus: NimbusServer, endpoint: str) -> None:
+    variants = nimbus.client("sagemaker").describe_endpoint(EndpointName=endpoint)["ProductionVariants"]
+    assert [(v["VariantName"], v["CurrentInstanceCount"], v["CurrentWeight"]) for v in variants] == [
+        ("AllTraffic", 2, 1.0)
+    ]
+
+
+def test_unknown_endpoint(nimbus: NimbusServer) -> None:
+    with pytest.raises(ClientError) as caught:
+        nimbus.client("sagemaker-runtime").invoke_endpoint(
+            EndpointName="nope", ContentType="text/csv", Body=b"1"
+        )
+    assert error_code(caught) == "ValidationError"
+    assert "Endpoint nope of account" in str(caught.value)
+
+
+def test_payload_over_six_megabytes(nimbus: NimbusServer, endpoint: str) -> None:
+    with pytest.raises(ClientError) as caught:
+        nimbus.client("sagemaker-runtime").invoke_endpoint(
+            EndpointName=endpoint, ContentType="text/csv", Body=b"1," * (SIX_MB // 2 + 1)
+        )
+    assert error_code(caught) == "ValidationError"
+
+
+def test_malformed_csv_is_a_model_error(nimbus: NimbusServer, endpoint: str) -> None:
+    with pytest.raises(ClientError) as caught:
+        nimbus.client("sagemaker-runtime").invoke_endpoint(
+            EndpointName=endpoint, ContentType="text/csv", Body=b"1.0,abc,\n2"
+        )
+    assert error_code(caught) == "ModelError"
+    assert http_status(caught) == 424
+    assert caught.value.response["OriginalStatusCode"] in (400, "400")
+
+
+def test_failed_model_and_delete_stops_workers(nimbus: NimbusServer, booster: Any) -> None:
+    s3, sagemaker = nimbus.client("s3"), nimbus.client("sagemaker")
+    bucket = f"hosting-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    broken = _deploy(sagemaker, s3, bucket, b"not a tar.gz", instances=1)
+    failed = _wait(sagemaker, broken)
+    assert failed["EndpointStatus"] == "Failed"
+    assert "tar.gz" in failed["FailureReason"]
+
+    name = _deploy(sagemaker, s3, bucket, booster[2], instances=1)
+    assert _wait(sagemaker, name)["EndpointStatus"] == "InService"
+    pids = _worker_pids(nimbus.data_dir / "sagemaker", name)
+    assert pids
+    sagemaker.delete_endpoint(EndpointName=name)
+    assert not any(_alive(pid) for pid in pids)
+    with pytest.raises(ClientError) as caught:
+        sagemaker.describe_endpoint(EndpointName=name)
+    assert error_code(caught) == "ValidationException"
+
+
+def _worker_pids(root: Path, endpoint: str) -> list[int]:
+    """PIDs of the live model servers whose model directory belongs to this endpoint."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if (
+                "nimbus.engines.learn.serving" in command
+                and str(root) in command
+                and f"/{endpoint}/" in command
+            ):
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+    except OSError:
+        return False
+    return state != "Z" and os.path.exists(f"/proc/{pid}")
+
+
+def test_endpoint_serves_again_after_restart(
+    nimbus: NimbusServer, endpoint: str, booster: Any, restart_server: Any
+) -> None:
+    trained, rows, _ = booster
+    restart_server()
+    runtime = nimbus.client("sagemaker-runtime")
+    answer = runtime.invoke_endpoint(EndpointName=endpoint, ContentType="text/csv", Body=_csv(rows[:3]))
+    predicted = np.array([float(line) for line in answer["Body"].read().decode().splitlines()])
+    np.testing.assert_allclose(predicted, trained.predict(xgboost.DMatrix(rows[:3])), atol=1e-6)
