@@ -3,6 +3,9 @@
 
 Run as ``python -m nimbus.engines.learn.serving --model-dir DIR --port PORT``; it loads the model
 before it listens, so a model that does not load ends the process with the reason on stderr.
+
+The artifact says which algorithm serves it (the worker is not told the image): ``xgboost-model``
+is XGBoost's booster, ``model_algo-1`` a Linear Learner or K-Means model trained by Nimbus.
 """
 
 from __future__ import annotations
@@ -12,10 +15,37 @@ import sys
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Protocol
 
-from nimbus.engines.learn.xgboost_server import UnsupportedContentType, XGBoostModel
+import numpy as np
+
+from nimbus.engines.learn import builtin_io, xgboost_server
+from nimbus.engines.learn.kmeans_server import KMeansModel
+from nimbus.engines.learn.linear_learner_server import LinearLearnerModel
+from nimbus.engines.learn.xgboost_server import XGBoostModel
 
 HOST = "127.0.0.1"
+UNSUPPORTED = (xgboost_server.UnsupportedContentType, builtin_io.UnsupportedContentType)
+BUILTIN_MODELS = {"linear-learner": LinearLearnerModel, "kmeans": KMeansModel}
+
+
+class Model(Protocol):
+    def predict(self, body: bytes, content_type: str) -> np.ndarray: ...
+
+    def encode(self, predictions: np.ndarray, accept: str) -> tuple[bytes, str]: ...
+
+
+def load_model(model_dir: Path) -> Model:
+    """The model of the artifact extracted in ``model_dir``."""
+    if not (model_dir / builtin_io.MODEL_FILE).is_file():
+        return XGBoostModel(model_dir)
+    model = builtin_io.load_model(model_dir)
+    algorithm = model.get("algorithm") if isinstance(model, dict) else None
+    if algorithm not in BUILTIN_MODELS:
+        raise ValueError(
+            f"{builtin_io.MODEL_FILE} is not a Linear Learner or K-Means model trained by Nimbus"
+        )
+    return BUILTIN_MODELS[algorithm](model)
 
 
 class ContainerHandler(BaseHTTPRequestHandler):
@@ -37,7 +67,7 @@ class ContainerHandler(BaseHTTPRequestHandler):
             return
         try:
             predictions = self.server.model.predict(body, self.headers.get("Content-Type") or "")
-        except UnsupportedContentType as error:
+        except UNSUPPORTED as error:
             self._answer(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, str(error).encode(), "text/plain")
             return
         except (ValueError, UnicodeDecodeError) as error:
@@ -45,7 +75,11 @@ class ContainerHandler(BaseHTTPRequestHandler):
                 HTTPStatus.BAD_REQUEST, f"Unable to parse the request: {error}".encode(), "text/plain"
             )
             return
-        payload, content_type = self.server.model.encode(predictions, self.headers.get("Accept") or "")
+        try:
+            payload, content_type = self.server.model.encode(predictions, self.headers.get("Accept") or "")
+        except builtin_io.UnsupportedAccept as error:
+            self._answer(HTTPStatus.NOT_ACCEPTABLE, str(error).encode(), "text/plain")
+            return
         self._answer(HTTPStatus.OK, payload, content_type)
 
     def _answer(self, status: HTTPStatus, body: bytes, content_type: str) -> None:
@@ -62,7 +96,7 @@ class ContainerHandler(BaseHTTPRequestHandler):
 class ModelServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, port: int, model: XGBoostModel) -> None:
+    def __init__(self, port: int, model: Model) -> None:
         super().__init__((HOST, port), ContainerHandler)
         self.model = model
 
@@ -73,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
     try:
-        model = XGBoostModel(args.model_dir)
+        model = load_model(args.model_dir)
     except (OSError, ValueError, RuntimeError) as error:  # xgboost raises XGBoostError (a ValueError)
         sys.stderr.write(f"The model could not be loaded: {error}\n")
         sys.exit(1)

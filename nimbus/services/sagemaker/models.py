@@ -85,8 +85,8 @@ def _container(request: dict[str, Any]) -> dict[str, Any]:
 
 @sagemaker.operation
 def create_model(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
-    """Nimbus runs the built-in XGBoost algorithm's inference for any image; one container per model
-    (PrimaryContainer, or Containers with one entry)."""
+    """Nimbus serves the built-in XGBoost, Linear Learner and K-Means models (chosen by the artifact's
+    files); one container per model (PrimaryContainer, or Containers with one entry)."""
     row = {
         "account_id": ctx.caller.account_id,
         "region": ctx.region,
