@@ -43,6 +43,7 @@ def serve(host: HostOption = None, port: PortOption = None, data_dir: DataDirOpt
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     CredentialStore.open(settings.data_dir)  # first start: root credentials exist before the first request
     logging.basicConfig(level=settings.log_level.upper(), format="%(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per migration is noise at start
     console.print(f"[bold]Nimbus {__version__}[/bold] listening on [cyan]{settings.endpoint_url}[/cyan]")
     console.print(f"data: {settings.data_dir}")
     console.print(f'credentials: eval "$(nimbus env --data-dir {settings.data_dir} --port {settings.port})"')
