@@ -108,6 +108,35 @@ def test_describe_shows_two_instances(nimbus: NimbusServer, endpoint: str) -> No
     ]
 
 
+def test_models_and_configs_are_listed_and_deleted(nimbus: NimbusServer) -> None:
+    sagemaker = nimbus.client("sagemaker")
+    suffix = uuid.uuid4().hex[:8]
+    container = {"Image": XGBOOST_IMAGE, "ModelDataUrl": "s3://nowhere/model.tar.gz"}
+    for name in (f"list-a-{suffix}", f"list-b-{suffix}"):
+        sagemaker.create_model(ModelName=name, PrimaryContainer=container, ExecutionRoleArn=ROLE)
+    variant = {"VariantName": "AllTraffic", "ModelName": f"list-a-{suffix}", "InitialInstanceCount": 1}
+    sagemaker.create_endpoint_config(EndpointConfigName=f"list-cfg-{suffix}", ProductionVariants=[variant])
+
+    ordered = {"NameContains": suffix, "SortBy": "Name", "SortOrder": "Ascending", "MaxResults": 1}
+    first = sagemaker.list_models(**ordered)
+    assert [model["ModelName"] for model in first["Models"]] == [f"list-a-{suffix}"]
+    second = sagemaker.list_models(**ordered, NextToken=first["NextToken"])
+    assert [model["ModelName"] for model in second["Models"]] == [f"list-b-{suffix}"]
+    names = [m["ModelName"] for m in sagemaker.list_models(NameContains=suffix, SortBy="Name")["Models"]]
+    assert sorted(names) == [f"list-a-{suffix}", f"list-b-{suffix}"]
+    configs = sagemaker.list_endpoint_configs(NameContains=suffix)["EndpointConfigs"]
+    assert [config["EndpointConfigName"] for config in configs] == [f"list-cfg-{suffix}"]
+    assert configs[0]["EndpointConfigArn"].endswith(f":endpoint-config/list-cfg-{suffix}")
+
+    sagemaker.delete_endpoint_config(EndpointConfigName=f"list-cfg-{suffix}")
+    sagemaker.delete_model(ModelName=f"list-b-{suffix}")
+    assert sagemaker.list_endpoint_configs(NameContains=suffix)["EndpointConfigs"] == []
+    names = [m["ModelName"] for m in sagemaker.list_models(NameContains=suffix)["Models"]]
+    assert names == [f"list-a-{suffix}"]
+    with pytest.raises(ClientError):
+        sagemaker.delete_model(ModelName=f"list-b-{suffix}")
+
+
 def test_unknown_endpoint(nimbus: NimbusServer) -> None:
     with pytest.raises(ClientError) as caught:
         nimbus.client("sagemaker-runtime").invoke_endpoint(

@@ -5,12 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from nimbus.services.registry import RequestContext
 from nimbus.services.sagemaker import sagemaker
-from nimbus.services.sagemaker.models import find_model, hosting_arn, page, sorted_rows, validation
+from nimbus.services.sagemaker.models import (
+    delete_hosting_row,
+    find_model,
+    hosting_arn,
+    hosting_summaries,
+    validation,
+)
 from nimbus.storage.sagemaker_hosting_schema import SageMakerEndpointConfigRecord
 
 CONFIGS = SageMakerEndpointConfigRecord.__table__
@@ -88,35 +94,12 @@ def describe_endpoint_config(ctx: RequestContext, request: dict[str, Any]) -> di
 
 @sagemaker.operation
 def list_endpoint_configs(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
-    query = select(CONFIGS).where(
-        CONFIGS.c.account_id == ctx.caller.account_id, CONFIGS.c.region == ctx.region
-    )
-    with ctx.storage.database.engine.connect() as connection:
-        rows, token = page(sorted_rows(connection.execute(query).all(), request), request)
-    output: dict[str, Any] = {
-        "EndpointConfigs": [
-            {
-                "EndpointConfigName": row.name,
-                "EndpointConfigArn": hosting_arn(ctx, "endpoint-config", row.name),
-                "CreationTime": row.created_at,
-            }
-            for row in rows
-        ]
-    }
-    if token:
-        output["NextToken"] = token
-    return output
+    members = ("EndpointConfigs", "EndpointConfigName", "EndpointConfigArn")
+    return hosting_summaries(ctx, request, CONFIGS, "endpoint-config", members)
 
 
 @sagemaker.operation
 def delete_endpoint_config(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     with ctx.storage.database.engine.begin() as connection:
-        row = find_config(ctx, request["EndpointConfigName"], connection)
-        connection.execute(
-            delete(CONFIGS).where(
-                CONFIGS.c.account_id == row.account_id,
-                CONFIGS.c.region == row.region,
-                CONFIGS.c.name == row.name,
-            )
-        )
+        delete_hosting_row(connection, CONFIGS, find_config(ctx, request["EndpointConfigName"], connection))
     return {}

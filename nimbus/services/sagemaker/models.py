@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, Table, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from nimbus.errors import AwsError
@@ -72,6 +72,30 @@ def sorted_rows(rows: Sequence[Any], request: dict[str, Any], name_field: str = 
     )
 
 
+def hosting_summaries(
+    ctx: RequestContext, request: dict[str, Any], table: Table, kind: str, members: tuple[str, str, str]
+) -> dict[str, Any]:
+    """A List* answer over the caller's rows of ``table``: sorted and paged as the request asks;
+    ``members`` names the list, and each summary's name and ARN members."""
+    list_member, name_member, arn_member = members
+    query = select(table).where(table.c.account_id == ctx.caller.account_id, table.c.region == ctx.region)
+    with ctx.storage.database.engine.connect() as connection:
+        rows, token = page(sorted_rows(connection.execute(query).all(), request), request)
+    summaries = [
+        {name_member: row.name, arn_member: hosting_arn(ctx, kind, row.name), "CreationTime": row.created_at}
+        for row in rows
+    ]
+    return {list_member: summaries, **({"NextToken": token} if token else {})}
+
+
+def delete_hosting_row(connection: Connection, table: Table, row: Any) -> None:
+    connection.execute(
+        delete(table).where(
+            table.c.account_id == row.account_id, table.c.region == row.region, table.c.name == row.name
+        )
+    )
+
+
 def _container(request: dict[str, Any]) -> dict[str, Any]:
     containers = request.get("Containers") or []
     container = request.get("PrimaryContainer") or (containers[0] if len(containers) == 1 else None)
@@ -122,33 +146,11 @@ def describe_model(ctx: RequestContext, request: dict[str, Any]) -> dict[str, An
 
 @sagemaker.operation
 def list_models(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
-    query = select(MODELS).where(MODELS.c.account_id == ctx.caller.account_id, MODELS.c.region == ctx.region)
-    with ctx.storage.database.engine.connect() as connection:
-        rows, token = page(sorted_rows(connection.execute(query).all(), request), request)
-    output: dict[str, Any] = {
-        "Models": [
-            {
-                "ModelName": row.name,
-                "ModelArn": hosting_arn(ctx, "model", row.name),
-                "CreationTime": row.created_at,
-            }
-            for row in rows
-        ]
-    }
-    if token:
-        output["NextToken"] = token
-    return output
+    return hosting_summaries(ctx, request, MODELS, "model", ("Models", "ModelName", "ModelArn"))
 
 
 @sagemaker.operation
 def delete_model(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     with ctx.storage.database.engine.begin() as connection:
-        row = find_model(ctx, request["ModelName"], connection)
-        connection.execute(
-            delete(MODELS).where(
-                MODELS.c.account_id == row.account_id,
-                MODELS.c.region == row.region,
-                MODELS.c.name == row.name,
-            )
-        )
+        delete_hosting_row(connection, MODELS, find_model(ctx, request["ModelName"], connection))
     return {}
