@@ -73,7 +73,7 @@ async def dispatch(
     )
     routed.body, routed.stream = signed.body, signed.stream  # verify may have decoded an aws-chunked body
     if not streaming:
-        verify_body_integrity(routed)
+        verify_body_integrity(routed, _checksum_required(target.operation))
     parsed = parse_request(
         target.operation, routed, labels, target.service.validation_error, target.service.unchecked_patterns
     )
@@ -152,6 +152,10 @@ def _find_operation(service: Service, request: HttpRequest) -> tuple[OperationMo
             404,
         )
     return match.operation, match.labels
+
+
+def _checksum_required(operation: OperationModel) -> bool:
+    return bool(operation.http_checksum_required or operation.http_checksum.get("requestChecksumRequired"))
 
 
 def _has_streaming_payload(operation: OperationModel) -> bool:

@@ -13,7 +13,10 @@ from nimbus.protocol.http import HttpRequest
 from nimbus.storage.checksums import ALGORITHMS
 
 
-def verify_body_integrity(request: HttpRequest) -> None:
+def verify_body_integrity(request: HttpRequest, checksum_required: bool) -> None:
+    """``checksum_required``: the model says the operation needs one (DeleteObjects, PutObjectTagging)."""
+    if checksum_required and not _carries_digest(request):
+        raise AwsError("InvalidRequest", "Missing required header for this request: Content-MD5")
     content_md5 = request.headers.get("content-md5")
     if content_md5 is not None:
         _check("Content-MD5", content_md5, hashlib.md5(request.body).digest(), invalid_code="InvalidDigest")
@@ -23,6 +26,12 @@ def verify_body_integrity(request: HttpRequest) -> None:
             hasher = new_hasher()
             hasher.update(request.body)
             _check(algorithm, claimed, hasher.digest(), invalid_code="InvalidRequest")
+
+
+def _carries_digest(request: HttpRequest) -> bool:
+    return "content-md5" in request.headers or any(
+        f"x-amz-checksum-{algorithm.lower()}" in request.headers for algorithm in ALGORITHMS
+    )
 
 
 def _check(name: str, claimed: str, digest: bytes, invalid_code: str) -> None:

@@ -3,6 +3,7 @@ CreateTrainingJob, an endpoint, InvokeEndpoint; the results match scikit-learn's
 
 from __future__ import annotations
 
+import io
 import json
 import time
 import uuid
@@ -122,8 +123,7 @@ def test_recordio_round_trip_with_int_labels_and_sparse_rows() -> None:
 
 
 def test_reader_reads_the_sagemaker_sdk_writer() -> None:
-    common = pytest.importorskip("sagemaker.amazon.common")
-    import io
+    from sagemaker.amazon import common
 
     rows = np.random.default_rng(0).normal(size=(5, 4)).astype(np.float32)
     buffer = io.BytesIO()

@@ -11,13 +11,12 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 from PIL import Image, ImageEnhance, ImageFilter
+from skimage import data as skimage_data
 
 from nimbus.engines.vision import faces
 from nimbus.engines.vision.face_embedding import SAME_PERSON_DISTANCE
 from nimbus.engines.vision.face_mesh import AWS_LANDMARK_POINTS
 from nimbus.engines.vision.image import DecodedImage, decode_image
-
-skimage_data = pytest.importorskip("skimage.data")
 
 ASTRONAUT_FACE = (174, 70, 279, 175)  # x0, y0, x1, y1 of Eileen Collins's face, checked by eye
 ASTRONAUT_EYES = ((203, 103), (247, 104))  # image-left eye, image-right eye
