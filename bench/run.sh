@@ -7,6 +7,11 @@
 #   nlu             intent F1 of the NLU engine on the Braun et al. 2017 corpora beside published systems
 #   lex             Lex V2 through the API: intent F1, RecognizeText latency, build time, speech WER
 #   speech          word error rate and real-time factor of the speech recognizer
+#   sagemaker       InvokeEndpoint (XGBoost, scikit-learn script mode) vs in-process predict and
+#                   `mlflow models serve`; a built-in XGBoost training job vs xgboost.train
+#   transform       batch transform records/s of a 1,000,000-row CSV (1 and 2 instances) vs in-process predict
+#   emr             RunJobFlow to WAITING, step overhead, MLlib training on 1 and 2 workers vs local mode
+#   video           Rekognition Video: seconds of video analysed per wall second; Custom Labels training time, F1
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-.venv/bin/python}"
@@ -18,14 +23,31 @@ declare -A SCRIPTS=(
   [nlu]=bench/nlu_bench.py
   [lex]=bench/lex_bench.py
   [speech]=bench/speech_bench.py
+  [sagemaker]=bench/sagemaker_bench.py
+  [transform]=bench/transform_bench.py
+  [emr]=bench/emr_bench.py
+  [video]=bench/video_bench.py
 )
+# MLflow, the sagemaker bench's peer, lives in its own venv: its pins may conflict with the project's.
+# Created from pinned requirements when missing; the lock keeps concurrent pip installs apart.
+MLFLOW_VENV=bench/.venv-mlflow
+ensure_mlflow_venv() {
+  # up to date when it holds a copy of the requirements it was installed from
+  cmp -s requirements/bench-mlflow.txt "$MLFLOW_VENV/installed-requirements.txt" && return 0
+  echo "creating $MLFLOW_VENV from requirements/bench-mlflow.txt ..." >&2
+  [ -x "$MLFLOW_VENV/bin/pip" ] || python3 -m venv "$MLFLOW_VENV"
+  flock /tmp/nimbus-pip.lock "$MLFLOW_VENV/bin/pip" install -q -r requirements/bench-mlflow.txt >&2
+  cp requirements/bench-mlflow.txt "$MLFLOW_VENV/installed-requirements.txt"
+}
 if [ $# -gt 0 ]; then
   name=$1; shift
   [ -n "${SCRIPTS[$name]:-}" ] || { echo "unknown benchmark '$name': one of ${!SCRIPTS[*]}" >&2; exit 2; }
+  [ "$name" != sagemaker ] || ensure_mlflow_venv
   exec "$PYTHON" "${SCRIPTS[$name]}" "$@"
 fi
-for name in s3 vision vision-quality nlu lex speech; do
+for name in s3 vision vision-quality nlu lex speech sagemaker transform emr video; do
   echo "## $name"; echo
+  [ "$name" != sagemaker ] || ensure_mlflow_venv
   "$PYTHON" "${SCRIPTS[$name]}"
   echo
 done

@@ -95,10 +95,13 @@ def parse_exports(text: str) -> dict[str, str]:
 class NimbusServer:
     """A ``nimbus serve`` subprocess plus the credentials and clients to talk to it."""
 
-    def __init__(self, data_dir: Path, log_dir: Path, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, data_dir: Path, log_dir: Path, host: str = "127.0.0.1", settings: dict[str, str] | None = None
+    ) -> None:
         self.data_dir = data_dir
         self.log_dir = log_dir
         self.host = host
+        self.settings = settings or {}  # NIMBUS_* variables for the server, beyond the defaults
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.access_key = ""
@@ -134,7 +137,7 @@ class NimbusServer:
                     str(self.data_dir),
                 ],
                 cwd=REPO_ROOT,
-                env=_subprocess_env(),
+                env=_subprocess_env() | self.settings,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )

@@ -7,6 +7,8 @@ from functools import cached_property
 from nimbus.errors import AwsError
 from nimbus.protocol.http import HttpRequest
 from nimbus.protocol.router import match_operation
+from nimbus.services.emr import emr
+from nimbus.services.iam import iam
 from nimbus.services.lexv2_models import lexv2_models
 from nimbus.services.lexv2_runtime import lexv2_runtime
 from nimbus.services.logs import logs
@@ -73,4 +75,6 @@ def _unsigned_service(request: HttpRequest) -> str:
 
 
 def default_catalog() -> Catalog:
-    return Catalog([lexv2_models, lexv2_runtime, logs, rekognition, s3, sagemaker, sagemaker_runtime, sts])
+    return Catalog(
+        [emr, iam, lexv2_models, lexv2_runtime, logs, rekognition, s3, sagemaker, sagemaker_runtime, sts]
+    )

@@ -249,6 +249,17 @@ class ObjectStore:
             raise MissingFile(key)
         return os.fdopen(descriptor, "rb")
 
+    def object_file(self, bucket: str, key: str) -> Path:
+        """The object's file, for readers that open it by name (OpenCV): a regular file, not a link."""
+        path = self._object_path(bucket, key)
+        try:
+            mode = os.lstat(path).st_mode
+        except OSError as error:
+            raise MissingFile(key) from error
+        if not stat.S_ISREG(mode):
+            raise MissingFile(key)
+        return path
+
     def delete(self, bucket: str, key: str, keep_folders: Collection[str] = ()) -> None:
         """Removes the object's file, then the folders it leaves empty up to the bucket's folder,
         except those in ``keep_folders`` (folder keys such as "a/b/" that are objects themselves)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import tarfile
 import time
 import uuid
@@ -202,6 +203,19 @@ def _worker_pids(root: Path, endpoint: str) -> list[int]:
     return found
 
 
+def _sandboxes(root: Path, endpoint: str) -> list[int]:
+    """The outer process of each live worker sandbox (the one Nimbus started) of the endpoint."""
+    pids = [pid for pid in _worker_pids(root, endpoint) if _alive(pid)]
+    return [pid for pid in pids if _parent(pid) not in pids]
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().split()[2]
@@ -215,7 +229,100 @@ def test_endpoint_serves_again_after_restart(
 ) -> None:
     trained, rows, _ = booster
     restart_server()
+    # the endpoint's workers come back at start, before any request asks for them
+    deadline = time.monotonic() + 60
+    while len(_sandboxes(nimbus.data_dir / "sagemaker", endpoint)) < 2:
+        assert time.monotonic() < deadline, "the endpoint's workers did not come back"
+        time.sleep(0.2)
+    assert (
+        nimbus.client("sagemaker").describe_endpoint(EndpointName=endpoint)["EndpointStatus"] == "InService"
+    )
     runtime = nimbus.client("sagemaker-runtime")
     answer = runtime.invoke_endpoint(EndpointName=endpoint, ContentType="text/csv", Body=_csv(rows[:3]))
     predicted = np.array([float(line) for line in answer["Body"].read().decode().splitlines()])
     np.testing.assert_allclose(predicted, trained.predict(xgboost.DMatrix(rows[:3])), atol=1e-6)
+
+
+def test_a_worker_that_dies_is_restarted_and_logged(nimbus: NimbusServer, booster: Any) -> None:
+    trained, rows, archive = booster
+    s3, sagemaker = nimbus.client("s3"), nimbus.client("sagemaker")
+    bucket = f"hosting-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    name = _deploy(sagemaker, s3, bucket, archive, instances=1)
+    assert _wait(sagemaker, name)["EndpointStatus"] == "InService"
+    for pid in _worker_pids(nimbus.data_dir / "sagemaker", name):
+        os.kill(pid, signal.SIGKILL)
+    answer = nimbus.client("sagemaker-runtime").invoke_endpoint(
+        EndpointName=name, ContentType="text/csv", Body=_csv(rows[:3])
+    )
+    predicted = np.array([float(line) for line in answer["Body"].read().decode().splitlines()])
+    np.testing.assert_allclose(predicted, trained.predict(xgboost.DMatrix(rows[:3])), atol=1e-6)
+    events = nimbus.client("logs").filter_log_events(logGroupName=f"/aws/sagemaker/Endpoints/{name}")[
+        "events"
+    ]
+    assert any(
+        event["logStreamName"] == "AllTraffic/instance-0" and "exited with status -9" in event["message"]
+        for event in events
+    )
+    sagemaker.delete_endpoint(EndpointName=name)
+
+
+def test_weights_and_capacities_change_without_a_new_config(nimbus: NimbusServer, booster: Any) -> None:
+    _, rows, archive = booster
+    s3, sagemaker = nimbus.client("s3"), nimbus.client("sagemaker")
+    runtime = nimbus.client("sagemaker-runtime")
+    bucket = f"hosting-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    name = _deploy(sagemaker, s3, bucket, archive, instances=1)
+    assert _wait(sagemaker, name)["EndpointStatus"] == "InService"
+    config = sagemaker.describe_endpoint(EndpointName=name)["EndpointConfigName"]
+    model = sagemaker.describe_endpoint_config(EndpointConfigName=config)["ProductionVariants"][0][
+        "ModelName"
+    ]
+    variants = [
+        {"VariantName": variant, "ModelName": model, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}
+        for variant in ("Blue", "Green")
+    ]
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=f"{config}-bg",
+        ProductionVariants=[
+            {**variants[0], "InitialVariantWeight": 1.0},
+            {**variants[1], "InitialVariantWeight": 0.0},
+        ],
+    )
+    sagemaker.update_endpoint(EndpointName=name, EndpointConfigName=f"{config}-bg")
+    assert _wait(sagemaker, name)["EndpointStatus"] == "InService"
+
+    sagemaker.update_endpoint_weights_and_capacities(
+        EndpointName=name,
+        DesiredWeightsAndCapacities=[
+            {"VariantName": "Blue", "DesiredWeight": 0.0},
+            {"VariantName": "Green", "DesiredWeight": 1.0, "DesiredInstanceCount": 2},
+        ],
+    )
+    with pytest.raises(ClientError) as caught:  # still adding Green's second instance
+        sagemaker.update_endpoint_weights_and_capacities(
+            EndpointName=name, DesiredWeightsAndCapacities=[{"VariantName": "Blue", "DesiredWeight": 1.0}]
+        )
+    assert error_code(caught) == "ValidationException"
+    described = _wait(sagemaker, name)
+    assert described["EndpointStatus"] == "InService"
+    now = {variant["VariantName"]: variant for variant in described["ProductionVariants"]}
+    assert (now["Green"]["CurrentWeight"], now["Green"]["CurrentInstanceCount"]) == (1.0, 2)
+    assert (now["Blue"]["CurrentWeight"], now["Blue"]["CurrentInstanceCount"]) == (0.0, 1)
+    assert len(_sandboxes(nimbus.data_dir / "sagemaker", name)) == 3
+    for _ in range(10):
+        answer = runtime.invoke_endpoint(EndpointName=name, ContentType="text/csv", Body=_csv(rows[:2]))
+        assert answer["InvokedProductionVariant"] == "Green"
+    blue = runtime.invoke_endpoint(
+        EndpointName=name, ContentType="text/csv", Body=_csv(rows[:2]), TargetVariant="Blue"
+    )
+    assert blue["InvokedProductionVariant"] == "Blue"
+
+    with pytest.raises(ClientError) as caught:
+        sagemaker.update_endpoint_weights_and_capacities(
+            EndpointName=name, DesiredWeightsAndCapacities=[{"VariantName": "Red", "DesiredWeight": 1.0}]
+        )
+    assert error_code(caught) == "ValidationException"
+    assert "Red" in caught.value.response["Error"]["Message"]
+    sagemaker.delete_endpoint(EndpointName=name)

@@ -6,6 +6,7 @@ import io
 import tarfile
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -215,3 +216,28 @@ def test_max_runtime_is_enforced(sagemaker: Any, data: dict) -> None:
         timeout=30,
     )
     assert (job["TrainingJobStatus"], job["SecondaryStatus"]) == ("Stopped", "MaxRuntimeExceeded")
+
+
+def test_a_restart_fails_the_running_job(sagemaker: Any, data: dict, restart_server: Any) -> None:
+    name = create_job(sagemaker, data["bucket"], HyperParameters={**PARAMS, "num_round": "100000000"})
+    deadline = time.monotonic() + 30
+    while sagemaker.describe_training_job(TrainingJobName=name)["SecondaryStatus"] != "Training":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    restart_server()
+    job = sagemaker.describe_training_job(TrainingJobName=name)
+    assert (job["TrainingJobStatus"], job["SecondaryStatus"]) == ("Failed", "Failed")
+    assert job["FailureReason"] == "Nimbus restarted while the job was running"
+    # the job's sandbox died with the old server: nothing of it is left running
+    assert not [
+        entry.name
+        for entry in Path("/proc").iterdir()
+        if entry.name.isdigit() and name in _command_line(entry)
+    ]
+
+
+def _command_line(process: Path) -> str:
+    try:
+        return (process / "cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return ""

@@ -1,6 +1,6 @@
-"""What the built-in Linear Learner and K-Means algorithms share: the ``/opt/ml`` contract, AWS-style
-hyperparameter parsing, channel reading (CSV or RecordIO-protobuf), metric lines, the model file
-and request/response formats of their inference.
+"""What the built-in algorithms (Linear Learner, K-Means, PCA, k-NN, Random Cut Forest) share: the
+``/opt/ml`` contract, AWS-style hyperparameter parsing, channel reading (CSV or RecordIO-protobuf),
+metric lines, the model file and request/response formats of their inference.
 
 The model is saved as ``model_algo-1`` (AWS's file name) but holds JSON (the algorithm's name and its
 parameters), not AWS's MXNet parameters: a Nimbus model artifact cannot be deployed on AWS, nor an
@@ -55,7 +55,9 @@ class Hyperparameters:
             raise AlgorithmError(f"Missing required hyperparameter: {name}")
         return self.values[name]
 
-    def integer(self, name: str, default: int | None = None, minimum: int = 1) -> int:
+    def integer(
+        self, name: str, default: int | None = None, minimum: int = 1, maximum: int | None = None
+    ) -> int:
         text = self.values.get(name) if default is not None else self.required(name)
         if text is None:
             assert default is not None
@@ -66,6 +68,8 @@ class Hyperparameters:
             raise AlgorithmError(f"Hyperparameter {name}: {text!r} is not an integer") from None
         if value < minimum:
             raise AlgorithmError(f"Hyperparameter {name}: value {value} must be >= {minimum}")
+        if maximum is not None and value > maximum:
+            raise AlgorithmError(f"Hyperparameter {name}: value {value} must be <= {maximum}")
         return value
 
     def number(self, name: str, default: float, minimum: float = 0.0) -> float:
@@ -96,6 +100,18 @@ class Hyperparameters:
             raise AlgorithmError(f"Hyperparameter {name}: {text!r} is not true, false or auto")
         return text == "true"
 
+    def names(self, name: str, options: Iterable[str], default: Iterable[str]) -> list[str]:
+        """A list of names, written as JSON (``["a", "b"]``), as the SDK writes a Python list
+        (``['a', 'b']``) or comma-separated (``a,b``)."""
+        options = tuple(options)
+        text = self.values.get(name)
+        if text is None:
+            return list(default)
+        found = [part.strip().strip("'\"").strip() for part in text.strip().strip("[]").split(",")]
+        if not all(found) or not set(found) <= set(options):
+            raise AlgorithmError(f"Hyperparameter {name}: {text!r} is not a list of {', '.join(options)}")
+        return found
+
 
 def read_hyperparameters() -> dict[str, str]:
     path = ML_ROOT / "input" / "config" / "hyperparameters.json"
@@ -103,26 +119,58 @@ def read_hyperparameters() -> dict[str, str]:
 
 
 def channels() -> dict[str, str]:
-    """Each channel present under ``input/data``, with its content type (text/csv when not given)."""
+    """Each channel present under ``input/data``, with its content type. Without one it is read from
+    the data: RecordIO-protobuf when it starts with RecordIO's magic number (the SDK's ``record_set``
+    gives no content type), else text/csv."""
     path = ML_ROOT / "input" / "config" / "inputdataconfig.json"
     config = json.loads(path.read_text()) if path.exists() else {}
     found = {
-        channel: (value.get("ContentType") or CSV).split(";")[0].strip().lower()
+        channel: value["ContentType"].split(";")[0].strip().lower()
         for channel, value in config.items()
+        if value.get("ContentType")
     }
     folder = ML_ROOT / "input" / "data"
     present = {path.name for path in folder.iterdir() if path.is_dir()} if folder.is_dir() else set()
-    if "train" not in found and "train" not in present:
+    if "train" not in config and "train" not in present:
         raise AlgorithmError(
             "Channel 'train' is required: the input data config has no channel named 'train'"
         )
-    return {channel: found.get(channel, CSV) for channel in sorted(present | set(found))}
+    return {channel: found.get(channel) or _sniffed(channel) for channel in sorted(present | set(config))}
+
+
+def _sniffed(channel: str) -> str:
+    files = channel_files(channel)
+    if not files:
+        return CSV
+    with files[0].open("rb") as data:
+        return recordio.CONTENT_TYPE if data.read(4) == recordio.MAGIC.to_bytes(4, "little") else CSV
+
+
+def channel_files(channel: str) -> list[Path]:
+    """The channel's data files (hidden ones, such as the SDK's ``.amazon.manifest``, skipped)."""
+    folder = ML_ROOT / "input" / "data" / channel
+    return sorted(path for path in folder.rglob("*") if path.is_file() and not path.name.startswith("."))
+
+
+def label_size(channel: str) -> int:
+    """The ``label_size`` parameter of a CSV channel's content type (``text/csv;label_size=1``)."""
+    path = ML_ROOT / "input" / "config" / "inputdataconfig.json"
+    config = json.loads(path.read_text()) if path.exists() else {}
+    for parameter in (config.get(channel, {}).get("ContentType") or "").split(";")[1:]:
+        key, _, value = parameter.partition("=")
+        if key.strip().lower() == "label_size":
+            try:
+                return int(value)
+            except ValueError:
+                raise AlgorithmError(
+                    f"Channel '{channel}': label_size {value.strip()!r} is not an integer"
+                ) from None
+    return 0
 
 
 def load_channel(channel: str, content_type: str, labelled: bool) -> tuple[np.ndarray, np.ndarray | None]:
     """Every file of the channel: features, and labels when ``labelled`` (CSV: the first column)."""
-    folder = ML_ROOT / "input" / "data" / channel
-    files = sorted(path for path in folder.rglob("*") if path.is_file() and not path.name.startswith("."))
+    files = channel_files(channel)
     if not files:
         raise AlgorithmError(f"Channel '{channel}' holds no files")
     if content_type == recordio.CONTENT_TYPE:
@@ -211,17 +259,25 @@ def request_rows(body: bytes, content_type: str, feature_dim: int) -> np.ndarray
 
 
 def _features(item: Any) -> list[float]:
+    """``{"features": [...]}``, or AWS's longer ``{"data": {"features": {"values": [...]}}}``."""
+    if isinstance(item, dict) and isinstance(item.get("data"), dict):
+        item = item["data"]
+        if isinstance(item.get("features"), dict):
+            item = {"features": item["features"].get("values")}
     if not isinstance(item, dict) or not isinstance(item.get("features"), list):
         raise ValueError('Each instance must be {"features": [...]}.')
     return item["features"]
 
 
-def encode_predictions(predictions: list[dict[str, Any]], accept: str) -> tuple[bytes, str]:
-    """``{"predictions": [...]}`` (JSON, the default), one object a line (JSON lines) or one
-    RecordIO-protobuf record a prediction, its fields as the record's label tensors."""
+def encode_predictions(
+    predictions: list[dict[str, Any]], accept: str, key: str = "predictions"
+) -> tuple[bytes, str]:
+    """``{key: [...]}`` (JSON, the default; ``key`` is ``projections`` for PCA, ``scores`` for Random
+    Cut Forest), one object a line (JSON lines) or one RecordIO-protobuf record a prediction, its
+    fields as the record's label tensors."""
     kind = media_type(accept)
     if kind in ("", "*/*", JSON, "application/*"):
-        return json.dumps({"predictions": predictions}).encode(), JSON
+        return json.dumps({key: predictions}).encode(), JSON
     if kind == JSONLINES:
         return "".join(json.dumps(item) + "\n" for item in predictions).encode(), JSONLINES
     if kind == recordio.CONTENT_TYPE:

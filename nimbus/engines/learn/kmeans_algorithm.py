@@ -52,6 +52,7 @@ KNOWN = {
     "local_lloyd_num_trials",
     "eval_metrics",
     "half_life_time_size",
+    "force_dense",
 }
 INIT_METHODS = {"random": "random", "kmeans++": "k-means++"}
 SEED = 0
@@ -73,6 +74,7 @@ class KMeansSettings:
         trials = hp.values.get("local_lloyd_num_trials", "auto")
         self.lloyd_trials = 1 if trials == "auto" else hp.integer("local_lloyd_num_trials")
         hp.integer("half_life_time_size", 0, minimum=0)
+        hp.flag("force_dense", True)  # the SDK always sends it; Nimbus reads every record dense
         self.eval_metrics = eval_metrics(hp.values.get("eval_metrics", '["msd"]'))
 
 

@@ -1,42 +1,61 @@
-"""Runs a training command in its own process tree with SageMaker's ``/opt/ml`` layout.
+"""Runs a command (a training job, an endpoint's model server) in its own process tree, with
+SageMaker's ``/opt/ml`` layout made of bind mounts.
 
-With bubblewrap (``bwrap``) the command gets fresh user, mount, PID, IPC, UTS and network namespaces
-(no network at all), and sees only: the host's ``/usr`` (and ``/lib*`` links), the Python it runs
-and Nimbus's own package read-only, a private ``/tmp``, the job's channels read-only at
-``/opt/ml/input/data/<channel>`` (the S3 object files themselves, bound, not copied) and the job's
-``model/`` and ``output/`` folders writable. Nothing else of the data dir (other buckets, the
-database, credentials) exists inside it. ``prlimit`` caps its address space and ``taskset`` its CPUs.
+With bubblewrap (``bwrap``) the command gets fresh user, mount, PID, IPC and UTS namespaces and
+sees only: the host's ``/usr`` (and ``/lib*`` links), the Python it runs and Nimbus's own package
+read-only, a private ``/tmp``, and under ``/opt/ml`` just the paths it is given (a job's channels
+read-only, bound from the S3 object files themselves; its ``model/`` and ``output/`` writable).
+Nothing else of the data dir (other buckets, the database, credentials) exists inside it. A training
+job also gets its own network namespace (no network at all); a model server shares the host's, since
+it listens on a loopback port. ``prlimit`` caps its address space and ``taskset`` its CPUs.
+
 Without bwrap the command runs as a plain subprocess (same limits, no file or network isolation)
-with ``NIMBUS_ML_ROOT`` pointing at the job folder, and a warning says so.
+with ``NIMBUS_ML_ROOT`` pointing at the host folder that stands for ``/opt/ml``, and a warning says so.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import nimbus
 
 ML_ROOT = "/opt/ml"
 PACKAGE_ROOT = "/opt/nimbus"
-# the sandbox may use this share of the machine's memory
-MEMORY_SHARE = 0.75
+STOP_TIMEOUT_S = 5.0
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Bind:
+    """A host path seen at ``/opt/ml/<target>`` inside the sandbox."""
+
+    host: Path
+    target: str
+    writable: bool = False
+
+
+@dataclass(frozen=True)
+class Limits:
+    cpus: int
+    memory_bytes: int
+
+
 @dataclass
 class JobFolder:
-    """The job's ``/opt/ml`` on the host: ``input/config``, ``model``, ``output``, and the channels'
-    files (host path -> path under ``input/data/<channel>/``)."""
+    """A training job's ``/opt/ml`` on the host: ``input/config``, ``code``, ``model``, ``output``,
+    and the channels' files (host path -> path under ``input/data/<channel>/``)."""
 
     root: Path
     channels: dict[str, dict[Path, str]] = field(default_factory=dict)
@@ -49,8 +68,22 @@ class JobFolder:
     def output_dir(self) -> Path:
         return self.root / "output"
 
+    @property
+    def code_dir(self) -> Path:
+        return self.root / "code"
+
     def write_config(self, name: str, value: Any) -> None:
         (self.root / "input" / "config" / name).write_text(json.dumps(value))
+
+    def binds(self) -> list[Bind]:
+        binds = [Bind(self.root / "input" / "config", "input/config")]
+        for channel, files in self.channels.items():
+            binds += [Bind(host, f"input/data/{channel}/{relative}") for host, relative in files.items()]
+        binds += [
+            Bind(self.model_dir, "model", writable=True),
+            Bind(self.output_dir, "output", writable=True),
+        ]
+        return [*binds, Bind(self.code_dir, "code")]
 
 
 def prepare_job_folder(
@@ -58,7 +91,7 @@ def prepare_job_folder(
 ) -> JobFolder:
     """Creates a clean job folder and writes ``input/config/<name>`` for each entry of ``config``."""
     shutil.rmtree(root, ignore_errors=True)
-    for part in ("input/config", "input/data", "model", "output/data"):
+    for part in ("input/config", "input/data", "model", "output/data", "code"):
         (root / part).mkdir(parents=True)
     folder = JobFolder(root, dict(channels))
     for name, value in config.items():
@@ -72,61 +105,84 @@ def bwrap_available() -> bool:
     return shutil.which("bwrap") is not None
 
 
-def start_sandboxed(command: Sequence[str], folder: JobFolder, cpus: int) -> subprocess.Popen[bytes]:
-    """Starts ``command`` (``python`` means this Python) in the sandbox; stdout and stderr are one pipe,
-    and the process leads its own session so the whole tree can be killed."""
+def start_sandboxed(
+    command: Sequence[str],
+    ml_root: Path,
+    binds: Sequence[Bind],
+    limits: Limits,
+    *,
+    environment: Mapping[str, str] | None = None,
+    network: bool = False,
+    die_with_thread: bool = False,
+    output: IO[bytes] | int = subprocess.PIPE,
+) -> subprocess.Popen[bytes]:
+    """Starts ``command`` (``python`` means this Python) with ``binds`` under ``/opt/ml``; ``ml_root``
+    is the host folder that holds them. stdout and stderr both go to ``output``, and the process
+    leads its own session so the whole tree can be killed. ``die_with_thread`` kills it when the
+    calling thread ends (Linux's parent-death signal follows the thread, not the process)."""
     python_command = [sys.executable if part == "python" else part for part in command]
-    limits = _limits(cpus)
+    env = dict(environment or {})
     if bwrap_available():
-        argv = [*limits, *_bwrap_arguments(folder), *python_command]
-        env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": PACKAGE_ROOT, "HOME": "/tmp"}
+        argv = [*_limits(limits), *_bwrap_arguments(binds, network, die_with_thread), *python_command]
+        env.update(PATH="/usr/bin:/bin", PYTHONPATH=PACKAGE_ROOT, HOME="/tmp")
     else:
-        log.warning(
-            "bwrap is not installed: training runs as a plain subprocess, WITHOUT file or network isolation"
+        log.warning("bwrap is not installed: user code runs as a plain subprocess, WITHOUT file isolation")
+        argv = [*_limits(limits), *python_command]
+        _copy_foreign_binds(ml_root, binds)
+        env.update(
+            PATH=os.environ.get("PATH", ""),
+            PYTHONPATH=str(Path(nimbus.__file__).parent.parent),
+            NIMBUS_ML_ROOT=str(ml_root),
         )
-        argv = [*limits, *python_command]
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "PYTHONPATH": str(Path(nimbus.__file__).parent.parent),
-            "NIMBUS_ML_ROOT": str(folder.root),
-        }
-        _copy_channels(folder)
-    env.update(PYTHONUNBUFFERED="1", OMP_NUM_THREADS=str(cpus), LANG="C.UTF-8")
+    # OpenMP threads sleep when idle instead of spinning: on a shared machine a spinning model
+    # server takes the CPU that the gateway and the other sandboxes need
+    env.update(
+        PYTHONUNBUFFERED="1", OMP_NUM_THREADS=str(limits.cpus), OMP_WAIT_POLICY="PASSIVE", LANG="C.UTF-8"
+    )
     return subprocess.Popen(
         argv,
-        stdout=subprocess.PIPE,
+        stdout=output,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         env=env,
-        cwd=folder.root,
+        cwd=ml_root,
         start_new_session=True,
     )
 
 
-def _limits(cpus: int) -> list[str]:
-    memory = int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * MEMORY_SHARE)
-    cores = ",".join(str(core) for core in sorted(os.sched_getaffinity(0))[:cpus])
-    argv = ["prlimit", f"--as={memory}", "--core=0"] if shutil.which("prlimit") else []
+def stop_sandboxed(process: subprocess.Popen[bytes]) -> None:
+    """Kills the whole sandbox and waits until nothing of it runs. bwrap's process inside the sandbox
+    (the child of the one we started, in a session of its own) is the PID namespace's init: killing it
+    ends every process in the sandbox, and the outer bwrap exits once it has reaped it. Without bwrap
+    (or if the outer one lingers) the started process's group is killed."""
+    if process.poll() is not None:
+        return
+    children: list[str] = []
+    with contextlib.suppress(OSError):
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+    for child in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(child), signal.SIGKILL)
+    if children:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(STOP_TIMEOUT_S)
+            return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def _limits(limits: Limits) -> list[str]:
+    cores = ",".join(str(core) for core in sorted(os.sched_getaffinity(0))[: limits.cpus])
+    argv = ["prlimit", f"--as={limits.memory_bytes}", "--core=0"] if shutil.which("prlimit") else []
     return [*argv, "taskset", "-c", cores] if shutil.which("taskset") else argv
 
 
-def _bwrap_arguments(folder: JobFolder) -> list[str]:
+def _bwrap_arguments(binds: Sequence[Bind], network: bool, die_with_thread: bool) -> list[str]:
     python_prefixes = {sys.prefix, sys.base_prefix, str(Path(sys.executable).resolve().parent.parent)}
-    argv = [
-        "bwrap",
-        "--unshare-all",
-        "--die-with-parent",
-        "--new-session",
-        "--ro-bind",
-        "/usr",
-        "/usr",
-        "--proc",
-        "/proc",
-        "--dev",
-        "/dev",
-        "--tmpfs",
-        "/tmp",
-    ]
+    argv = ["bwrap", "--unshare-all", "--new-session"]
+    argv += (["--share-net"] if network else []) + (["--die-with-parent"] if die_with_thread else [])
+    argv += ["--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     for name in ("lib", "lib64", "bin", "sbin"):
         host = Path("/") / name
         if host.is_symlink():
@@ -136,28 +192,21 @@ def _bwrap_arguments(folder: JobFolder) -> list[str]:
     for prefix in sorted(python_prefixes):
         if not prefix.startswith("/usr"):
             argv += ["--ro-bind", prefix, prefix]
-    argv += ["--ro-bind", str(Path(nimbus.__file__).parent), f"{PACKAGE_ROOT}/nimbus"]
-    argv += ["--ro-bind", str(folder.root / "input" / "config"), f"{ML_ROOT}/input/config"]
-    argv += ["--dir", f"{ML_ROOT}/input/data"]
-    for channel, files in folder.channels.items():
-        argv += ["--dir", f"{ML_ROOT}/input/data/{channel}"]
-        for host_path, relative in files.items():
-            argv += ["--ro-bind", str(host_path), f"{ML_ROOT}/input/data/{channel}/{relative}"]
-    argv += [
-        "--bind",
-        str(folder.model_dir),
-        f"{ML_ROOT}/model",
-        "--bind",
-        str(folder.output_dir),
-        f"{ML_ROOT}/output",
-    ]
+    argv += ["--ro-bind", str(Path(nimbus.__file__).parent), f"{PACKAGE_ROOT}/nimbus", "--dir", ML_ROOT]
+    for bind in binds:
+        argv += ["--bind" if bind.writable else "--ro-bind", str(bind.host), f"{ML_ROOT}/{bind.target}"]
     return [*argv, "--chdir", ML_ROOT]
 
 
-def _copy_channels(folder: JobFolder) -> None:
-    """Without bind mounts the plain subprocess reads copies, so it cannot write to the objects."""
-    for channel, files in folder.channels.items():
-        for host_path, relative in files.items():
-            target = folder.root / "input" / "data" / channel / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(host_path, target)
+def _copy_foreign_binds(ml_root: Path, binds: Sequence[Bind]) -> None:
+    """Without bind mounts the plain subprocess reads copies of what lies outside its folder (a job's
+    channel objects), so it cannot write to them."""
+    for bind in binds:
+        target = ml_root / bind.target
+        if bind.host.resolve() == target.resolve():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if bind.host.is_dir():
+            shutil.copytree(bind.host, target, dirs_exist_ok=True)
+        else:
+            shutil.copyfile(bind.host, target)

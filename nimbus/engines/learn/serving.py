@@ -1,16 +1,19 @@
 """The SageMaker inference container contract, served by one worker process on a loopback port:
 ``GET /ping`` answers 200 once the model is loaded, ``POST /invocations`` predicts.
 
-Run as ``python -m nimbus.engines.learn.serving --model-dir DIR --port PORT``; it loads the model
-before it listens, so a model that does not load ends the process with the reason on stderr.
+Run as ``python -m nimbus.engines.learn.serving --port PORT [--framework NAME]`` in an endpoint's
+sandbox, with the model at ``/opt/ml/model`` and the user's code at ``/opt/ml/code``; it loads the
+model before it listens, so a model that does not load ends the process with the reason on stderr.
 
-The artifact says which algorithm serves it (the worker is not told the image): ``xgboost-model``
-is XGBoost's booster, ``model_algo-1`` a Linear Learner or K-Means model trained by Nimbus.
+With ``--framework`` (sklearn, xgboost, pytorch) the user's script named by ``SAGEMAKER_PROGRAM``
+serves (script_serving.py). Without it the artifact says which built-in algorithm serves it:
+``xgboost-model`` is XGBoost's booster, ``model_algo-1`` a model of another built-in trained by Nimbus.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,14 +22,24 @@ from typing import Protocol
 
 import numpy as np
 
-from nimbus.engines.learn import builtin_io, xgboost_server
+from nimbus.engines.learn import builtin_io, script_serving, xgboost_server
 from nimbus.engines.learn.kmeans_server import KMeansModel
+from nimbus.engines.learn.knn_server import KNNModel
 from nimbus.engines.learn.linear_learner_server import LinearLearnerModel
+from nimbus.engines.learn.pca_server import PCAModel
+from nimbus.engines.learn.rcf_server import RandomCutForestModel
 from nimbus.engines.learn.xgboost_server import XGBoostModel
 
 HOST = "127.0.0.1"
+ML_ROOT = Path(os.environ.get("NIMBUS_ML_ROOT", "/opt/ml"))
 UNSUPPORTED = (xgboost_server.UnsupportedContentType, builtin_io.UnsupportedContentType)
-BUILTIN_MODELS = {"linear-learner": LinearLearnerModel, "kmeans": KMeansModel}
+BUILTIN_MODELS = {
+    "linear-learner": LinearLearnerModel,
+    "kmeans": KMeansModel,
+    "pca": PCAModel,
+    "knn": KNNModel,
+    "randomcutforest": RandomCutForestModel,
+}
 
 
 class Model(Protocol):
@@ -35,15 +48,44 @@ class Model(Protocol):
     def encode(self, predictions: np.ndarray, accept: str) -> tuple[bytes, str]: ...
 
 
+class Container(Protocol):
+    def invoke(self, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]: ...
+
+
+class BuiltinContainer:
+    """A built-in algorithm's model: its predictions, encoded as the client accepts."""
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+
+    def invoke(self, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
+        return self.model.encode(self.model.predict(body, content_type), accept)
+
+
+def load_container(framework: str | None) -> Container:
+    """What serves ``/opt/ml``: the user's script for a framework, else the built-in's model."""
+    model_dir = ML_ROOT / "model"
+    if framework is None:
+        return BuiltinContainer(load_model(model_dir))
+    return script_serving.ScriptContainer(
+        framework,
+        model_dir,
+        ML_ROOT / "code",
+        os.environ.get("SAGEMAKER_PROGRAM", ""),
+        os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", ""),
+    )
+
+
 def load_model(model_dir: Path) -> Model:
-    """The model of the artifact extracted in ``model_dir``."""
+    """The built-in algorithm's model of the artifact extracted in ``model_dir``."""
     if not (model_dir / builtin_io.MODEL_FILE).is_file():
         return XGBoostModel(model_dir)
     model = builtin_io.load_model(model_dir)
     algorithm = model.get("algorithm") if isinstance(model, dict) else None
     if algorithm not in BUILTIN_MODELS:
         raise ValueError(
-            f"{builtin_io.MODEL_FILE} is not a Linear Learner or K-Means model trained by Nimbus"
+            f"{builtin_io.MODEL_FILE} is not a Linear Learner, K-Means, PCA, k-NN or Random Cut Forest "
+            "model trained by Nimbus"
         )
     return BUILTIN_MODELS[algorithm](model)
 
@@ -53,6 +95,9 @@ class ContainerHandler(BaseHTTPRequestHandler):
 
     server: ModelServer
     protocol_version = "HTTP/1.1"
+    # keep-alive answers go out at once: with Nagle, a body written after its headers waits for
+    # the client's delayed ACK (40 ms)
+    disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
         if self.path == "/ping":
@@ -66,21 +111,20 @@ class ContainerHandler(BaseHTTPRequestHandler):
             self._answer(HTTPStatus.NOT_FOUND, b"not found", "text/plain")
             return
         try:
-            predictions = self.server.model.predict(body, self.headers.get("Content-Type") or "")
+            payload, content_type = self.server.container.invoke(
+                body, self.headers.get("Content-Type") or "", self.headers.get("Accept") or ""
+            )
         except UNSUPPORTED as error:
             self._answer(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, str(error).encode(), "text/plain")
-            return
-        except (ValueError, UnicodeDecodeError) as error:
-            self._answer(
-                HTTPStatus.BAD_REQUEST, f"Unable to parse the request: {error}".encode(), "text/plain"
-            )
-            return
-        try:
-            payload, content_type = self.server.model.encode(predictions, self.headers.get("Accept") or "")
         except builtin_io.UnsupportedAccept as error:
             self._answer(HTTPStatus.NOT_ACCEPTABLE, str(error).encode(), "text/plain")
-            return
-        self._answer(HTTPStatus.OK, payload, content_type)
+        except script_serving.HandlerError as error:
+            self._answer(HTTPStatus.INTERNAL_SERVER_ERROR, str(error).encode(), "text/plain")
+        except (ValueError, UnicodeDecodeError) as error:
+            message = f"Unable to parse the request: {error}"
+            self._answer(HTTPStatus.BAD_REQUEST, message.encode(), "text/plain")
+        else:
+            self._answer(HTTPStatus.OK, payload, content_type)
 
     def _answer(self, status: HTTPStatus, body: bytes, content_type: str) -> None:
         self.send_response(status)
@@ -96,22 +140,22 @@ class ContainerHandler(BaseHTTPRequestHandler):
 class ModelServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, port: int, model: Model) -> None:
+    def __init__(self, port: int, container: Container) -> None:
         super().__init__((HOST, port), ContainerHandler)
-        self.model = model
+        self.container = container
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model-dir", type=Path, required=True)
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--framework", choices=sorted(script_serving.FRAMEWORKS))
     args = parser.parse_args(argv)
     try:
-        model = load_model(args.model_dir)
-    except (OSError, ValueError, RuntimeError) as error:  # xgboost raises XGBoostError (a ValueError)
-        sys.stderr.write(f"The model could not be loaded: {error}\n")
+        container = load_container(args.framework)
+    except Exception as error:  # the user's model_fn or module may raise anything: the load failed
+        sys.stderr.write(f"The model could not be loaded: {type(error).__name__}: {error}\n")
         sys.exit(1)
-    ModelServer(args.port, model).serve_forever()
+    ModelServer(args.port, container).serve_forever()
 
 
 if __name__ == "__main__":

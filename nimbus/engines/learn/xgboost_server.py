@@ -1,11 +1,13 @@
 """The built-in XGBoost algorithm's inference: load ``xgboost-model`` and answer the formats the
-SageMaker XGBoost container accepts (text/csv rows without a label, application/json instances)."""
+SageMaker XGBoost container accepts (text/csv rows without a label, application/json instances,
+application/jsonlines: one instance per line)."""
 
 from __future__ import annotations
 
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xgboost
@@ -13,6 +15,7 @@ import xgboost
 MODEL_FILE = "xgboost-model"
 CSV = "text/csv"
 JSON = "application/json"
+JSONLINES = ("application/jsonlines", "application/x-jsonlines")
 
 
 class UnsupportedContentType(ValueError):
@@ -53,6 +56,8 @@ def _rows(body: bytes, media_type: str) -> np.ndarray:
         return _csv_rows(body)
     if media_type == JSON:
         return _json_rows(body)
+    if media_type in JSONLINES:
+        return _instance_rows([json.loads(line) for line in body.splitlines() if line.strip()])
     raise UnsupportedContentType(f"Content type {media_type} is not supported by this algorithm.")
 
 
@@ -69,6 +74,13 @@ def _json_rows(body: bytes) -> np.ndarray:
     instances = document.get("instances") if isinstance(document, dict) else document
     if not isinstance(instances, list) or not instances:
         raise ValueError('JSON body must be {"instances": [{"features": [...]}, ...]}.')
+    return _instance_rows(instances)
+
+
+def _instance_rows(instances: list[Any]) -> np.ndarray:
+    """Rows from instances given as ``{"features": [...]}`` or as bare arrays."""
+    if not instances:
+        raise ValueError("Request body is empty.")
     features = [item["features"] if isinstance(item, dict) else item for item in instances]
     return np.asarray(features, dtype=np.float32).reshape(len(features), -1)
 

@@ -105,11 +105,17 @@ def _classifier_input(pixels: np.ndarray) -> np.ndarray:
     return ((resized.astype(np.float32) - PIXEL_MEAN) / PIXEL_STD).transpose(2, 0, 1)[np.newaxis]
 
 
-def classify(image: DecodedImage) -> np.ndarray:
-    """ImageNet-1k class probabilities (softmax)."""
+def imagenet_logits(image: DecodedImage) -> np.ndarray:
+    """The classifier's 1000 ImageNet-1k logits: also the image features Custom Labels learns from."""
     classifier = session(CLASSIFIER_FILE)
     (logits,) = classifier.run(None, {classifier.get_inputs()[0].name: _classifier_input(image.pixels)})
-    shifted = np.exp(logits[0] - logits[0].max())
+    return np.asarray(logits[0])
+
+
+def classify(image: DecodedImage) -> np.ndarray:
+    """ImageNet-1k class probabilities (softmax)."""
+    logits = imagenet_logits(image)
+    shifted = np.exp(logits - logits.max())
     return shifted / shifted.sum()
 
 

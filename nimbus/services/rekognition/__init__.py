@@ -1,4 +1,5 @@
-"""Amazon Rekognition (images): labels, faces, face collections and users, text, moderation."""
+"""Amazon Rekognition: images (labels, faces, face collections and users, text, moderation), stored
+video analysed in background jobs, and Custom Labels."""
 
 from __future__ import annotations
 
@@ -12,10 +13,16 @@ from nimbus.services.rekognition import (  # noqa: E402, F401
     collection_faces,
     collections,
     compare,
+    custom_labels,
     faces,
     labels,
     moderation,
     search,
     text,
     users,
+    video_faces,
+    video_labels,
+    video_moderation,
+    video_segments,
+    video_text,
 )

@@ -31,8 +31,8 @@ def detect_labels(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any
     if "GENERAL_LABELS" in features:
         min_confidence = request.get("MinConfidence", DEFAULT_MIN_CONFIDENCE)
         found = label_engine.detect_labels(image, None, min_confidence)
-        kept = [label for label in found if _passes_filters(label, settings.get("GeneralLabels") or {})]
-        output["Labels"] = [_label(label) for label in kept[: request.get("MaxLabels")]]
+        kept = [label for label in found if passes_filters(label, settings.get("GeneralLabels") or {})]
+        output["Labels"] = [label_shape(label) for label in kept[: request.get("MaxLabels")]]
     if "IMAGE_PROPERTIES" in features:
         max_colors = (settings.get("ImageProperties") or {}).get(
             "MaxDominantColors", DEFAULT_MAX_DOMINANT_COLORS
@@ -41,7 +41,7 @@ def detect_labels(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any
     return output
 
 
-def _passes_filters(label: label_engine.Label, filters: dict[str, Any]) -> bool:
+def passes_filters(label: label_engine.Label, filters: dict[str, Any]) -> bool:
     """Inclusion filters (by name or by category) keep only what they name; exclusions then remove."""
     included_names = set(filters.get("LabelInclusionFilters") or ())
     included_categories = set(filters.get("LabelCategoryInclusionFilters") or ())
@@ -56,7 +56,7 @@ def _passes_filters(label: label_engine.Label, filters: dict[str, Any]) -> bool:
     )
 
 
-def _label(label: label_engine.Label) -> dict[str, Any]:
+def label_shape(label: label_engine.Label) -> dict[str, Any]:
     return {
         "Name": label.name,
         "Confidence": label.confidence,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from nimbus.engines.vision import moderation as moderation_engine
+from nimbus.engines.vision.image import DecodedImage
 from nimbus.services.registry import RequestContext
 from nimbus.services.rekognition import rekognition
 from nimbus.services.rekognition.errors import invalid_parameter
@@ -22,7 +23,14 @@ def detect_moderation_labels(ctx: RequestContext, request: dict[str, Any]) -> di
         raise invalid_parameter("Nimbus has no custom moderation adapters or human review loops.")
     image = load_image(ctx, request["Image"])
     min_confidence = request.get("MinConfidence", DEFAULT_MIN_CONFIDENCE)
-    labels = [
+    return {
+        "ModerationLabels": moderation_labels(image, min_confidence),
+        "ModerationModelVersion": moderation_engine.MODERATION_MODEL_VERSION,
+    }
+
+
+def moderation_labels(image: DecodedImage, min_confidence: float) -> list[dict[str, Any]]:
+    return [
         {
             "Name": label.name,
             "ParentName": label.parent_name,
@@ -32,4 +40,3 @@ def detect_moderation_labels(ctx: RequestContext, request: dict[str, Any]) -> di
         for label in moderation_engine.detect_moderation(image)
         if label.confidence >= min_confidence
     ]
-    return {"ModerationLabels": labels, "ModerationModelVersion": moderation_engine.MODERATION_MODEL_VERSION}

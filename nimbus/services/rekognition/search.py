@@ -25,6 +25,7 @@ from nimbus.services.rekognition.errors import face_not_found, no_faces_in_image
 from nimbus.services.rekognition.face_details import bounding_box
 from nimbus.services.rekognition.face_index import IndexedFaces, as_vector, face_index
 from nimbus.services.rekognition.images import load_image
+from nimbus.storage import Storage
 
 DEFAULT_MATCH_THRESHOLD = 80.0
 DEFAULT_MAX_FACES = 4096
@@ -64,14 +65,20 @@ def _face_matches(
     request: dict[str, Any],
     exclude: str | None,
 ) -> list[dict[str, Any]]:
-    indexed = face_index(ctx.storage.database).faces(collection.id)
-    candidates = None if exclude is None else indexed.face_ids != exclude
     threshold = request.get("FaceMatchThreshold", DEFAULT_MATCH_THRESHOLD)
-    similar = similar_faces(
-        indexed, queries, threshold, request.get("MaxFaces", DEFAULT_MAX_FACES), candidates
-    )
-    with ctx.storage.database.engine.connect() as connection:
-        rows = faces_by_id(connection, collection.id, [face_id for face_id, _ in similar])
+    count = request.get("MaxFaces", DEFAULT_MAX_FACES)
+    return collection_face_matches(ctx.storage, collection.id, queries, threshold, count, exclude)
+
+
+def collection_face_matches(
+    storage: Storage, collection: int, queries: np.ndarray, threshold: float, count: int, exclude: str | None
+) -> list[dict[str, Any]]:
+    """FaceMatches (most similar first) of the collection's faces for ``queries`` (descriptors)."""
+    indexed = face_index(storage.database).faces(collection)
+    candidates = None if exclude is None else indexed.face_ids != exclude
+    similar = similar_faces(indexed, queries, threshold, count, candidates)
+    with storage.database.engine.connect() as connection:
+        rows = faces_by_id(connection, collection, [face_id for face_id, _ in similar])
     # a face deleted since the snapshot was taken is left out
     return [
         {"Similarity": similarity, "Face": face_shape(rows[face_id]._mapping)}

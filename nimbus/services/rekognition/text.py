@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from nimbus.engines.vision import text as text_engine
+from nimbus.engines.vision.image import DecodedImage
 from nimbus.services.registry import RequestContext
 from nimbus.services.rekognition import rekognition
 from nimbus.services.rekognition.face_details import bounding_box
@@ -21,7 +22,14 @@ def detect_text(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     Polygon is taken as the polygon's bounding box; a detection is inside a region when half of its
     box is."""
     image = load_image(ctx, request["Image"])
-    filters = request.get("Filters") or {}
+    return {
+        "TextDetections": text_detections(image, request.get("Filters") or {}),
+        "TextModelVersion": text_engine.TEXT_MODEL_VERSION,
+    }
+
+
+def text_detections(image: DecodedImage, filters: dict[str, Any]) -> list[dict[str, Any]]:
+    """LINE then WORD detections that pass the WordFilter and the RegionsOfInterest."""
     word_filter = filters.get("WordFilter")
     regions = [_region_box(region) for region in filters.get("RegionsOfInterest") or ()]
     lines, words = [], []
@@ -36,7 +44,7 @@ def detect_text(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     detections = [_detection(line, "LINE", index) for index, line in enumerate(lines)]
     for offset, (parent, word) in enumerate(words):
         detections.append({**_detection(word, "WORD", len(lines) + offset), "ParentId": parent})
-    return {"TextDetections": detections, "TextModelVersion": text_engine.TEXT_MODEL_VERSION}
+    return detections
 
 
 def _detection(

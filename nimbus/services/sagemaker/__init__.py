@@ -7,4 +7,4 @@ from nimbus.services.registry import Service
 sagemaker = Service("sagemaker")
 
 # the operation modules register themselves on import
-from nimbus.services.sagemaker import endpoint_configs, endpoints, models, training_jobs  # noqa: E402, F401
+from nimbus.services.sagemaker import endpoint_configs, endpoints, models, training_jobs, transform_jobs  # noqa: E402, F401

@@ -6,8 +6,9 @@ InService once every instance answers ``/ping``, Failed (with the reason) when a
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import shutil
-import tarfile
 import threading
 import uuid
 from datetime import UTC, datetime
@@ -17,24 +18,21 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from nimbus.services.logs.records import append_events
 from nimbus.services.registry import RequestContext
 from nimbus.services.sagemaker import sagemaker
-from nimbus.services.sagemaker.endpoint_configs import find_config
-from nimbus.services.sagemaker.models import (
-    MODELS,
-    hosting_arn,
-    page,
-    sorted_rows,
-    split_s3_url,
-    validation,
-)
+from nimbus.services.sagemaker.deployment import model_variant
+from nimbus.services.sagemaker.endpoint_configs import CONFIGS, find_config
+from nimbus.services.sagemaker.models import MODELS, hosting_arn, page, sorted_rows, validation
 from nimbus.services.sagemaker.workers import EndpointKey, VariantSpec, WorkerFailed, pool
 from nimbus.storage import Storage
-from nimbus.storage.objects import MissingFile
 from nimbus.storage.sagemaker_hosting_schema import SageMakerEndpointRecord
 
 ENDPOINTS = SageMakerEndpointRecord.__table__
 FAILURE_REASON_MAX = 1024
+LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints"
+DEPLOYING = ("Creating", "Updating")
+INTERRUPTED = "Nimbus restarted while the endpoint was being deployed; it runs its recorded configuration."
 _restoring = threading.Lock()
 
 
@@ -60,49 +58,44 @@ def _endpoint_dir(storage: Storage, key: EndpointKey) -> Path:
     return storage.data_dir.joinpath("sagemaker", "endpoints", *key)
 
 
-def _extract_model(storage: Storage, container: dict[str, Any], model_dir: Path) -> None:
-    bucket, key = split_s3_url(container["ModelDataUrl"])
-    model_dir.mkdir(parents=True)
-    try:
-        with (
-            storage.objects.open_object(bucket, key) as artifact,
-            tarfile.open(fileobj=artifact, mode="r:*") as tar,
-        ):
-            tar.extractall(model_dir, filter="data")
-    except MissingFile:
-        raise WorkerFailed(f"Could not find model data at {container['ModelDataUrl']}.") from None
-    except (tarfile.TarError, OSError) as error:
-        raise WorkerFailed(
-            f"The model data at {container['ModelDataUrl']} is not a tar.gz archive: {error}"
-        ) from None
-
-
 def _variant_specs(storage: Storage, key: EndpointKey, variants: list[dict[str, Any]]) -> list[VariantSpec]:
-    """Extracts each variant's model artifact into a fresh directory for this deployment."""
+    """Extracts each variant's model into a fresh directory for this deployment; the workers' output
+    goes to the endpoint's CloudWatch log group."""
     deployment = _endpoint_dir(storage, key) / uuid.uuid4().hex
-    specs = []
-    for variant in variants:
-        with storage.database.engine.connect() as connection:
-            model = connection.execute(
-                select(MODELS).where(
-                    MODELS.c.account_id == key[0],
-                    MODELS.c.region == key[1],
-                    MODELS.c.name == variant["ModelName"],
-                )
-            ).first()
-        if model is None:
-            raise WorkerFailed(f"Could not find model {variant['ModelName']}.")
-        model_dir = deployment / variant["VariantName"]
-        _extract_model(storage, model.primary_container, model_dir)
-        specs.append(
-            VariantSpec(
-                variant["VariantName"],
-                float(variant["InitialVariantWeight"]),
-                variant["InitialInstanceCount"],
-                model_dir,
-            )
+    sink = functools.partial(append_events, storage, key[0], key[1], f"{LOG_GROUP_PREFIX}/{key[2]}")
+    specs = [
+        model_variant(
+            storage,
+            key[0],
+            key[1],
+            variant["ModelName"],
+            variant["VariantName"],
+            variant["InitialInstanceCount"],
+            float(variant["InitialVariantWeight"]),
+            deployment / variant["VariantName"],
+            variant.get("InstanceType", ""),
         )
-    return specs
+        for variant in variants
+    ]
+    return [dataclasses.replace(spec, log_sink=sink) for spec in specs]
+
+
+def _current(variants: list[dict[str, Any]], summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The configuration's variants with the weights and instance counts the endpoint has now
+    (UpdateEndpointWeightsAndCapacities changes them without changing the configuration)."""
+    now = {summary["VariantName"]: summary for summary in summaries}
+    return [
+        variant
+        | (
+            {
+                "InitialVariantWeight": now[variant["VariantName"]]["CurrentWeight"],
+                "InitialInstanceCount": now[variant["VariantName"]]["CurrentInstanceCount"],
+            }
+            if variant["VariantName"] in now
+            else {}
+        )
+        for variant in variants
+    ]
 
 
 def _summaries(variants: list[dict[str, Any]], images: dict[str, str], count: bool) -> list[dict[str, Any]]:
@@ -164,15 +157,59 @@ def _start_deploy(
     ).start()
 
 
-def ensure_serving(ctx: RequestContext, row: Any) -> None:
-    """An InService endpoint whose workers are not running here (Nimbus restarted) gets them back."""
-    key = endpoint_key(ctx, row.name)
+def ensure_serving(storage: Storage, key: EndpointKey) -> None:
+    """An InService endpoint whose workers are not running here (Nimbus restarted) gets them back,
+    with the weights and instance counts it had."""
+    if pool.serves(key):  # the common case, without the lock
+        return
     with _restoring:
         if pool.serves(key):
             return
-        with ctx.storage.database.engine.connect() as connection:
-            config = find_config(ctx, row.config_name, connection)
-        pool.deploy(key, _variant_specs(ctx.storage, key, config.production_variants))
+        with storage.database.engine.connect() as connection:
+            row = connection.execute(select(ENDPOINTS).where(_where(key))).first()
+            if row is None or row.status not in ("InService", "Updating"):
+                return
+            config = connection.execute(
+                select(CONFIGS).where(
+                    CONFIGS.c.account_id == key[0],
+                    CONFIGS.c.region == key[1],
+                    CONFIGS.c.name == row.config_name,
+                )
+            ).first()
+        if config is None:
+            raise WorkerFailed(f"the endpoint configuration {row.config_name} was deleted")
+        pool.deploy(key, _variant_specs(storage, key, _current(config.production_variants, row.variants)))
+
+
+def restore_endpoints(storage: Storage) -> None:
+    """At start: endpoints that were InService serve again (in the background, so the server answers
+    at once; an invocation meanwhile waits for its endpoint). One that was Creating or Updating when
+    Nimbus stopped is deployed anew from its recorded configuration."""
+    with storage.database.engine.begin() as connection:
+        rows = connection.execute(
+            select(ENDPOINTS).where(ENDPOINTS.c.status.in_((*DEPLOYING, "InService")))
+        ).all()
+        connection.execute(
+            update(ENDPOINTS)
+            .where(ENDPOINTS.c.status.in_(DEPLOYING))
+            .values(status="InService", failure_reason=INTERRUPTED, last_modified=datetime.now(UTC))
+        )
+    threading.Thread(
+        target=_restore, args=(storage, [(row.account_id, row.region, row.name) for row in rows]), daemon=True
+    ).start()
+
+
+def _restore(storage: Storage, keys: list[EndpointKey]) -> None:
+    for key in keys:
+        try:
+            ensure_serving(storage, key)
+        except WorkerFailed as error:
+            with storage.database.engine.begin() as connection:
+                connection.execute(
+                    update(ENDPOINTS)
+                    .where(_where(key))
+                    .values(status="Failed", failure_reason=str(error)[:FAILURE_REASON_MAX])
+                )
 
 
 @sagemaker.operation
@@ -271,6 +308,75 @@ def update_endpoint(ctx: RequestContext, request: dict[str, Any]) -> dict[str, A
 
 
 @sagemaker.operation
+def update_endpoint_weights_and_capacities(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """The endpoint is Updating until the new instances answer ``/ping``; then it serves with the new
+    weights and counts, and instances beyond a lowered count stop. ServerlessUpdateConfig is refused."""
+    key = endpoint_key(ctx, request["EndpointName"])
+    desired = request["DesiredWeightsAndCapacities"]
+    with ctx.storage.database.engine.begin() as connection:
+        row = find_endpoint(ctx, request["EndpointName"], connection)
+        arn = hosting_arn(ctx, "endpoint", row.name)
+        if row.status != "InService":
+            raise validation(f'Cannot update in-progress endpoint "{arn}".')
+        present = {summary["VariantName"] for summary in row.variants}
+        missing = sorted({change["VariantName"] for change in desired} - present)
+        if missing:
+            raise validation(
+                f'The variant(s) "[{", ".join(missing)}]" is/are not present in the endpoint "{arn}".'
+            )
+        for change in desired:
+            if "ServerlessUpdateConfig" in change:
+                raise validation(
+                    "Nimbus runs instance-based variants: ServerlessUpdateConfig is not supported."
+                )
+            if change.get("DesiredInstanceCount") == 0:
+                raise validation("DesiredInstanceCount must be at least 1 for an instance-based variant.")
+        connection.execute(
+            update(ENDPOINTS).where(_where(key)).values(status="Updating", last_modified=datetime.now(UTC))
+        )
+    threading.Thread(
+        target=_resize, args=(ctx.storage, key, row.variants, desired), name=f"resize-{key[2]}", daemon=True
+    ).start()
+    return {"EndpointArn": hosting_arn(ctx, "endpoint", row.name)}
+
+
+def _resize(
+    storage: Storage, key: EndpointKey, summaries: list[dict[str, Any]], desired: list[dict[str, Any]]
+) -> None:
+    """Runs in the background: applies each variant's change, then records where the endpoint stands."""
+    changes = {change["VariantName"]: change for change in desired}
+    failure = None
+    try:
+        ensure_serving(storage, key)
+        for summary in summaries:
+            change = changes.get(summary["VariantName"])
+            if change is None:
+                continue
+            weight = float(change.get("DesiredWeight", summary["CurrentWeight"]))
+            count = int(change.get("DesiredInstanceCount", summary["CurrentInstanceCount"]))
+            pool.resize(key, summary["VariantName"], weight, count)
+            summary.update(
+                CurrentWeight=weight,
+                DesiredWeight=weight,
+                CurrentInstanceCount=count,
+                DesiredInstanceCount=count,
+            )
+    except WorkerFailed as error:
+        failure = str(error)[:FAILURE_REASON_MAX]
+    with storage.database.engine.begin() as connection:
+        connection.execute(
+            update(ENDPOINTS)
+            .where(_where(key))
+            .values(
+                status="InService",
+                variants=summaries,
+                failure_reason=failure,
+                last_modified=datetime.now(UTC),
+            )
+        )
+
+
+@sagemaker.operation
 def delete_endpoint(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     """The workers are stopped before the call returns."""
     key = endpoint_key(ctx, request["EndpointName"])
@@ -280,3 +386,7 @@ def delete_endpoint(ctx: RequestContext, request: dict[str, Any]) -> dict[str, A
     pool.stop(key)
     shutil.rmtree(_endpoint_dir(ctx.storage, key), ignore_errors=True)
     return {}
+
+
+# At start, endpoints that were serving come back (their workers did not outlive the old process).
+sagemaker.on_startup(restore_endpoints)

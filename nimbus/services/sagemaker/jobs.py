@@ -8,10 +8,10 @@ an earlier process left running ("Nimbus restarted while the job was running").
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
-import signal
 import subprocess
 import threading
 import time
@@ -19,15 +19,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from nimbus.engines.learn.sandbox import JobFolder, prepare_job_folder, start_sandboxed
+from nimbus.engines.learn.sandbox import JobFolder, prepare_job_folder, start_sandboxed, stop_sandboxed
 from nimbus.services.logs.records import append_events
 from nimbus.services.registry import Caller
-from nimbus.services.sagemaker.images import Runtime, runtime_for
+from nimbus.services.sagemaker.images import Runtime, training_runtime
+from nimbus.services.sagemaker.instances import describe_limits, instance_limits
 from nimbus.services.sagemaker.job_records import LOG_GROUP, JobKey, advance, fail_interrupted_jobs, find_job
-from nimbus.services.sagemaker.s3_locations import JobFailure, channel_files, upload_model
+from nimbus.services.sagemaker.s3_locations import (
+    ArchiveUnreadable,
+    JobFailure,
+    channel_files,
+    extract_archive,
+    manifest_files,
+    upload_model,
+)
 from nimbus.storage import Storage
 
 POLL_S = 0.25
+SUBMIT_DIRECTORY = "sagemaker_submit_directory"
 FAILURE_TAIL_LINES = 5
 
 
@@ -51,7 +60,7 @@ class TrainingRunner:
         folder = self.storage.data_dir / "sagemaker" / "training" / key[0] / key[1] / key[2]
         try:
             with self._slots:
-                run_job(self.storage, key, folder, self._stops[key], self.cpus)
+                run_job(self.storage, key, folder, self._stops[key])
         except JobFailure as failure:
             advance(
                 self.storage,
@@ -89,25 +98,28 @@ def training_runner(storage: Storage) -> TrainingRunner:
         return runner
 
 
-def run_job(storage: Storage, key: JobKey, root: Path, stop: threading.Event, cpus: int) -> None:
+def run_job(storage: Storage, key: JobKey, root: Path, stop: threading.Event) -> None:
     job = find_job(storage, key)
     assert job is not None
     request: dict[str, Any] = job.request
-    runtime = runtime_for(request["AlgorithmSpecification"]["TrainingImage"])
+    hyperparameters = request.get("HyperParameters") or {}
+    runtime = training_runtime(request["AlgorithmSpecification"], hyperparameters)
     if stop.is_set() or not advance(storage, key, "Downloading"):
         advance(storage, key, "Stopped", "Stopped", training_end=datetime.now(UTC))
         return
     channels = {
-        c["ChannelName"]: channel_files(storage, c["DataSource"]["S3DataSource"]["S3Uri"])
+        c["ChannelName"]: _channel(storage, c["DataSource"]["S3DataSource"])
         for c in request.get("InputDataConfig") or []
     }
     folder = prepare_job_folder(root, _config_files(request), channels)
+    if SUBMIT_DIRECTORY in hyperparameters:
+        _fetch_code(storage, hyperparameters[SUBMIT_DIRECTORY], folder)
     started = datetime.now(UTC)
     if not advance(storage, key, "Training", training_start=started):
         advance(storage, key, "Stopped", "Stopped", training_end=datetime.now(UTC))
         return
     limit = request["StoppingCondition"].get("MaxRuntimeInSeconds", 86400)
-    outcome, metrics, tail = _train(storage, key, job.log_stream, runtime, folder, stop, limit, cpus)
+    outcome, metrics, tail = _train(storage, key, job, runtime, folder, stop, limit)
     billed = {
         "billable_seconds": max(1, math.ceil((datetime.now(UTC) - started).total_seconds())),
         "final_metrics": metrics,
@@ -121,6 +133,26 @@ def run_job(storage: Storage, key: JobKey, root: Path, stop: threading.Event, cp
     caller = Caller("", key[0], key[0], job.caller_arn)
     upload_model(storage, caller, key[1], folder.model_dir, job.model_artifacts)
     advance(storage, key, "Completed", "Completed", training_end=datetime.now(UTC))
+
+
+def _channel(storage: Storage, source: dict[str, Any]) -> dict[Path, str]:
+    """A channel's object files: those under the S3 prefix, or those the manifest names."""
+    if source["S3DataType"] == "ManifestFile":
+        return manifest_files(storage, source["S3Uri"])
+    return channel_files(storage, source["S3Uri"])
+
+
+def _fetch_code(storage: Storage, encoded_uri: str, folder: JobFolder) -> None:
+    """The user's ``source_dir`` (``sagemaker_submit_directory``, a JSON-encoded S3 URI of a tar.gz),
+    extracted to ``/opt/ml/code`` as the framework containers do before they run the entry point."""
+    try:
+        uri = json.loads(encoded_uri)
+    except ValueError:
+        uri = encoded_uri
+    try:
+        extract_archive(storage, str(uri), folder.code_dir)
+    except (ArchiveUnreadable, ValueError) as error:
+        raise JobFailure(f"ClientError: could not read sagemaker_submit_directory: {error}") from None
 
 
 def _config_files(request: dict[str, Any]) -> dict[str, Any]:
@@ -158,16 +190,33 @@ def _config_files(request: dict[str, Any]) -> dict[str, Any]:
 def _train(
     storage: Storage,
     key: JobKey,
-    stream: str,
+    job: Any,
     runtime: Runtime,
     folder: JobFolder,
     stop: threading.Event,
     limit_s: int,
-    cpus: int,
 ) -> tuple[int | str, list[dict[str, Any]], list[str]]:
     """Runs the sandboxed process to its end, a stop or its time limit, logging every line it prints.
     Returns its exit code (or "Stopped" / "MaxRuntimeExceeded"), its final metrics and its last lines."""
-    process = start_sandboxed(runtime.command, folder, cpus)
+    instance_type = job.request["ResourceConfig"].get("InstanceType", "")
+    limits = instance_limits(instance_type)
+    stream = job.log_stream
+    append_events(
+        storage,
+        key[0],
+        key[1],
+        LOG_GROUP,
+        stream,
+        [(int(time.time() * 1000), describe_limits(instance_type, limits))],
+    )
+    process = start_sandboxed(
+        runtime.command,
+        folder.root,
+        folder.binds(),
+        limits,
+        environment=job.request.get("Environment") or {},
+        die_with_thread=True,
+    )
     lines: list[tuple[int, str]] = []
     lock = threading.Lock()
     reader = threading.Thread(target=_read_lines, args=(process, lines, lock), daemon=True)
@@ -200,8 +249,7 @@ def _outcome(process: subprocess.Popen[bytes], stop: threading.Event, deadline: 
         return code
     reason = "Stopped" if stop.is_set() else "MaxRuntimeExceeded" if time.monotonic() > deadline else None
     if reason is not None:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+        stop_sandboxed(process)
     return reason
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from nimbus.errors import AwsError
 from nimbus.services.registry import RequestContext
 from nimbus.services.sagemaker import sagemaker
+from nimbus.services.sagemaker.images import serving_framework
 from nimbus.storage.sagemaker_hosting_schema import SageMakerModelRecord
 
 MODELS = SageMakerModelRecord.__table__
@@ -104,13 +105,15 @@ def _container(request: dict[str, Any]) -> dict[str, Any]:
     if not container.get("ModelDataUrl"):
         raise validation("Nimbus serves models from a ModelDataUrl (a model.tar.gz in S3).")
     split_s3_url(container["ModelDataUrl"])
+    serving_framework(container.get("Image", ""), container.get("Environment") or {})
     return container
 
 
 @sagemaker.operation
 def create_model(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
-    """Nimbus serves the built-in XGBoost, Linear Learner and K-Means models (chosen by the artifact's
-    files); one container per model (PrimaryContainer, or Containers with one entry)."""
+    """Nimbus serves the built-in algorithms' models (chosen by the artifact's files) and, in script
+    mode, the scikit-learn, XGBoost and PyTorch framework images; an image it cannot run is refused
+    here. One container per model (PrimaryContainer, or Containers with one entry)."""
     row = {
         "account_id": ctx.caller.account_id,
         "region": ctx.region,

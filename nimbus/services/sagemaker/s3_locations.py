@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import tarfile
 import tempfile
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from sqlalchemy import select
 
@@ -17,7 +19,7 @@ from nimbus.services.s3.checksums import UploadDigests
 from nimbus.services.s3.keys import check_key_for_write
 from nimbus.services.s3.records import OBJECTS, require_bucket, save_object
 from nimbus.storage import Storage
-from nimbus.storage.objects import key_segments
+from nimbus.storage.objects import MissingFile, StorageError, UnsupportedKey, key_segments
 
 
 class JobFailure(Exception):
@@ -49,6 +51,60 @@ def channel_files(storage: Storage, uri: str) -> dict[Path, str]:
     return {storage.objects.root.joinpath(bucket, *key_segments(key)): _relative(prefix, key) for key in keys}
 
 
+class ArchiveUnreadable(Exception):
+    """An S3 archive that is missing or not a tar file; the message says which."""
+
+
+def extract_archive(storage: Storage, uri: str, target: Path) -> None:
+    """Extracts the tar (or tar.gz) object at ``uri`` into ``target``, refusing links out of it."""
+    bucket, key = split_s3_uri(uri)
+    target.mkdir(parents=True, exist_ok=True)
+    try:
+        with (
+            storage.objects.open_object(bucket, key) as archive,
+            tarfile.open(fileobj=archive, mode="r:*") as tar,
+        ):
+            tar.extractall(target, filter="data")
+    except MissingFile:
+        raise ArchiveUnreadable(f"Could not find {uri}.") from None
+    except (tarfile.TarError, OSError) as error:
+        raise ArchiveUnreadable(f"{uri} is not a tar.gz archive: {error}") from None
+
+
+def manifest_files(storage: Storage, uri: str) -> dict[Path, str]:
+    """The object files a manifest names (a JSON array: ``{"prefix": "s3://bucket/prefix/"}``, then
+    keys relative to it), each with its relative key, in the manifest's order."""
+    bucket, key = split_s3_uri(uri)
+    try:
+        with storage.objects.open_object(bucket, key) as manifest:
+            entries = json.load(manifest)
+        prefix_bucket, prefix_key = split_s3_uri(entries[0]["prefix"])
+        relatives = [str(entry) for entry in entries[1:]]
+    except MissingFile:
+        raise JobFailure(f"ClientError: Cannot read the manifest file {uri}: it does not exist.") from None
+    except (ValueError, LookupError, TypeError, StorageError):
+        raise JobFailure(
+            f'ClientError: The manifest file {uri} is not a JSON array of a {{"prefix": "s3://..."}} '
+            "object followed by keys relative to it."
+        ) from None
+    found: dict[Path, str] = {}
+    for relative in relatives:
+        object_key = prefix_key + relative
+        try:
+            path = storage.objects.root.joinpath(prefix_bucket, *key_segments(object_key))
+        except UnsupportedKey:
+            path = None
+        if path is None or not path.is_file():
+            raise JobFailure(
+                f"ClientError: The object s3://{prefix_bucket}/{object_key} named in the manifest {uri} "
+                "does not exist."
+            )
+        found[path] = relative
+    if not found:
+        raise JobFailure(f"ClientError: The manifest file {uri} names no objects.")
+    return found
+
+
 def _relative(prefix: str, key: str) -> str:
     """A key's path in the channel: what follows the prefix when the prefix ends at a folder, else what
     follows the prefix's last folder."""
@@ -60,17 +116,25 @@ def _relative(prefix: str, key: str) -> str:
 
 def upload_model(storage: Storage, caller: Caller, region: str, model_dir: Path, uri: str) -> None:
     """Packs the model folder as ``model.tar.gz`` and writes it through S3's own write path."""
-    bucket, key = split_s3_uri(uri)
-    ctx = RequestContext(uuid.uuid4().hex, region, caller, storage, datetime.now(UTC))
     with tempfile.TemporaryFile() as packed:
         with tarfile.open(fileobj=packed, mode="w:gz") as tar:
             for path in sorted(model_dir.iterdir()):
                 tar.add(path, arcname=path.name)
         packed.seek(0)
-        try:
-            require_bucket(ctx, bucket)
-            check_key_for_write(key)
-            attributes = {**content_attributes({"ContentType": "application/x-tar"}), "tags": {}}
-            save_object(ctx, bucket, key, packed, UploadDigests([]), attributes, {})
-        except AwsError as error:
-            raise JobFailure(f"ClientError: could not write the model to {uri}: {error.message}") from None
+        write_object(storage, caller, region, uri, packed, "application/x-tar", "the model")
+
+
+def write_object(
+    storage: Storage, caller: Caller, region: str, uri: str, body: BinaryIO, content_type: str, what: str
+) -> None:
+    """Writes ``body`` as the object at ``uri`` through S3's own write path; JobFailure (naming
+    ``what``) when S3 refuses it."""
+    bucket, key = split_s3_uri(uri)
+    ctx = RequestContext(uuid.uuid4().hex, region, caller, storage, datetime.now(UTC))
+    try:
+        require_bucket(ctx, bucket)
+        check_key_for_write(key)
+        attributes = {**content_attributes({"ContentType": content_type}), "tags": {}}
+        save_object(ctx, bucket, key, body, UploadDigests([]), attributes, {})
+    except AwsError as error:
+        raise JobFailure(f"ClientError: could not write {what} to {uri}: {error.message}") from None

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
 from nimbus.services.registry import RequestContext
 from nimbus.services.sagemaker import sagemaker
 from nimbus.services.sagemaker.errors import not_found, resource_in_use, validation_error
-from nimbus.services.sagemaker.images import runtime_for
+from nimbus.services.sagemaker.images import training_runtime
+from nimbus.services.sagemaker.job_lists import list_jobs
 from nimbus.services.sagemaker.job_records import JOBS, MESSAGES, JobKey, advance, find_job, job_arn
 from nimbus.services.sagemaker.jobs import training_runner
 from nimbus.services.sagemaker.s3_locations import split_s3_uri
 
-DEFAULT_PAGE_SIZE = 10
 DEFAULT_MAX_RUNTIME_S = 86400
 # members echoed back by DescribeTrainingJob as they were given
 ECHOED = (
@@ -45,8 +44,9 @@ def _key(ctx: RequestContext, name: str) -> JobKey:
 
 @sagemaker.operation
 def create_training_job(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
-    """Runs on this machine, one instance (InstanceCount must be 1), with the image's algorithm in a
-    sandbox instead of a container; channels are read in place from Nimbus S3 (S3Prefix, File mode)."""
+    """Runs on this machine, one instance (InstanceCount must be 1), with the image's algorithm or the
+    user's script in a sandbox instead of a container (docs/sagemaker.md); channels are read in place
+    from Nimbus S3 (S3Prefix or ManifestFile, File mode)."""
     runner = training_runner(ctx.storage)
     _check(request)
     key = _key(ctx, request["TrainingJobName"])
@@ -99,7 +99,7 @@ def _check(request: dict[str, Any]) -> None:
         raise validation_error(
             "Nimbus runs training images only: AlgorithmSpecification.TrainingImage is required."
         )
-    runtime_for(algorithm["TrainingImage"])
+    training_runtime(algorithm, request.get("HyperParameters") or {})
     if request["ResourceConfig"].get("InstanceCount", 1) != 1:
         raise validation_error("Nimbus trains on one instance: ResourceConfig.InstanceCount must be 1.")
     names = [channel["ChannelName"] for channel in request.get("InputDataConfig") or []]
@@ -107,9 +107,10 @@ def _check(request: dict[str, Any]) -> None:
         raise validation_error("Channel names in InputDataConfig must be unique.")
     for channel in request.get("InputDataConfig") or []:
         source = channel["DataSource"].get("S3DataSource")
-        if source is None or source["S3DataType"] != "S3Prefix":
+        if source is None or source["S3DataType"] not in ("S3Prefix", "ManifestFile"):
             raise validation_error(
-                f"Channel {channel['ChannelName']}: Nimbus reads S3DataSource channels of type S3Prefix."
+                f"Channel {channel['ChannelName']}: Nimbus reads S3DataSource channels of type S3Prefix "
+                "or ManifestFile."
             )
         _check_uri(source["S3Uri"])
     _check_uri(request["OutputDataConfig"]["S3OutputPath"])
@@ -175,42 +176,11 @@ def _transition(transition: dict[str, Any]) -> dict[str, Any]:
 def list_training_jobs(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     """WarmPoolStatusEquals and TrainingPlanArnContains match no job (Nimbus keeps no warm pools or plans)."""
     training_runner(ctx.storage)
-    query = select(JOBS).where(JOBS.c.account_id == ctx.caller.account_id, JOBS.c.region == ctx.region)
-    filters = {
-        "NameContains": lambda value: JOBS.c.name.contains(value, autoescape=True),
-        "StatusEquals": lambda value: JOBS.c.status == value,
-        "CreationTimeAfter": lambda value: JOBS.c.created_at > value,
-        "CreationTimeBefore": lambda value: JOBS.c.created_at < value,
-        "LastModifiedTimeAfter": lambda value: JOBS.c.last_modified > value,
-        "LastModifiedTimeBefore": lambda value: JOBS.c.last_modified < value,
+    no_job = {
         "WarmPoolStatusEquals": lambda value: JOBS.c.name.is_(None),
         "TrainingPlanArnContains": lambda value: JOBS.c.name.is_(None),
     }
-    for member, condition in filters.items():
-        if request.get(member) is not None:
-            query = query.where(condition(request[member]))
-    column = {"Name": JOBS.c.name, "Status": JOBS.c.status}.get(
-        request.get("SortBy") or "", JOBS.c.created_at
-    )
-    ascending = request.get("SortOrder") == "Ascending"
-    query = query.order_by(column if ascending else column.desc(), JOBS.c.name)
-    offset = _offset(request.get("NextToken"))
-    page_size = request.get("MaxResults") or DEFAULT_PAGE_SIZE
-    with ctx.storage.database.engine.connect() as connection:
-        rows = connection.execute(query.offset(offset).limit(page_size + 1)).all()
-    output: dict[str, Any] = {"TrainingJobSummaries": [_summary(row) for row in rows[:page_size]]}
-    if len(rows) > page_size:
-        output["NextToken"] = base64.urlsafe_b64encode(str(offset + page_size).encode()).decode()
-    return output
-
-
-def _offset(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        return int(base64.urlsafe_b64decode(token.encode()).decode())
-    except ValueError:
-        raise validation_error("Invalid pagination token.") from None
+    return list_jobs(ctx, JOBS, request, _summary, "TrainingJobSummaries", no_job)
 
 
 def _summary(job: Any) -> dict[str, Any]:

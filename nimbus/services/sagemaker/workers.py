@@ -8,26 +8,32 @@ that died, and spreads requests over variants by weight and over a variant's ins
 from __future__ import annotations
 
 import atexit
-import contextlib
+import dataclasses
+import functools
 import http.client
 import itertools
-import os
 import random
-import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nimbus.engines.learn.sandbox import Bind, Limits, start_sandboxed, stop_sandboxed
+
 READY_TIMEOUT_S = 60.0
-STOP_TIMEOUT_S = 5.0
 PING_INTERVAL_S = 0.05
 FAILURE_TAIL = 800
+TAIL_LINES = 20
+DRAIN_TIMEOUT_S = 1.0
 
 EndpointKey = tuple[str, str, str]  # account, region, endpoint name
+# where a worker's output goes: (log stream name, [(time in ms, line)])
+LogSink = Callable[[str, list[tuple[int, str]]], None]
 
 
 class WorkerFailed(Exception):
@@ -36,18 +42,47 @@ class WorkerFailed(Exception):
 
 @dataclass(frozen=True)
 class VariantSpec:
+    """What a variant's workers run: ``root`` stands for their ``/opt/ml`` (``model/``, and ``code/``
+    for a script), ``framework`` names the script's framework (None: a built-in's model)."""
+
     name: str
     weight: float
     instance_count: int
-    model_dir: Path
+    root: Path
+    limits: Limits
+    framework: str | None = None
+    environment: dict[str, str] = field(default_factory=dict)
+    log_sink: LogSink | None = None
+
+    def binds(self) -> list[Bind]:
+        binds = [Bind(self.root / "model", "model")]
+        return binds + ([Bind(self.root / "code", "code")] if (self.root / "code").is_dir() else [])
 
 
 @dataclass
 class Worker:
-    model_dir: Path
-    log_path: Path
+    spec: VariantSpec
+    index: int
     port: int
     process: subprocess.Popen[bytes]
+    output: threading.Thread = field(init=False)
+    tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
+    # kept-alive connections to the worker that no request uses now (deque: thread-safe pop/append)
+    idle: deque[http.client.HTTPConnection] = field(default_factory=deque)
+
+    @property
+    def stream(self) -> str:
+        """The worker's log stream, named after its variant and instance as AWS's are."""
+        return f"{self.spec.name}/instance-{self.index}"
+
+    def log(self, line: str) -> None:
+        self.tail.append(line)
+        if self.spec.log_sink is not None:
+            self.spec.log_sink(self.stream, [(int(time.time() * 1000), line)])
+
+    def last_lines(self) -> str:
+        self.output.join(DRAIN_TIMEOUT_S)  # the process ended: let its last lines arrive
+        return "\n".join(self.tail).strip()[-FAILURE_TAIL:]
 
     @property
     def pid(self) -> int:
@@ -75,27 +110,37 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _launch(model_dir: Path, index: int) -> Worker:
+# Workers are started from this one long-lived thread: the sandbox ties each worker's life to the
+# thread that started it, so a worker dies with the Nimbus process, even a SIGKILLed one.
+_launcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="worker-launcher")
+
+
+def _launch(spec: VariantSpec, index: int) -> Worker:
+    """One instance: the model server in its sandbox, sharing the host's network to listen on a
+    loopback port; its own process tree, stopped as a group. Its output goes to the spec's log sink."""
     port = _free_port()
-    log_path = model_dir.parent / f"{model_dir.name}-worker-{index}.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "nimbus.engines.learn.serving",
-                "--model-dir",
-                str(model_dir),
-                "--port",
-                str(port),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": os.pathsep.join(sys.path)},
-            start_new_session=True,  # its own process tree, stopped as a group
-        )
-    return Worker(model_dir, log_path, port, process)
+    command = ["python", "-m", "nimbus.engines.learn.serving", "--port", str(port)]
+    command += ["--framework", spec.framework] if spec.framework else []
+    start = functools.partial(
+        start_sandboxed,
+        command,
+        spec.root,
+        spec.binds(),
+        spec.limits,
+        environment=spec.environment,
+        network=True,
+        die_with_thread=True,
+    )
+    worker = Worker(spec, index, port, _launcher.submit(start).result())
+    worker.output = threading.Thread(target=_relay, args=(worker,), name=f"worker-output-{port}", daemon=True)
+    worker.output.start()
+    return worker
+
+
+def _relay(worker: Worker) -> None:
+    assert worker.process.stdout is not None
+    for raw in worker.process.stdout:
+        worker.log(raw.decode("utf-8", errors="replace").rstrip("\n"))
 
 
 def _pings(worker: Worker) -> bool:
@@ -113,7 +158,7 @@ def _wait_ready(worker: Worker) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
         if worker.process.poll() is not None:
-            tail = worker.log_path.read_text(errors="replace").strip()[-FAILURE_TAIL:]
+            tail = worker.last_lines()
             raise WorkerFailed(tail or f"the model server exited with status {worker.process.returncode}")
         if _pings(worker):
             return
@@ -123,20 +168,12 @@ def _wait_ready(worker: Worker) -> None:
 
 
 def _stop(worker: Worker) -> None:
-    if worker.process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(worker.process.pid, signal.SIGTERM)
-        try:
-            worker.process.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(worker.process.pid, signal.SIGKILL)
-            worker.process.wait()
+    stop_sandboxed(worker.process)
 
 
 def start_variant(spec: VariantSpec) -> Variant:
     """Every instance of the variant, started and answering /ping; none left running on failure."""
-    workers = [_launch(spec.model_dir, index) for index in range(spec.instance_count)]
+    workers = [_launch(spec, index) for index in range(spec.instance_count)]
     try:
         for worker in workers:
             _wait_ready(worker)
@@ -145,6 +182,11 @@ def start_variant(spec: VariantSpec) -> Variant:
             _stop(worker)
         raise
     return Variant(spec, workers)
+
+
+def stop_variant(variant: Variant) -> None:
+    for worker in variant.workers:
+        _stop(worker)
 
 
 class WorkerPool:
@@ -161,14 +203,33 @@ class WorkerPool:
             for spec in specs:
                 started.append(start_variant(spec))
         except WorkerFailed:
-            for variant in started:
-                for worker in variant.workers:
-                    _stop(worker)
+            _stop_variants(started)
             raise
         with self._lock:
             old = self._endpoints.get(key, [])
             self._endpoints[key] = started
         _stop_variants(old)
+
+    def resize(self, key: EndpointKey, name: str, weight: float, instance_count: int) -> None:
+        """A variant's new weight and instance count: new instances serve (answer /ping) before the
+        variant uses them; instances beyond the count stop after they leave it."""
+        with self._lock:
+            variant = _choose(self._endpoints.get(key) or [], name)
+            have = len(variant.workers)
+        added = [_launch(variant.spec, index) for index in range(have, instance_count)]
+        try:
+            for worker in added:
+                _wait_ready(worker)
+        except WorkerFailed:
+            for worker in added:
+                _stop(worker)
+            raise
+        with self._lock:
+            variant.spec = dataclasses.replace(variant.spec, weight=weight, instance_count=instance_count)
+            removed = variant.workers[instance_count:]
+            variant.workers = variant.workers[:instance_count] + added
+        for worker in removed:
+            _stop(worker)
 
     def stop(self, key: EndpointKey) -> None:
         with self._lock:
@@ -204,14 +265,18 @@ class WorkerPool:
         return variant.spec.name, worker
 
     def _restart(self, variant: Variant, index: int, dead: Worker) -> Worker:
-        fresh = _launch(dead.model_dir, index)
+        dead.log(
+            f"The model server of instance {index} exited with status {dead.process.returncode}; "
+            "Nimbus started a new one."
+        )
+        fresh = _launch(dead.spec, index)
         _wait_ready(fresh)
         with self._lock:
-            if variant.workers[index] is dead:
+            if index < len(variant.workers) and variant.workers[index] is dead:
                 variant.workers[index] = fresh
                 return fresh
         _stop(fresh)  # another request restarted it first
-        return variant.workers[index]
+        return variant.workers[index % len(variant.workers)]
 
 
 def _choose(variants: list[Variant], name: str | None) -> Variant:
@@ -228,24 +293,49 @@ def _choose(variants: list[Variant], name: str | None) -> Variant:
 
 def _stop_variants(variants: list[Variant]) -> None:
     for variant in variants:
-        for worker in variant.workers:
-            _stop(worker)
+        stop_variant(variant)
 
 
 def invoke(worker: Worker, body: bytes, headers: dict[str, str], timeout: float) -> Response:
-    """POST /invocations to the worker; TimeoutError past ``timeout`` seconds."""
-    connection = http.client.HTTPConnection("127.0.0.1", worker.port, timeout=timeout)
+    """POST /invocations to the worker over one of its kept-alive connections; TimeoutError past
+    ``timeout`` seconds, OSError when the worker does not answer."""
     try:
-        connection.request("POST", "/invocations", body=body, headers=headers)
-        answer = connection.getresponse()
-        return Response(
-            answer.status,
-            answer.getheader("Content-Type") or "application/octet-stream",
-            answer.getheader("X-Amzn-SageMaker-Custom-Attributes"),
-            answer.read(),
-        )
-    finally:
+        connection = worker.idle.pop()
+    except IndexError:
+        connection = http.client.HTTPConnection("127.0.0.1", worker.port, timeout=timeout)
+        reused = False
+    else:
+        reused = True
+    try:
+        answer = _post(connection, body, headers, timeout)
+    except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
         connection.close()
+        if not reused:
+            raise
+        # the worker closed a connection that waited idle: the request never reached it
+        connection = http.client.HTTPConnection("127.0.0.1", worker.port, timeout=timeout)
+        answer = _post(connection, body, headers, timeout)
+    except BaseException:
+        connection.close()
+        raise
+    worker.idle.append(connection)
+    return answer
+
+
+def _post(
+    connection: http.client.HTTPConnection, body: bytes, headers: dict[str, str], timeout: float
+) -> Response:
+    connection.timeout = timeout
+    if connection.sock is not None:
+        connection.sock.settimeout(timeout)
+    connection.request("POST", "/invocations", body=body, headers=headers)
+    answer = connection.getresponse()
+    return Response(
+        answer.status,
+        answer.getheader("Content-Type") or "application/octet-stream",
+        answer.getheader("X-Amzn-SageMaker-Custom-Attributes"),
+        answer.read(),
+    )
 
 
 pool = WorkerPool()

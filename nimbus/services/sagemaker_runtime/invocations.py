@@ -39,13 +39,15 @@ def _serving_endpoint(ctx: RequestContext, name: str) -> Any:
 
 
 def _forward(ctx: RequestContext, request: dict[str, Any]) -> tuple[str, Response]:
-    row = _serving_endpoint(ctx, request["EndpointName"])
+    key = endpoint_key(ctx, request["EndpointName"])
+    if not pool.serves(key):  # workers run only for existing endpoints: the database decides the rest
+        _serving_endpoint(ctx, request["EndpointName"])
     try:
-        ensure_serving(ctx, row)
-        variant, worker = pool.pick(endpoint_key(ctx, row.name), request.get("TargetVariant"))
+        ensure_serving(ctx.storage, key)
+        variant, worker = pool.pick(key, request.get("TargetVariant"))
     except LookupError:
         raise _validation(
-            f"Variant {request.get('TargetVariant')} not found for endpoint {row.name} "
+            f"Variant {request.get('TargetVariant')} not found for endpoint {key[2]} "
             f"of account {ctx.caller.account_id}."
         ) from None
     except WorkerFailed as error:

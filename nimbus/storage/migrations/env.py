@@ -5,7 +5,16 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from nimbus.storage import lex_runtime_schema, lex_schema, sagemaker_hosting_schema, vision_schema  # noqa: F401 (their tables join Base.metadata)
+from nimbus.storage import (  # noqa: F401 (their tables join Base.metadata)
+    emr_schema,
+    iam_schema,
+    lex_runtime_schema,
+    lex_schema,
+    rekognition_jobs_schema,
+    sagemaker_hosting_schema,
+    transform_schema,
+    vision_schema,
+)
 from nimbus.storage.schema import Base
 
 config = context.config

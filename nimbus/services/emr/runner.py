@@ -1,0 +1,485 @@
+"""The durable cluster runner: a cluster's state lives in the database, and one thread of the server
+process per cluster owns its processes. The thread starts the Spark master and workers (STARTING ->
+BOOTSTRAPPING -> WAITING), runs the steps one at a time in the order they were added (RUNNING while
+one runs), applies the resizes and cancellations the API records, notices workers that died, and
+stops everything when the cluster terminates (TERMINATING -> TERMINATED / TERMINATED_WITH_ERRORS).
+
+At start, clusters an earlier Nimbus process left running are ended (their processes died with it,
+since every Spark process is set to die with Nimbus) and marked TERMINATED_WITH_ERRORS.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Row
+
+from nimbus.engines.spark.cluster import (
+    LOOPBACK,
+    SparkStartFailed,
+    WorkerResources,
+    start_master,
+    start_worker,
+)
+from nimbus.engines.spark.processes import stop_group, stop_process_group
+from nimbus.engines.spark.runtime import object_store_conf
+from nimbus.engines.spark.submit import start_submit, submit_command
+from nimbus.services.emr.instance_types import worker_resources
+from nimbus.services.emr.records import (
+    ACTIVE_CLUSTER_STATES,
+    CLUSTERS,
+    INSTANCES,
+    STEPS,
+    cancel_pending_steps,
+    cluster_instances,
+    find_cluster,
+    move_cluster,
+    move_step,
+    new_ec2_instance_id,
+    new_id,
+    now,
+    set_cluster,
+    set_instance,
+)
+from nimbus.services.emr.step_logs import step_log_uri, system_context, upload_step_logs
+from nimbus.services.emr.written_objects import record_written_objects
+from nimbus.storage import Storage
+
+POLL_S = 0.25
+FAILURE_TAIL_LINES = 3
+MAX_INSTANCE_FAILURES = 3  # per cluster; past it, failed workers are no longer replaced
+# "ValueError: ...", "py4j.protocol.Py4JJavaError: ...", "Exception in thread "main" java.io..."
+_EXCEPTION_LINE = re.compile(r"^([\w.]*(Error|Exception)\b|Exception in thread )")
+RESTARTED = "Nimbus restarted while the cluster was running"
+LIVE_INSTANCE_STATES = ("AWAITING_FULFILLMENT", "PROVISIONING", "BOOTSTRAPPING", "RUNNING")
+WORKER_ROLES = ("CORE", "TASK")
+
+
+@dataclass
+class RunningStep:
+    id: str
+    process: subprocess.Popen[bytes]
+    folder: Path
+
+
+class ClusterRunner:
+    def __init__(self, storage: Storage, cluster_id: str) -> None:
+        self.storage = storage
+        self.cluster_id = cluster_id
+        self.folder = storage.data_dir / "emr" / cluster_id
+        self.wake = threading.Event()
+        self.master: subprocess.Popen[bytes] | None = None
+        self.master_url = ""
+        self.existing_master = False  # steps go to a master this runner did not start
+        self.workers: dict[str, subprocess.Popen[bytes]] = {}  # instance id -> worker process
+        self.starting: set[str] = set()  # instance ids whose worker is being started
+        self.lock = threading.Lock()
+        self.step: RunningStep | None = None
+
+    def run(self) -> None:
+        try:
+            self._start()
+            while self._tick():
+                self.wake.wait(POLL_S)
+                self.wake.clear()
+        except SparkStartFailed as error:
+            self._shut_down("INTERNAL_ERROR", str(error)[:1024])
+        except Exception as error:  # a bug in Nimbus must still end the cluster, never leave it running
+            self._shut_down("INTERNAL_ERROR", f"InternalError: {error!r}"[:1024])
+
+    # ---- start -----------------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        cluster = self._cluster()
+        if cluster.state == "TERMINATING":
+            return  # terminated before it started: the loop's first look ends it
+        if cluster.master_url is not None:  # NIMBUS_SPARK_MASTER: nothing to start on this machine
+            self.master_url, self.existing_master = cluster.master_url, True
+            move_cluster(self.storage, self.cluster_id, ("STARTING",), state="WAITING", ready_at=now())
+            return
+        master_group = next(g["Id"] for g in cluster.instance_groups if g["InstanceGroupType"] == "MASTER")
+        master_instance = next(
+            i for i in cluster_instances(self.storage, self.cluster_id) if i.group_id == master_group
+        )
+        self.master, self.master_url = start_master(self.folder / master_instance.id)
+        set_instance(self.storage, master_instance.id, state="RUNNING", pid=self.master.pid, ready_at=now())
+        move_cluster(
+            self.storage, self.cluster_id, ("STARTING",), state="BOOTSTRAPPING", master_url=self.master_url
+        )
+        if self._cluster().state != "TERMINATING":
+            self._resize(cluster)
+        self._wait_for_workers(until_terminating=True)
+        move_cluster(self.storage, self.cluster_id, ("BOOTSTRAPPING",), state="WAITING", ready_at=now())
+
+    def _wait_for_workers(self, until_terminating: bool) -> None:
+        """Waits for the workers being started (all of them, or until the cluster is terminating)."""
+        while True:
+            with self.lock:
+                if not self.starting:
+                    return
+            if until_terminating and self._cluster().state == "TERMINATING":
+                return
+            self.wake.wait(POLL_S)
+            self.wake.clear()
+
+    # ---- the loop --------------------------------------------------------------------------------
+
+    def _tick(self) -> bool:
+        """One look at the cluster; False once it has ended."""
+        cluster = self._cluster()
+        if cluster.state == "TERMINATING":
+            self._shut_down(cluster.reason_code, cluster.reason_message)
+            return False
+        if self.master is not None and self.master.poll() is not None:
+            message = f"The Spark master exited with code {self.master.returncode}."
+            self._shut_down("INSTANCE_FAILURE", message)
+            return False
+        self._notice_dead_workers()
+        if not self.existing_master:
+            self._resize(cluster)
+        if self.step is not None:
+            self._watch_step()
+        if self.step is None and not self._start_next_step(cluster):
+            if not cluster.request["Instances"].get("KeepJobFlowAliveWhenNoSteps", False):
+                self._shut_down("ALL_STEPS_COMPLETED", "Steps completed")
+                return False
+            move_cluster(self.storage, self.cluster_id, ("RUNNING",), state="WAITING")
+        return self._cluster().state in ACTIVE_CLUSTER_STATES
+
+    def _notice_dead_workers(self) -> None:
+        with self.lock:
+            dead = {
+                instance: process for instance, process in self.workers.items() if process.poll() is not None
+            }
+            for instance in dead:
+                del self.workers[instance]
+        for instance, process in dead.items():
+            stop_process_group(process)  # its executors and Python workers go with it
+            set_instance(
+                self.storage,
+                instance,
+                state="TERMINATED",
+                reason_code="INSTANCE_FAILURE",
+                reason_message=f"The instance's Spark worker exited with code {process.returncode}.",
+                ended_at=now(),
+            )
+
+    def _resize(self, cluster: Row[Any]) -> None:
+        """Starts or stops workers until each CORE and TASK group has as many live instances as it asks."""
+        instances = cluster_instances(self.storage, self.cluster_id)
+        # failed instances are replaced, as EMR replaces failed core nodes, but not without end
+        failures = sum(1 for i in instances if i.reason_code == "INSTANCE_FAILURE")
+        workers_total = sum(
+            group["RequestedInstanceCount"]
+            for group in cluster.instance_groups
+            if group["InstanceGroupType"] in WORKER_ROLES
+        )
+        for group in cluster.instance_groups:
+            if group["InstanceGroupType"] not in WORKER_ROLES:
+                continue
+            live = [i for i in instances if i.group_id == group["Id"] and i.state in LIVE_INSTANCE_STATES]
+            wanted = group["RequestedInstanceCount"]
+            for _ in range(wanted - len(live) if failures <= MAX_INSTANCE_FAILURES else 0):
+                self._add_worker(group, worker_resources(group["InstanceType"], max(1, workers_total)))
+            # decommission the instances named for termination first, then the newest
+            named = set(group.get("InstanceIdsToTerminate", ()))
+            ordered = sorted(live, key=lambda i: (i.ec2_instance_id in named, i.created_at), reverse=True)
+            for instance in ordered[: max(0, len(live) - wanted)]:
+                self._remove_worker(instance.id, "Terminated by a resize of its instance group.")
+
+    def _add_worker(self, group: dict[str, Any], resources: WorkerResources) -> None:
+        instance_id = new_id("ci-")
+        with self.storage.database.engine.begin() as connection:
+            connection.execute(
+                insert(INSTANCES),
+                {
+                    "id": instance_id,
+                    "cluster_id": self.cluster_id,
+                    "group_id": group["Id"],
+                    "ec2_instance_id": new_ec2_instance_id(),
+                    "instance_type": group["InstanceType"],
+                    "state": "PROVISIONING",
+                    "created_at": now(),
+                },
+            )
+        with self.lock:
+            self.starting.add(instance_id)
+        threading.Thread(
+            target=self._start_worker, args=(instance_id, resources), name=f"emr-{instance_id}", daemon=True
+        ).start()
+
+    def _start_worker(self, instance_id: str, resources: WorkerResources) -> None:
+        process = None
+        failure = ""
+        try:
+            process = start_worker(self.master_url, resources, self.folder / instance_id)
+        except Exception as error:  # the instance fails, never the runner
+            failure = str(error) if isinstance(error, SparkStartFailed) else f"InternalError: {error!r}"
+        finally:
+            with self.lock:  # one step, so that a shutdown sees the worker either starting or started
+                self.starting.discard(instance_id)
+                if process is not None:
+                    self.workers[instance_id] = process
+        if process is None:
+            set_instance(
+                self.storage,
+                instance_id,
+                state="TERMINATED",
+                reason_code="INSTANCE_FAILURE",
+                reason_message=failure[:1024],
+                ended_at=now(),
+            )
+            return
+        set_instance(self.storage, instance_id, state="RUNNING", pid=process.pid, ready_at=now())
+        self.wake.set()
+
+    def _remove_worker(self, instance_id: str, message: str) -> None:
+        with self.lock:
+            process = self.workers.pop(instance_id, None)
+        if process is None:
+            return  # still starting: the next look decommissions it
+        stop_process_group(process)
+        set_instance(self.storage, instance_id, state="TERMINATED", reason_message=message, ended_at=now())
+
+    # ---- steps -----------------------------------------------------------------------------------
+
+    def _start_next_step(self, cluster: Row[Any]) -> bool:
+        """Starts the oldest pending step; False when none is pending."""
+        with self.storage.database.engine.connect() as connection:
+            step = connection.execute(
+                select(STEPS)
+                .where(STEPS.c.cluster_id == self.cluster_id, STEPS.c.state == "PENDING")
+                .order_by(STEPS.c.position)
+                .limit(1)
+            ).first()
+        if step is None:
+            return False
+        folder = self.folder / "steps" / step.id
+        folder.mkdir(parents=True, exist_ok=True)
+        conf = {
+            # on a cluster Nimbus started, the driver listens on loopback as the cluster does
+            **({} if self.existing_master else {"spark.driver.host": LOOPBACK}),
+            "spark.ui.enabled": "false",
+            "spark.sql.warehouse.dir": str(folder / "warehouse"),
+            **object_store_conf(self.storage.objects.root, folder / "written", ship_jar=self.existing_master),
+            **spark_defaults(cluster.request),
+        }
+        arguments = step.config["HadoopJarStep"].get("Args", [])[1:]
+        command = submit_command(self.master_url, arguments, conf)
+        (folder / "controller").write_text(f"Nimbus runs: {' '.join(command)}\n")
+        if not move_step(self.storage, step.id, ("PENDING",), state="RUNNING", started_at=now()):
+            return True  # cancelled meanwhile: look again
+        move_cluster(self.storage, self.cluster_id, ("WAITING",), state="RUNNING")
+        process = start_submit(command, folder, loopback=not self.existing_master)
+        move_step(self.storage, step.id, ("RUNNING", "CANCEL_PENDING"), pid=process.pid)
+        self.step = RunningStep(step.id, process, folder)
+        return True
+
+    def _watch_step(self) -> None:
+        assert self.step is not None
+        with self.storage.database.engine.connect() as connection:
+            state = connection.scalar(select(STEPS.c.state).where(STEPS.c.id == self.step.id))
+        if state == "CANCEL_PENDING":
+            self._end_step("CANCELLED")
+        elif self.step.process.poll() is not None:
+            code = self.step.process.returncode
+            self._end_step("COMPLETED" if code == 0 else "FAILED")
+
+    def _end_step(self, state: str) -> None:
+        assert self.step is not None
+        step, self.step = self.step, None
+        stop_process_group(step.process)
+        cluster = self._cluster()
+        with open(step.folder / "controller", "a") as controller:
+            controller.write(f"Step {state.lower()}; spark-submit exit code {step.process.returncode}\n")
+        record_written_objects(self.storage, step.folder / "written")
+        log_uri = cluster.request.get("LogUri")
+        if log_uri:
+            ctx = system_context(self.storage, cluster.account_id, cluster.region, cluster.caller_arn)
+            upload_step_logs(ctx, log_uri, self.cluster_id, step.id, step.folder)
+        failure = _failure_details(step, log_uri, self.cluster_id) if state == "FAILED" else None
+        move_step(
+            self.storage, step.id, ("RUNNING", "CANCEL_PENDING"), state=state, failure=failure, ended_at=now()
+        )
+        if state != "FAILED":
+            return
+        with self.storage.database.engine.connect() as connection:
+            action = connection.scalar(select(STEPS.c.config).where(STEPS.c.id == step.id))["ActionOnFailure"]
+        if action in ("CANCEL_AND_WAIT", "TERMINATE_CLUSTER", "TERMINATE_JOB_FLOW"):
+            cancel_pending_steps(self.storage, self.cluster_id)
+        if action in ("TERMINATE_CLUSTER", "TERMINATE_JOB_FLOW"):
+            move_cluster(
+                self.storage,
+                self.cluster_id,
+                ACTIVE_CLUSTER_STATES,
+                state="TERMINATING",
+                reason_code="STEP_FAILURE",
+                reason_message="Shut down as step failed",
+            )
+
+    # ---- the end ---------------------------------------------------------------------------------
+
+    def _shut_down(self, code: str | None, message: str | None) -> None:
+        """Stops the running step, every worker and the master, then records the cluster's end:
+        TERMINATED after a user's request or the last step, TERMINATED_WITH_ERRORS after a failure."""
+        move_cluster(self.storage, self.cluster_id, ACTIVE_CLUSTER_STATES, state="TERMINATING")
+        if self.step is not None:
+            self._end_step("CANCELLED")
+        cancel_pending_steps(self.storage, self.cluster_id)
+        self._wait_for_workers(until_terminating=False)  # a worker half started is stopped with the rest
+        with self.lock:
+            processes = [*self.workers.values(), *([self.master] if self.master else [])]
+            self.workers.clear()
+        for process in processes:
+            stop_process_group(process)
+        final = "TERMINATED" if code in ("USER_REQUEST", "ALL_STEPS_COMPLETED") else "TERMINATED_WITH_ERRORS"
+        end_instances(self.storage, self.cluster_id)
+        set_cluster(
+            self.storage,
+            self.cluster_id,
+            state=final,
+            reason_code=code,
+            reason_message=message,
+            ended_at=now(),
+        )
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _cluster(self) -> Row[Any]:
+        cluster = find_cluster(self.storage, self.cluster_id)
+        assert cluster is not None
+        return cluster
+
+
+def spark_defaults(request: dict[str, Any]) -> dict[str, str]:
+    """The properties of the cluster's ``spark-defaults`` configurations."""
+    properties: dict[str, str] = {}
+    for configuration in request.get("Configurations") or []:
+        if configuration.get("Classification") == "spark-defaults":
+            properties.update(configuration.get("Properties") or {})
+    return properties
+
+
+def _failure_details(step: RunningStep, log_uri: str | None, cluster_id: str) -> dict[str, Any]:
+    """EMR's FailureDetails: the last exception the driver printed (spark-submit passes a Python
+    driver's traceback to its stdout, a JVM driver's goes to stderr), and where the log is."""
+    lines: list[str] = []
+    reason, reason_file = "Unknown Error.", "stderr"
+    for name in ("stderr", "stdout"):
+        path = step.folder / name
+        found = path.read_text(errors="replace").strip().splitlines() if path.exists() else []
+        errors = [line for line in found if _EXCEPTION_LINE.match(line)]
+        if errors:
+            reason, reason_file = errors[-1], name
+        lines += found
+    details = {
+        "Reason": reason[:256],
+        "Message": f"spark-submit exited with code {step.process.returncode}: "
+        + " | ".join(lines[-FAILURE_TAIL_LINES:])[-900:],
+    }
+    if log_uri:
+        details["LogFile"] = step_log_uri(log_uri, cluster_id, step.id, reason_file)
+    return details
+
+
+def end_instances(storage: Storage, cluster_id: str) -> None:
+    with storage.database.engine.begin() as connection:
+        connection.execute(
+            update(INSTANCES)
+            .where(INSTANCES.c.cluster_id == cluster_id, INSTANCES.c.state != "TERMINATED")
+            .values(state="TERMINATED", reason_code="CLUSTER_TERMINATED", ended_at=now())
+        )
+
+
+class ClusterSupervisor:
+    """This process's cluster runners, one thread each."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.runners: dict[str, ClusterRunner] = {}
+        self._lock = threading.Lock()
+
+    def launch(self, cluster_id: str) -> None:
+        runner = ClusterRunner(self.storage, cluster_id)
+        with self._lock:
+            self.runners[cluster_id] = runner
+        threading.Thread(target=self._run, args=(runner,), name=f"emr-{cluster_id}", daemon=True).start()
+
+    def _run(self, runner: ClusterRunner) -> None:
+        try:
+            runner.run()
+        finally:
+            with self._lock:
+                self.runners.pop(runner.cluster_id, None)
+
+    def wake(self, cluster_id: str) -> None:
+        with self._lock:
+            runner = self.runners.get(cluster_id)
+        if runner is not None:
+            runner.wake.set()
+
+
+_supervisors: dict[int, ClusterSupervisor] = {}
+_supervisors_lock = threading.Lock()
+
+
+def cluster_supervisor(storage: Storage) -> ClusterSupervisor:
+    """This process's supervisor for ``storage``, created (after ending interrupted clusters) on first use."""
+    with _supervisors_lock:
+        supervisor = _supervisors.get(id(storage))
+        if supervisor is None:
+            end_interrupted_clusters(storage)
+            supervisor = _supervisors[id(storage)] = ClusterSupervisor(storage)
+        return supervisor
+
+
+def end_interrupted_clusters(storage: Storage) -> None:
+    """Clusters a previous Nimbus process left active: whatever of them still runs is stopped (only
+    processes whose working folder is the cluster's, in case a PID was reused), and they end."""
+    with storage.database.engine.connect() as connection:
+        clusters = list(
+            connection.scalars(select(CLUSTERS.c.id).where(CLUSTERS.c.state.in_(ACTIVE_CLUSTER_STATES)))
+        )
+    for cluster_id in clusters:
+        folder = storage.data_dir / "emr" / cluster_id
+        with storage.database.engine.connect() as connection:
+            pids = [
+                *connection.scalars(select(INSTANCES.c.pid).where(INSTANCES.c.cluster_id == cluster_id)),
+                *connection.scalars(select(STEPS.c.pid).where(STEPS.c.cluster_id == cluster_id)),
+            ]
+        for pid in pids:
+            if pid is not None and _works_in(pid, folder):
+                stop_group(pid)
+        with storage.database.engine.begin() as connection:
+            connection.execute(
+                update(STEPS)
+                .where(
+                    STEPS.c.cluster_id == cluster_id,
+                    STEPS.c.state.in_(("PENDING", "RUNNING", "CANCEL_PENDING")),
+                )
+                .values(state="CANCELLED", ended_at=now())
+            )
+        end_instances(storage, cluster_id)
+        set_cluster(
+            storage,
+            cluster_id,
+            state="TERMINATED_WITH_ERRORS",
+            reason_code="INTERNAL_ERROR",
+            reason_message=RESTARTED,
+            ended_at=now(),
+        )
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _works_in(pid: int, folder: Path) -> bool:
+    try:
+        return os.readlink(f"/proc/{pid}/cwd").startswith(str(folder))
+    except OSError:
+        return False

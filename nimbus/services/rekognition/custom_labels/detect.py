@@ -1,0 +1,35 @@
+"""DetectCustomLabels: a RUNNING model version's labels for an image."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nimbus.engines.vision import custom_labels as custom_label_engine
+from nimbus.errors import AwsError
+from nimbus.services.registry import RequestContext
+from nimbus.services.rekognition import rekognition
+from nimbus.services.rekognition.custom_labels.records import find_version
+from nimbus.services.rekognition.custom_labels.versions import running_model
+from nimbus.services.rekognition.images import load_image
+
+DEFAULT_MIN_CONFIDENCE = 50.0  # AWS uses the model's own threshold; Nimbus's models have no such tuning
+
+
+@rekognition.operation
+def detect_custom_labels(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """Image-level labels only (no Geometry). Without MinConfidence, labels at 50 or more are given,
+    where AWS uses a threshold tuned per label during training."""
+    arn = request["ProjectVersionArn"]
+    with ctx.storage.database.engine.connect() as connection:
+        version = find_version(ctx, connection, arn)
+    if version.status != "RUNNING":
+        raise AwsError("ResourceNotReadyException", f"ProjectVersion arn: {arn} is not running", 400)
+    image = load_image(ctx, request["Image"])
+    predictions = running_model(ctx.storage, arn).predict(custom_label_engine.image_features(image))
+    min_confidence = request.get("MinConfidence", DEFAULT_MIN_CONFIDENCE)
+    labels = [
+        {"Name": name, "Confidence": confidence}
+        for name, confidence in predictions
+        if confidence >= min_confidence
+    ]
+    return {"CustomLabels": labels[: request.get("MaxResults")]}

@@ -1,0 +1,31 @@
+"""SageMaker batch transform jobs. Declared on the shared ``Base`` so one metadata (and one Alembic
+history) holds every table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from nimbus.storage.schema import Base
+
+
+class TransformJobRecord(Base):
+    """One transform job: the request as created (defaults filled in), and where its run has got to."""
+
+    __tablename__ = "sagemaker_transform_jobs"
+    __table_args__ = (Index("ix_sagemaker_transform_jobs_status", "status"),)
+
+    account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    region: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    caller_arn: Mapped[str] = mapped_column(String(256))
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)  # the CreateTransformJob input
+    status: Mapped[str] = mapped_column(String(16))
+    failure_reason: Mapped[str | None] = mapped_column(String(1024))
+    created_at: Mapped[datetime]
+    last_modified: Mapped[datetime]
+    transform_start: Mapped[datetime | None]
+    transform_end: Mapped[datetime | None]

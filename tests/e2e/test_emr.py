@@ -1,0 +1,569 @@
+"""EMR end to end with boto3: clusters that are real Spark standalone clusters (master and worker JVMs),
+steps that are real spark-submits reading and writing Nimbus S3, with MLlib.
+
+One cluster (1 master + 2 core) serves the module; its last test ends it through a step that fails
+with ActionOnFailure TERMINATE_CLUSTER, and checks that no process of it is left.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import csv
+import gzip
+import io
+import os
+import random
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pyspark
+import pytest
+from botocore.exceptions import ClientError
+from conftest import NimbusServer, error_code, list_keys, unique_bucket_name
+
+READY_TIMEOUT_S = 300
+STEP_TIMEOUT_S = 300
+POLL_S = 1.0
+EXECUTOR_REGISTERED = "Successfully registered with driver"
+
+TRAIN_SCRIPT = """
+import sys
+from pyspark.ml.classification import LogisticRegression
+from pyspark.ml.feature import VectorAssembler
+from pyspark.sql import SparkSession
+
+source, target = sys.argv[1], sys.argv[2]
+spark = SparkSession.builder.appName("train").getOrCreate()
+data = spark.read.csv(source, header=True, inferSchema=True)
+features = VectorAssembler(inputCols=["x1", "x2"], outputCol="features").transform(data)
+model = LogisticRegression(maxIter=50, regParam=0.01).fit(features)
+predicted = model.transform(features).select("id", "prediction")
+predicted.coalesce(1).write.mode("overwrite").csv(target, header=True)
+print("trained on", data.count(), "rows, workers:", spark.sparkContext.defaultParallelism)
+spark.stop()
+"""
+
+FAILING_SCRIPT = """
+raise ValueError("the input is not what this job expects")
+"""
+
+IDS_SCRIPT = """
+import sys
+from pyspark.sql import SparkSession
+
+spark = SparkSession.builder.getOrCreate()
+spark.range(100).coalesce(1).write.csv(sys.argv[1], header=True)
+spark.stop()
+"""
+
+SLEEPING_SCRIPT = """
+import time
+time.sleep(300)
+"""
+
+
+def _training_rows(count: int = 200) -> list[dict[str, float]]:
+    """Two Gaussian blobs, one per label."""
+    rng = random.Random(7)
+    rows = []
+    for index in range(count):
+        label = index % 2
+        center = 2.0 if label else -2.0
+        rows.append({"id": index, "x1": rng.gauss(center, 1.2), "x2": rng.gauss(center, 1.2), "label": label})
+    return rows
+
+
+def _csv_bytes(rows: list[dict[str, float]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def _wait_for(what: str, probe: Callable[[], Any], timeout_s: float) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(POLL_S)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _cluster_state(emr: Any, cluster_id: str) -> str:
+    return str(emr.describe_cluster(ClusterId=cluster_id)["Cluster"]["Status"]["State"])
+
+
+def _wait_for_state(emr: Any, cluster_id: str, states: set[str], timeout_s: float = READY_TIMEOUT_S) -> str:
+    return str(
+        _wait_for(
+            f"cluster {cluster_id} to reach {states}",
+            lambda: (state := _cluster_state(emr, cluster_id)) in states and state,
+            timeout_s,
+        )
+    )
+
+
+def _wait_for_step(emr: Any, cluster_id: str, step_id: str) -> dict[str, Any]:
+    def ended() -> dict[str, Any] | None:
+        step = emr.describe_step(ClusterId=cluster_id, StepId=step_id)["Step"]
+        return step if step["Status"]["State"] in ("COMPLETED", "FAILED", "CANCELLED") else None
+
+    return dict(_wait_for(f"step {step_id}", ended, STEP_TIMEOUT_S))
+
+
+def _cluster_pids(nimbus: NimbusServer, cluster_id: str) -> set[int]:
+    """The processes working in the cluster's folder: master, workers, executors, drivers."""
+    folder = str(nimbus.data_dir / "emr" / cluster_id)
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.readlink(entry / "cwd").startswith(folder):
+                    pids.add(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][0] != "Z"
+    except OSError:
+        return False
+
+
+def _spark_submit_step(name: str, action: str, *arguments: str) -> dict[str, Any]:
+    return {
+        "Name": name,
+        "ActionOnFailure": action,
+        "HadoopJarStep": {
+            "Jar": "command-runner.jar",
+            "Args": ["spark-submit", "--deploy-mode", "cluster", *arguments],
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def emr(nimbus: NimbusServer) -> Any:
+    return nimbus.client("emr")
+
+
+@pytest.fixture(scope="module")
+def bucket(nimbus: NimbusServer) -> str:
+    s3 = nimbus.client("s3")
+    name = unique_bucket_name("emr")
+    s3.create_bucket(Bucket=name)
+    s3.put_object(Bucket=name, Key="data/train.csv", Body=_csv_bytes(_training_rows()))
+    s3.put_object(Bucket=name, Key="code/train.py", Body=TRAIN_SCRIPT.encode())
+    s3.put_object(Bucket=name, Key="code/fail.py", Body=FAILING_SCRIPT.encode())
+    s3.put_object(Bucket=name, Key="code/sleep.py", Body=SLEEPING_SCRIPT.encode())
+    return name
+
+
+@pytest.fixture(scope="module")
+def cluster(emr: Any, bucket: str) -> Iterator[str]:
+    started = time.monotonic()
+    cluster_id = emr.run_job_flow(
+        Name="nimbus-e2e",
+        ReleaseLabel="emr-7.2.0",
+        Applications=[{"Name": "Spark"}],
+        LogUri=f"s3://{bucket}/logs/",
+        Configurations=[
+            {"Classification": "spark-defaults", "Properties": {"spark.executor.memory": "768m"}}
+        ],
+        Instances={
+            "InstanceGroups": [
+                {
+                    "Name": "Primary",
+                    "InstanceRole": "MASTER",
+                    "InstanceType": "m5.xlarge",
+                    "InstanceCount": 1,
+                },
+                {"Name": "Core", "InstanceRole": "CORE", "InstanceType": "m5.xlarge", "InstanceCount": 2},
+            ],
+            "KeepJobFlowAliveWhenNoSteps": True,
+        },
+        JobFlowRole="EMR_EC2_DefaultRole",
+        ServiceRole="EMR_DefaultRole",
+    )["JobFlowId"]
+    try:
+        assert _wait_for_state(emr, cluster_id, {"WAITING", "TERMINATED_WITH_ERRORS"}) == "WAITING"
+        print(f"cluster WAITING after {time.monotonic() - started:.1f} s")
+        yield cluster_id
+    finally:
+        emr.terminate_job_flows(JobFlowIds=[cluster_id])
+        _wait_for_state(emr, cluster_id, {"TERMINATED", "TERMINATED_WITH_ERRORS"}, 60)
+
+
+def test_cluster_is_a_running_spark_cluster(nimbus: NimbusServer, emr: Any, cluster: str) -> None:
+    described = emr.describe_cluster(ClusterId=cluster)["Cluster"]
+    assert described["Status"]["State"] == "WAITING"
+    assert {"Name": "Spark", "Version": pyspark.__version__} in described["Applications"]
+    assert described["ReleaseLabel"] == "emr-7.2.0"
+    assert (
+        described["Status"]["Timeline"]["ReadyDateTime"]
+        >= described["Status"]["Timeline"]["CreationDateTime"]
+    )
+    assert cluster in [c["Id"] for c in emr.list_clusters(ClusterStates=["WAITING"])["Clusters"]]
+    assert cluster not in [c["Id"] for c in emr.list_clusters(ClusterStates=["TERMINATED"])["Clusters"]]
+
+    groups = {
+        g["InstanceGroupType"]: g for g in emr.list_instance_groups(ClusterId=cluster)["InstanceGroups"]
+    }
+    assert groups["CORE"]["RequestedInstanceCount"] == groups["CORE"]["RunningInstanceCount"] == 2
+    assert groups["MASTER"]["RunningInstanceCount"] == 1
+    instances = emr.list_instances(ClusterId=cluster)["Instances"]
+    assert [i["Status"]["State"] for i in instances] == ["RUNNING"] * 3
+    # master + two workers, each a JVM of its own (plus nothing else yet: no step has run)
+    assert len(_cluster_pids(nimbus, cluster)) >= 3
+
+
+def test_pyspark_mllib_step_reads_and_writes_s3(
+    nimbus: NimbusServer, emr: Any, cluster: str, bucket: str
+) -> None:
+    """The step trains on the cluster while one worker is killed mid-job: Spark re-runs its tasks on
+    the other worker, the step completes, and its predictions match the same model in local mode."""
+    s3 = nimbus.client("s3")
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        local_predictions = pool.submit(_local_mode_predictions)
+        step_id = emr.add_job_flow_steps(
+            JobFlowId=cluster,
+            Steps=[
+                _spark_submit_step(
+                    "train",
+                    "CONTINUE",
+                    f"s3://{bucket}/code/train.py",
+                    f"s3a://{bucket}/data/train.csv",
+                    f"s3://{bucket}/out/predictions",
+                )
+            ],
+        )["StepIds"][0]
+        killed = _kill_a_worker_once_executors_run(nimbus, emr, cluster)
+        step = _wait_for_step(emr, cluster, step_id)
+        assert step["Status"]["State"] == "COMPLETED", step["Status"].get("FailureDetails")
+        expected = local_predictions.result()
+    assert step["Config"]["Args"][0] == "spark-submit"
+    instance = next(i for i in emr.list_instances(ClusterId=cluster)["Instances"] if i["Id"] == killed)
+    assert instance["Status"]["State"] == "TERMINATED"
+    assert instance["Status"]["StateChangeReason"]["Code"] == "INSTANCE_FAILURE"
+
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="out/predictions/")["Contents"]]
+    assert "out/predictions/_SUCCESS" in keys
+    parts = [key for key in keys if key.rsplit("/", 1)[-1].startswith("part-")]
+    assert len(parts) == 1 and not any("_temporary" in key for key in keys)
+    body = s3.get_object(Bucket=bucket, Key=parts[0])["Body"].read()
+    predictions = {
+        int(row["id"]): float(row["prediction"]) for row in csv.DictReader(io.StringIO(body.decode()))
+    }
+    assert predictions == expected
+    accuracy = sum(predictions[row["id"]] == row["label"] for row in _training_rows()) / len(predictions)
+    assert accuracy > 0.9
+
+    # the step's logs, in EMR's layout under the LogUri
+    log_key = f"logs/{cluster}/steps/{step_id}/stdout.gz"
+    stdout = gzip.decompress(s3.get_object(Bucket=bucket, Key=log_key)["Body"].read()).decode()
+    assert "trained on 200 rows" in stdout
+
+
+def _local_mode_predictions() -> dict[int, float]:
+    """The same model, trained by Spark in local mode in this process."""
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.feature import VectorAssembler
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false").getOrCreate()
+    try:
+        frame = spark.createDataFrame(_training_rows())
+        features = VectorAssembler(inputCols=["x1", "x2"], outputCol="features").transform(frame)
+        model = LogisticRegression(maxIter=50, regParam=0.01).fit(features)
+        return {int(row["id"]): float(row["prediction"]) for row in model.transform(features).collect()}
+    finally:
+        spark.stop()
+
+
+def _kill_a_worker_once_executors_run(nimbus: NimbusServer, emr: Any, cluster_id: str) -> str:
+    """SIGKILLs the process group of a worker (its JVM, its executor, their Python workers) as soon
+    as the step's executor on it has joined the driver; returns the instance's id."""
+    folder = nimbus.data_dir / "emr" / cluster_id
+    workers = [
+        i["Id"]
+        for i in emr.list_instances(ClusterId=cluster_id, InstanceGroupTypes=["CORE"])["Instances"]
+        if i["Status"]["State"] == "RUNNING"
+    ]
+
+    def worker_with_executor() -> tuple[str, int] | None:
+        for pid in _cluster_pids(nimbus, cluster_id):
+            with contextlib.suppress(OSError):
+                cwd = Path(os.readlink(f"/proc/{pid}/cwd"))
+                if (
+                    cwd.parent == folder
+                    and cwd.name in workers
+                    and any(
+                        EXECUTOR_REGISTERED in log.read_text(errors="replace")
+                        for log in (cwd / "work").glob("app-*/*/stderr")
+                    )
+                ):
+                    return cwd.name, pid
+        return None
+
+    instance_id, pid = _wait_for("an executor on a worker", worker_with_executor, STEP_TIMEOUT_S)
+    os.killpg(pid, signal.SIGKILL)
+    return str(instance_id)
+
+
+def test_steps_go_to_an_existing_spark_master(
+    nimbus: NimbusServer, emr: Any, cluster: str, bucket: str, tmp_path: Path
+) -> None:
+    """A second Nimbus with NIMBUS_SPARK_MASTER set to this module's cluster's master: its clusters
+    start nothing, and their steps run on that master's workers, writing this second Nimbus's S3."""
+    master_url = _master_url(nimbus, cluster)
+    apps_before = set(_applications(nimbus, cluster))
+
+    (tmp_path / "data").mkdir()
+    other = NimbusServer(tmp_path / "data", tmp_path, settings={"NIMBUS_SPARK_MASTER": master_url})
+    other.start()
+    try:
+        other_s3, other_emr = other.client("s3"), other.client("emr")
+        other_s3.create_bucket(Bucket="scale-out")
+        other_s3.put_object(Bucket="scale-out", Key="ids.py", Body=IDS_SCRIPT.encode())
+        cluster_id = other_emr.run_job_flow(
+            Name="on-an-existing-master",
+            ReleaseLabel="emr-7.2.0",
+            Instances={
+                "MasterInstanceType": "m5.xlarge",
+                "InstanceCount": 3,
+                "KeepJobFlowAliveWhenNoSteps": True,
+            },
+        )["JobFlowId"]
+        assert _wait_for_state(other_emr, cluster_id, {"WAITING"}, 60) == "WAITING"
+        assert other_emr.list_instances(ClusterId=cluster_id)["Instances"] == []
+        step_id = other_emr.add_job_flow_steps(
+            JobFlowId=cluster_id,
+            Steps=[
+                _spark_submit_step("write ids", "CONTINUE", "s3://scale-out/ids.py", "s3a://scale-out/ids")
+            ],
+        )["StepIds"][0]
+        step = _wait_for_step(other_emr, cluster_id, step_id)
+        assert step["Status"]["State"] == "COMPLETED", step["Status"].get("FailureDetails")
+        parts = [key for key in list_keys(other_s3, "scale-out", Prefix="ids/") if "/part-" in key]
+        body = b"".join(other_s3.get_object(Bucket="scale-out", Key=key)["Body"].read() for key in parts)
+        assert sorted(int(row["id"]) for row in csv.DictReader(io.StringIO(body.decode()))) == list(
+            range(100)
+        )
+        other_emr.terminate_job_flows(JobFlowIds=[cluster_id])
+        assert _wait_for_state(other_emr, cluster_id, {"TERMINATED"}, 60) == "TERMINATED"
+    finally:
+        other.stop()
+    # the step's executors ran on the workers of the master it was sent to
+    assert set(_applications(nimbus, cluster)) - apps_before
+    assert _cluster_state(emr, cluster) == "WAITING"
+
+
+def _master_url(nimbus: NimbusServer, cluster_id: str) -> str:
+    """The spark:// URL of the cluster's master process, from its command line."""
+    for pid in _cluster_pids(nimbus, cluster_id):
+        with contextlib.suppress(OSError):
+            arguments = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+            if "org.apache.spark.deploy.master.Master" in arguments:
+                port = arguments[arguments.index("--port") + 1]
+                return f"spark://{arguments[arguments.index('--host') + 1]}:{port}"
+    raise AssertionError(f"no Spark master runs for {cluster_id}")
+
+
+def _applications(nimbus: NimbusServer, cluster_id: str) -> list[str]:
+    """The Spark applications whose executors the cluster's workers ran."""
+    return [path.name for path in (nimbus.data_dir / "emr" / cluster_id).glob("*/work/app-*")]
+
+
+def test_resize_adds_and_removes_workers(nimbus: NimbusServer, emr: Any, cluster: str) -> None:
+    core = next(
+        g
+        for g in emr.list_instance_groups(ClusterId=cluster)["InstanceGroups"]
+        if g["InstanceGroupType"] == "CORE"
+    )
+
+    def running_core() -> list[dict[str, Any]]:
+        listed = emr.list_instances(ClusterId=cluster, InstanceGroupId=core["Id"], InstanceStates=["RUNNING"])
+        return list(listed["Instances"])
+
+    emr.modify_instance_groups(
+        ClusterId=cluster, InstanceGroups=[{"InstanceGroupId": core["Id"], "InstanceCount": 3}]
+    )
+    grown = _wait_for("a third worker", lambda: len(running_core()) == 3 and running_core(), READY_TIMEOUT_S)
+    groups = emr.list_instance_groups(ClusterId=cluster)["InstanceGroups"]
+    assert next(g for g in groups if g["Id"] == core["Id"])["RunningInstanceCount"] == 3
+
+    leaving = grown[0]["Ec2InstanceId"]
+    emr.modify_instance_groups(
+        InstanceGroups=[
+            {"InstanceGroupId": core["Id"], "InstanceCount": 2, "EC2InstanceIdsToTerminate": [leaving]}
+        ]
+    )
+    _wait_for("the resize down", lambda: len(running_core()) == 2, 60)
+    assert leaving not in [i["Ec2InstanceId"] for i in running_core()]
+    assert _wait_for_state(emr, cluster, {"WAITING"}, 30) == "WAITING"
+
+
+def test_cancel_and_failed_steps_follow_action_on_failure(emr: Any, cluster: str, bucket: str) -> None:
+    failing = f"s3://{bucket}/code/fail.py"
+    step_ids = emr.add_job_flow_steps(
+        JobFlowId=cluster,
+        Steps=[
+            _spark_submit_step("sleeps, cancelled", "TERMINATE_CLUSTER", f"s3://{bucket}/code/sleep.py"),
+            _spark_submit_step("fails, continue", "CONTINUE", failing),
+            _spark_submit_step("fails, cancel and wait", "CANCEL_AND_WAIT", failing),
+            _spark_submit_step("never runs", "CONTINUE", failing),
+        ],
+    )["StepIds"]
+    _wait_for(
+        "the first step to run",
+        lambda: (
+            emr.describe_step(ClusterId=cluster, StepId=step_ids[0])["Step"]["Status"]["State"] == "RUNNING"
+        ),
+        STEP_TIMEOUT_S,
+    )
+    cancelled = emr.cancel_steps(ClusterId=cluster, StepIds=[step_ids[0], "s-NOSUCHSTEP"])[
+        "CancelStepsInfoList"
+    ]
+    assert [info["Status"] for info in cancelled] == ["SUBMITTED", "FAILED"]
+    assert _wait_for_step(emr, cluster, step_ids[0])["Status"]["State"] == "CANCELLED"
+
+    first = _wait_for_step(emr, cluster, step_ids[1])
+    assert first["Status"]["State"] == "FAILED"
+    details = first["Status"]["FailureDetails"]
+    assert "ValueError: the input is not what this job expects" in details["Reason"]
+    assert details["LogFile"] == f"s3://{bucket}/logs/{cluster}/steps/{step_ids[1]}/stdout.gz"
+    assert _wait_for_step(emr, cluster, step_ids[2])["Status"]["State"] == "FAILED"
+    assert _wait_for_step(emr, cluster, step_ids[3])["Status"]["State"] == "CANCELLED"
+    assert _wait_for_state(emr, cluster, {"WAITING"}, 30) == "WAITING"
+    listed = emr.list_steps(ClusterId=cluster, StepStates=["FAILED"])["Steps"]
+    assert [s["Id"] for s in listed] == [step_ids[2], step_ids[1]]  # newest first
+    ended = emr.cancel_steps(ClusterId=cluster, StepIds=[step_ids[1]])["CancelStepsInfoList"]
+    assert ended[0]["Status"] == "FAILED"
+
+
+def test_bad_input_gets_emr_errors(emr: Any, cluster: str) -> None:
+    with pytest.raises(ClientError) as unknown:
+        emr.describe_cluster(ClusterId="j-NOSUCHCLUSTER")
+    assert error_code(unknown) == "InvalidRequestException"
+    with pytest.raises(ClientError) as unknown_step:
+        emr.describe_step(ClusterId=cluster, StepId="s-NOSUCHSTEP")
+    assert error_code(unknown_step) == "InvalidRequestException"
+    with pytest.raises(ClientError) as no_flow:
+        emr.add_job_flow_steps(
+            JobFlowId="j-NOSUCHCLUSTER", Steps=[_spark_submit_step("x", "CONTINUE", "a.py")]
+        )
+    assert error_code(no_flow) == "ValidationException"
+
+    master = {"InstanceRole": "MASTER", "InstanceType": "m5.xlarge", "InstanceCount": 1}
+    core = {"InstanceRole": "CORE", "InstanceType": "m5.xlarge", "InstanceCount": 1}
+    invalid_clusters = [
+        {"ReleaseLabel": "emr-7.2.0", "Instances": {"InstanceGroups": [master, master, core]}},
+        {
+            "ReleaseLabel": "emr-7.2.0",
+            "Instances": {"InstanceGroups": [{**master, "InstanceCount": 2}, core]},
+        },
+        {
+            "ReleaseLabel": "emr-7.2.0",
+            "Instances": {"InstanceGroups": [master, {**core, "InstanceType": "huge"}]},
+        },
+        {"ReleaseLabel": "emr-3.1.0", "Instances": {"InstanceGroups": [master, core]}},
+        {
+            "ReleaseLabel": "emr-7.2.0",
+            "Applications": [{"Name": "Presto"}],
+            "Instances": {"InstanceGroups": [master, core]},
+        },
+    ]
+    before = {c["Id"] for c in emr.list_clusters()["Clusters"]}
+    for invalid in invalid_clusters:
+        with pytest.raises(ClientError) as refused:
+            emr.run_job_flow(Name="invalid", **invalid)
+        assert error_code(refused) == "ValidationException", invalid
+    assert {c["Id"] for c in emr.list_clusters()["Clusters"]} == before  # nothing was created
+
+    with pytest.raises(ClientError) as not_spark:
+        emr.add_job_flow_steps(
+            JobFlowId=cluster,
+            Steps=[{"Name": "jar", "HadoopJarStep": {"Jar": "s3://bucket/app.jar", "Args": ["x"]}}],
+        )
+    assert error_code(not_spark) == "ValidationException"
+    groups = emr.list_instance_groups(ClusterId=cluster)["InstanceGroups"]
+    master_group = next(g["Id"] for g in groups if g["InstanceGroupType"] == "MASTER")
+    with pytest.raises(ClientError) as master_resize:
+        emr.modify_instance_groups(
+            ClusterId=cluster, InstanceGroups=[{"InstanceGroupId": master_group, "InstanceCount": 2}]
+        )
+    assert error_code(master_resize) == "ValidationException"
+
+
+def test_terminate_cluster_on_failure_leaves_no_process(
+    nimbus: NimbusServer, emr: Any, cluster: str, bucket: str
+) -> None:
+    pids = _cluster_pids(nimbus, cluster)
+    assert len(pids) >= 3
+    step_ids = emr.add_job_flow_steps(
+        JobFlowId=cluster,
+        Steps=[
+            _spark_submit_step("fails, terminate", "TERMINATE_CLUSTER", f"s3://{bucket}/code/fail.py"),
+            _spark_submit_step("cancelled", "CONTINUE", f"s3://{bucket}/code/fail.py"),
+        ],
+    )["StepIds"]
+    assert _wait_for_state(emr, cluster, {"TERMINATED", "TERMINATED_WITH_ERRORS"}) == "TERMINATED_WITH_ERRORS"
+    status = emr.describe_cluster(ClusterId=cluster)["Cluster"]["Status"]
+    assert status["StateChangeReason"]["Code"] == "STEP_FAILURE"
+    assert "EndDateTime" in status["Timeline"]
+    states = {s["Id"]: s["Status"]["State"] for s in emr.list_steps(ClusterId=cluster)["Steps"]}
+    assert states[step_ids[0]] == "FAILED" and states[step_ids[1]] == "CANCELLED"
+    assert not [pid for pid in pids if _alive(pid)]
+    assert not _cluster_pids(nimbus, cluster)
+    instances = emr.list_instances(ClusterId=cluster)["Instances"]
+    assert {i["Status"]["State"] for i in instances} == {"TERMINATED"}
+
+    with pytest.raises(ClientError) as ended:
+        emr.add_job_flow_steps(JobFlowId=cluster, Steps=[_spark_submit_step("late", "CONTINUE", "a.py")])
+    assert error_code(ended) == "ValidationException"
+
+
+def test_terminate_job_flows_while_starting(nimbus: NimbusServer, emr: Any) -> None:
+    cluster_id = emr.run_job_flow(
+        Name="short-lived",
+        ReleaseLabel="emr-6.15.0",
+        Instances={
+            "MasterInstanceType": "m5.large",
+            "SlaveInstanceType": "m5.large",
+            "InstanceCount": 2,
+            "KeepJobFlowAliveWhenNoSteps": True,
+        },
+    )["JobFlowId"]
+    _wait_for("the master to start", lambda: _cluster_pids(nimbus, cluster_id), READY_TIMEOUT_S)
+    emr.terminate_job_flows(JobFlowIds=[cluster_id])
+    assert _wait_for_state(emr, cluster_id, {"TERMINATED", "TERMINATED_WITH_ERRORS"}) == "TERMINATED"
+    reason = emr.describe_cluster(ClusterId=cluster_id)["Cluster"]["Status"]["StateChangeReason"]
+    assert reason["Code"] == "USER_REQUEST"
+    assert not _cluster_pids(nimbus, cluster_id)
+
+
+def test_restart_ends_running_clusters(
+    nimbus: NimbusServer, restart_server: Callable[[], NimbusServer], emr: Any
+) -> None:
+    cluster_id = emr.run_job_flow(
+        Name="interrupted",
+        ReleaseLabel="emr-5.36.0",
+        Instances={"MasterInstanceType": "m5.large", "InstanceCount": 2, "KeepJobFlowAliveWhenNoSteps": True},
+    )["JobFlowId"]
+    pids = _wait_for("the master to start", lambda: _cluster_pids(nimbus, cluster_id), READY_TIMEOUT_S)
+    restart_server()
+    # every Spark process dies with the Nimbus that started it; the new one ends the cluster
+    assert _wait_for("the old processes to end", lambda: not [p for p in pids if _alive(p)], 30)
+    status = nimbus.client("emr").describe_cluster(ClusterId=cluster_id)["Cluster"]["Status"]
+    assert status["State"] == "TERMINATED_WITH_ERRORS"
+    assert status["StateChangeReason"] == {
+        "Code": "INTERNAL_ERROR",
+        "Message": "Nimbus restarted while the cluster was running",
+    }
