@@ -108,9 +108,13 @@ class Scene:
         )
 
     def data_log(self, name: str) -> str:
-        streams = self.logs.describe_log_streams(
-            logGroupName="/aws/sagemaker/TransformJobs", logStreamNamePrefix=f"{name}/"
-        )["logStreams"]
+        """The job's data-log lines so far ("" before its first line created the log group)."""
+        try:
+            streams = self.logs.describe_log_streams(
+                logGroupName="/aws/sagemaker/TransformJobs", logStreamNamePrefix=f"{name}/"
+            )["logStreams"]
+        except self.logs.exceptions.ResourceNotFoundException:
+            return ""
         return "\n".join(
             event["message"]
             for stream in streams

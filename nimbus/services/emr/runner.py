@@ -51,6 +51,7 @@ from nimbus.services.emr.records import (
 )
 from nimbus.services.emr.step_logs import step_log_uri, system_context, upload_step_logs
 from nimbus.services.emr.written_objects import record_written_objects
+from nimbus.services.job_runners import RunnerPerStorage
 from nimbus.storage import Storage
 
 POLL_S = 0.25
@@ -426,20 +427,6 @@ class ClusterSupervisor:
             runner.wake.set()
 
 
-_supervisors: dict[int, ClusterSupervisor] = {}
-_supervisors_lock = threading.Lock()
-
-
-def cluster_supervisor(storage: Storage) -> ClusterSupervisor:
-    """This process's supervisor for ``storage``, created (after ending interrupted clusters) on first use."""
-    with _supervisors_lock:
-        supervisor = _supervisors.get(id(storage))
-        if supervisor is None:
-            end_interrupted_clusters(storage)
-            supervisor = _supervisors[id(storage)] = ClusterSupervisor(storage)
-        return supervisor
-
-
 def end_interrupted_clusters(storage: Storage) -> None:
     """Clusters a previous Nimbus process left active: whatever of them still runs is stopped (only
     processes whose working folder is the cluster's, in case a PID was reused), and they end."""
@@ -483,3 +470,9 @@ def _works_in(pid: int, folder: Path) -> bool:
         return os.readlink(f"/proc/{pid}/cwd").startswith(str(folder))
     except OSError:
         return False
+
+
+cluster_supervisor: RunnerPerStorage[ClusterSupervisor] = RunnerPerStorage(
+    ClusterSupervisor, end_interrupted_clusters
+)
+"""This process's ClusterSupervisor for a storage, made on first use after end_interrupted_clusters ran."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +24,7 @@ from sqlalchemy.engine import Row
 from nimbus.config import Settings
 from nimbus.engines.vision.video import InvalidVideoError, VideoFrame, VideoInfo, frames, probe_video
 from nimbus.errors import AwsError
+from nimbus.services.job_runners import RunnerPerStorage
 from nimbus.services.registry import RequestContext
 from nimbus.services.rekognition import rekognition
 from nimbus.services.rekognition.errors import invalid_parameter
@@ -310,20 +310,6 @@ class VideoRunner:
         return {"results": results, "video_metadata": {"Video": video_metadata_shape(info)}}
 
 
-_runners: dict[int, VideoRunner] = {}
-_runners_lock = threading.Lock()
-
-
-def video_runner(storage: Storage) -> VideoRunner:
-    """This process's runner for ``storage``, started (after failing interrupted jobs) on first use."""
-    with _runners_lock:
-        runner = _runners.get(id(storage))
-        if runner is None:
-            _fail_interrupted_jobs(storage)
-            runner = _runners[id(storage)] = VideoRunner(storage)
-        return runner
-
-
 def _fail_interrupted_jobs(storage: Storage) -> None:
     with storage.database.engine.begin() as connection:
         connection.execute(
@@ -332,5 +318,8 @@ def _fail_interrupted_jobs(storage: Storage) -> None:
             .values(status="FAILED", status_message=INTERRUPTED, completed_at=datetime.now(UTC))
         )
 
+
+video_runner: RunnerPerStorage[VideoRunner] = RunnerPerStorage(VideoRunner, _fail_interrupted_jobs)
+"""This process's VideoRunner for a storage, made on first use after _fail_interrupted_jobs ran."""
 
 rekognition.on_startup(video_runner)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from nimbus.engines.learn.sandbox import JobFolder, prepare_job_folder, start_sandboxed, stop_sandboxed
+from nimbus.services.job_runners import RunnerPerStorage
 from nimbus.services.logs.records import append_events
 from nimbus.services.registry import Caller
 from nimbus.services.sagemaker.images import Runtime, training_runtime
@@ -82,20 +83,6 @@ class TrainingRunner:
         finally:
             self._stops.pop(key, None)
             shutil.rmtree(folder, ignore_errors=True)
-
-
-_runners: dict[int, TrainingRunner] = {}
-_runners_lock = threading.Lock()
-
-
-def training_runner(storage: Storage) -> TrainingRunner:
-    """This process's runner for ``storage``, started (after failing interrupted jobs) on first use."""
-    with _runners_lock:
-        runner = _runners.get(id(storage))
-        if runner is None:
-            fail_interrupted_jobs(storage)
-            runner = _runners[id(storage)] = TrainingRunner(storage)
-        return runner
 
 
 def run_job(storage: Storage, key: JobKey, root: Path, stop: threading.Event) -> None:
@@ -267,3 +254,7 @@ def _failure_reason(folder: JobFolder, code: int, tail: list[str]) -> str:
     if failure.exists() and failure.read_text().strip():
         return failure.read_text().strip()[:1024]
     return f"AlgorithmError: exit code {code}: " + " | ".join(tail)[-900:]
+
+
+training_runner: RunnerPerStorage[TrainingRunner] = RunnerPerStorage(TrainingRunner, fail_interrupted_jobs)
+"""This process's TrainingRunner for a storage, made on first use after fail_interrupted_jobs ran."""

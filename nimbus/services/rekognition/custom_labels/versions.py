@@ -27,6 +27,7 @@ from sqlalchemy import delete, insert, select, update
 from nimbus.engines.vision import custom_labels as custom_label_engine
 from nimbus.engines.vision.custom_labels import ImageClassifier
 from nimbus.engines.vision.image import InvalidImageError, decode_image
+from nimbus.services.job_runners import RunnerPerStorage
 from nimbus.services.registry import Caller, RequestContext
 from nimbus.services.rekognition import rekognition
 from nimbus.services.rekognition.custom_labels.records import (
@@ -338,20 +339,6 @@ def _labelled_features(storage: Storage, entries: list[str]) -> tuple[np.ndarray
     return np.asarray(features, dtype=np.float32).reshape(len(features), -1), labels
 
 
-_trainers: dict[int, VersionTrainer] = {}
-_trainers_lock = threading.Lock()
-
-
-def version_trainer(storage: Storage) -> VersionTrainer:
-    """This process's trainer for ``storage``, started (after settling interrupted work) on first use."""
-    with _trainers_lock:
-        trainer = _trainers.get(id(storage))
-        if trainer is None:
-            _settle_interrupted(storage)
-            trainer = _trainers[id(storage)] = VersionTrainer(storage)
-        return trainer
-
-
 def _settle_interrupted(storage: Storage) -> None:
     moves = {
         "TRAINING_IN_PROGRESS": ("TRAINING_FAILED", INTERRUPTED),
@@ -366,5 +353,8 @@ def _settle_interrupted(storage: Storage) -> None:
                 .values(status=after, status_message=message)
             )
 
+
+version_trainer: RunnerPerStorage[VersionTrainer] = RunnerPerStorage(VersionTrainer, _settle_interrupted)
+"""This process's VersionTrainer for a storage, made on first use after _settle_interrupted ran."""
 
 rekognition.on_startup(version_trainer)

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from nimbus.services.job_runners import RunnerPerStorage
 from nimbus.services.logs.records import append_events
 from nimbus.services.registry import Caller
 from nimbus.services.sagemaker import deployment, workers
@@ -100,20 +101,6 @@ class TransformRunner:
             move(self.storage, key, "Stopped")  # a job stopped while it failed or completed
             self._stops.pop(key, None)
             shutil.rmtree(folder, ignore_errors=True)
-
-
-_runners: dict[int, TransformRunner] = {}
-_runners_lock = threading.Lock()
-
-
-def transform_runner(storage: Storage) -> TransformRunner:
-    """This process's runner for ``storage``, started (after failing interrupted jobs) on first use."""
-    with _runners_lock:
-        runner = _runners.get(id(storage))
-        if runner is None:
-            fail_interrupted_jobs(storage)
-            runner = _runners[id(storage)] = TransformRunner(storage)
-        return runner
 
 
 class JobLog:
@@ -347,3 +334,7 @@ class ObjectTransform:
 def _log_name(strategy: str) -> str:
     """MultiRecord -> MULTI_RECORD, as the data log spells it."""
     return "".join(f"_{c}" if c.isupper() and i else c for i, c in enumerate(strategy)).upper()
+
+
+transform_runner: RunnerPerStorage[TransformRunner] = RunnerPerStorage(TransformRunner, fail_interrupted_jobs)
+"""This process's TransformRunner for a storage, made on first use after fail_interrupted_jobs ran."""
