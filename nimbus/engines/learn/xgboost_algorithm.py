@@ -11,7 +11,6 @@ libsvm, trains with the ``xgboost`` package, prints one metric line per round in
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 from pathlib import Path
@@ -20,7 +19,8 @@ from typing import Any
 import numpy as np
 import xgboost as xgb
 
-ML_ROOT = Path(os.environ.get("NIMBUS_ML_ROOT", "/opt/ml"))
+from nimbus.engines.learn.builtin_io import ML_ROOT, AlgorithmError, read_hyperparameters, run
+
 CHANNELS = ("train", "validation")
 # hyperparameters that are not booster parameters
 NOT_PARAMS = {"num_round", "early_stopping_rounds", "csv_weights"}
@@ -45,10 +45,6 @@ FLOAT_PARAMS = {
 }
 
 
-class AlgorithmError(Exception):
-    """A problem with the user's data or hyperparameters, reported as the job's failure reason."""
-
-
 class MetricPrinter(xgb.callback.TrainingCallback):
     """Prints each round's evaluation as the SageMaker XGBoost container does (tabs logged as ``#011``)."""
 
@@ -60,11 +56,6 @@ class MetricPrinter(xgb.callback.TrainingCallback):
         ]
         print(f"[{epoch}]#011" + "#011".join(values), flush=True)
         return False
-
-
-def read_hyperparameters() -> dict[str, str]:
-    path = ML_ROOT / "input" / "config" / "hyperparameters.json"
-    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def content_types() -> dict[str, str]:
@@ -171,15 +162,5 @@ def xgboost_message(error: Exception) -> str:
     return re.sub(r"^\[[^\]]*\]\s+\S+:\d+:\s*", "", first)
 
 
-def main() -> int:
-    try:
-        train()
-    except AlgorithmError as error:
-        (ML_ROOT / "output" / "failure").write_text(f"AlgorithmError: {error}")
-        print(f"AlgorithmError: {error}", file=sys.stderr, flush=True)
-        return 1
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(train))
