@@ -21,9 +21,9 @@ class Settings(BaseSettings):
     database_url: str | None = None  # default: SQLite (WAL) in the data dir
     region: str = "us-east-1"
     log_level: str = "info"
-    # EMR: an existing Spark master (spark://host:port) that new clusters' steps go to, instead of
-    # a master and workers started on this machine
-    spark_master: str | None = None
+    # EMR: an existing Spark master (spark://host:port, or a Kubernetes API server k8s://https://...)
+    # that new clusters' steps go to, instead of a master and workers started on this machine
+    spark_master: str | None = Field(default=None, pattern=r"^(spark|k8s)://.+")
     # stored-video analysis looks at this many frames per second (shot detection looks at every frame)
     video_sample_fps: float = Field(default=1.0, gt=0, le=30)
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import csv
-import gzip
 import io
 import os
 import random
 import signal
+import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,10 +24,18 @@ import pyspark
 import pytest
 from botocore.exceptions import ClientError
 from conftest import NimbusServer, error_code, list_keys, unique_bucket_name
+from emr_support import (
+    READY_TIMEOUT_S,
+    STEP_TIMEOUT_S,
+    read_log,
+    wait_for,
+    wait_for_state,
+    wait_for_step,
+)
 
-READY_TIMEOUT_S = 300
-STEP_TIMEOUT_S = 300
-POLL_S = 1.0
+from nimbus.engines.spark.cluster import WorkerResources, start_master, start_worker
+from nimbus.engines.spark.processes import stop_process_group
+
 EXECUTOR_REGISTERED = "Successfully registered with driver"
 
 TRAIN_SCRIPT = """
@@ -65,6 +73,37 @@ import time
 time.sleep(300)
 """
 
+# runs on each node before its Spark daemon starts: leaves a file for the node's Spark processes, and
+# says whether it can see Nimbus's database
+BOOTSTRAP_SCRIPT = """#!/bin/bash
+echo "bootstrapped with $1"
+echo "$1" > "$HOME/bootstrap-marker"
+if [ -e "$2" ]; then echo "the database is visible"; else echo "the database is hidden"; fi
+"""
+
+# what the driver and the executors can see; writes an object, then waits for the test's answer
+PROBE_SCRIPT = """
+import os, sys, time
+from pyspark.sql import SparkSession
+
+database, objects, target, answer = sys.argv[1:5]
+spark = SparkSession.builder.getOrCreate()
+
+def look(_):
+    marker = os.path.expanduser("~/bootstrap-marker")
+    found = open(marker).read().strip() if os.path.exists(marker) else None
+    return os.path.exists(database), os.path.isdir(objects), found
+
+print("driver sees the database:", os.path.exists(database))
+print("executors see:", sorted(set(spark.sparkContext.parallelize(range(4), 4).map(look).collect())))
+spark.sparkContext.parallelize(["written while the step runs"], 1).saveAsTextFile(target)
+deadline = time.time() + 120
+while not os.path.exists(answer) and time.time() < deadline:
+    time.sleep(0.2)
+print("answered:", os.path.exists(answer))
+spark.stop()
+"""
+
 
 def _training_rows(count: int = 200) -> list[dict[str, float]]:
     """Two Gaussian blobs, one per label."""
@@ -83,38 +122,6 @@ def _csv_bytes(rows: list[dict[str, float]]) -> bytes:
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue().encode()
-
-
-def _wait_for(what: str, probe: Callable[[], Any], timeout_s: float) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(POLL_S)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _cluster_state(emr: Any, cluster_id: str) -> str:
-    return str(emr.describe_cluster(ClusterId=cluster_id)["Cluster"]["Status"]["State"])
-
-
-def _wait_for_state(emr: Any, cluster_id: str, states: set[str], timeout_s: float = READY_TIMEOUT_S) -> str:
-    return str(
-        _wait_for(
-            f"cluster {cluster_id} to reach {states}",
-            lambda: (state := _cluster_state(emr, cluster_id)) in states and state,
-            timeout_s,
-        )
-    )
-
-
-def _wait_for_step(emr: Any, cluster_id: str, step_id: str) -> dict[str, Any]:
-    def ended() -> dict[str, Any] | None:
-        step = emr.describe_step(ClusterId=cluster_id, StepId=step_id)["Step"]
-        return step if step["Status"]["State"] in ("COMPLETED", "FAILED", "CANCELLED") else None
-
-    return dict(_wait_for(f"step {step_id}", ended, STEP_TIMEOUT_S))
 
 
 def _cluster_pids(nimbus: NimbusServer, cluster_id: str) -> set[int]:
@@ -163,17 +170,29 @@ def bucket(nimbus: NimbusServer) -> str:
     s3.put_object(Bucket=name, Key="code/train.py", Body=TRAIN_SCRIPT.encode())
     s3.put_object(Bucket=name, Key="code/fail.py", Body=FAILING_SCRIPT.encode())
     s3.put_object(Bucket=name, Key="code/sleep.py", Body=SLEEPING_SCRIPT.encode())
+    s3.put_object(Bucket=name, Key="code/probe.py", Body=PROBE_SCRIPT.encode())
+    s3.put_object(Bucket=name, Key="bootstrap/setup.sh", Body=BOOTSTRAP_SCRIPT.encode())
     return name
 
 
 @pytest.fixture(scope="module")
-def cluster(emr: Any, bucket: str) -> Iterator[str]:
+def cluster(nimbus: NimbusServer, emr: Any, bucket: str) -> Iterator[str]:
     started = time.monotonic()
+    database = str(nimbus.data_dir / "nimbus.db")
     cluster_id = emr.run_job_flow(
         Name="nimbus-e2e",
         ReleaseLabel="emr-7.2.0",
         Applications=[{"Name": "Spark"}],
         LogUri=f"s3://{bucket}/logs/",
+        BootstrapActions=[
+            {
+                "Name": "setup",
+                "ScriptBootstrapAction": {
+                    "Path": f"s3://{bucket}/bootstrap/setup.sh",
+                    "Args": ["marker-value", database],
+                },
+            }
+        ],
         Configurations=[
             {"Classification": "spark-defaults", "Properties": {"spark.executor.memory": "768m"}}
         ],
@@ -193,12 +212,12 @@ def cluster(emr: Any, bucket: str) -> Iterator[str]:
         ServiceRole="EMR_DefaultRole",
     )["JobFlowId"]
     try:
-        assert _wait_for_state(emr, cluster_id, {"WAITING", "TERMINATED_WITH_ERRORS"}) == "WAITING"
+        assert wait_for_state(emr, cluster_id, {"WAITING", "TERMINATED_WITH_ERRORS"}) == "WAITING"
         print(f"cluster WAITING after {time.monotonic() - started:.1f} s")
         yield cluster_id
     finally:
         emr.terminate_job_flows(JobFlowIds=[cluster_id])
-        _wait_for_state(emr, cluster_id, {"TERMINATED", "TERMINATED_WITH_ERRORS"}, 60)
+        wait_for_state(emr, cluster_id, {"TERMINATED", "TERMINATED_WITH_ERRORS"}, 60)
 
 
 def test_cluster_is_a_running_spark_cluster(nimbus: NimbusServer, emr: Any, cluster: str) -> None:
@@ -224,6 +243,21 @@ def test_cluster_is_a_running_spark_cluster(nimbus: NimbusServer, emr: Any, clus
     assert len(_cluster_pids(nimbus, cluster)) >= 3
 
 
+def test_bootstrap_actions_ran_on_each_node_in_its_sandbox(
+    nimbus: NimbusServer, emr: Any, cluster: str, bucket: str
+) -> None:
+    assert (nimbus.data_dir / "nimbus.db").exists()
+    s3 = nimbus.client("s3")
+    instances = emr.list_instances(ClusterId=cluster)["Instances"]
+    assert len(instances) == 3
+    for instance in instances:
+        key = f"logs/{cluster}/node/{instance['Ec2InstanceId']}/bootstrap-actions/1/stdout.gz"
+        stdout = read_log(s3, bucket, key)
+        assert stdout.splitlines() == ["bootstrapped with marker-value", "the database is hidden"]
+    actions = emr.list_bootstrap_actions(ClusterId=cluster)["BootstrapActions"]
+    assert [(a["Name"], a["ScriptPath"]) for a in actions] == [("setup", f"s3://{bucket}/bootstrap/setup.sh")]
+
+
 def test_pyspark_mllib_step_reads_and_writes_s3(
     nimbus: NimbusServer, emr: Any, cluster: str, bucket: str
 ) -> None:
@@ -245,7 +279,7 @@ def test_pyspark_mllib_step_reads_and_writes_s3(
             ],
         )["StepIds"][0]
         killed = _kill_a_worker_once_executors_run(nimbus, emr, cluster)
-        step = _wait_for_step(emr, cluster, step_id)
+        step = wait_for_step(emr, cluster, step_id)
         assert step["Status"]["State"] == "COMPLETED", step["Status"].get("FailureDetails")
         expected = local_predictions.result()
     assert step["Config"]["Args"][0] == "spark-submit"
@@ -267,7 +301,7 @@ def test_pyspark_mllib_step_reads_and_writes_s3(
 
     # the step's logs, in EMR's layout under the LogUri
     log_key = f"logs/{cluster}/steps/{step_id}/stdout.gz"
-    stdout = gzip.decompress(s3.get_object(Bucket=bucket, Key=log_key)["Body"].read()).decode()
+    stdout = read_log(s3, bucket, log_key)
     assert "trained on 200 rows" in stdout
 
 
@@ -288,8 +322,9 @@ def _local_mode_predictions() -> dict[int, float]:
 
 
 def _kill_a_worker_once_executors_run(nimbus: NimbusServer, emr: Any, cluster_id: str) -> str:
-    """SIGKILLs the process group of a worker (its JVM, its executor, their Python workers) as soon
-    as the step's executor on it has joined the driver; returns the instance's id."""
+    """SIGKILLs every process of a worker node (its sandbox, JVM, executor, their Python workers), as
+    when the node dies, as soon as the step's executor on it has joined the driver; returns the
+    instance's id."""
     folder = nimbus.data_dir / "emr" / cluster_id
     workers = [
         i["Id"]
@@ -312,19 +347,70 @@ def _kill_a_worker_once_executors_run(nimbus: NimbusServer, emr: Any, cluster_id
                     return cwd.name, pid
         return None
 
-    instance_id, pid = _wait_for("an executor on a worker", worker_with_executor, STEP_TIMEOUT_S)
-    os.killpg(pid, signal.SIGKILL)
+    instance_id, _ = wait_for("an executor on a worker", worker_with_executor, STEP_TIMEOUT_S)
+    for pid in _cluster_pids(nimbus, cluster_id):
+        with contextlib.suppress(OSError):
+            if Path(os.readlink(f"/proc/{pid}/cwd")).is_relative_to(folder / instance_id):
+                os.kill(pid, signal.SIGKILL)
     return str(instance_id)
 
 
-def test_steps_go_to_an_existing_spark_master(
-    nimbus: NimbusServer, emr: Any, cluster: str, bucket: str, tmp_path: Path
+def test_steps_run_sandboxed_and_their_objects_show_at_once(
+    nimbus: NimbusServer, emr: Any, cluster: str, bucket: str
 ) -> None:
-    """A second Nimbus with NIMBUS_SPARK_MASTER set to this module's cluster's master: its clusters
-    start nothing, and their steps run on that master's workers, writing this second Nimbus's S3."""
-    master_url = _master_url(nimbus, cluster)
-    apps_before = set(_applications(nimbus, cluster))
+    """The driver and the executors see the object files but not the database; an object a job
+    writes is listed by S3 while the step still runs."""
+    s3 = nimbus.client("s3")
+    objects = nimbus.data_dir / "s3"
+    arguments = [str(nimbus.data_dir / "nimbus.db"), str(objects), f"s3://{bucket}/probe/out"]
+    step_id = emr.add_job_flow_steps(
+        JobFlowId=cluster,
+        Steps=[
+            _spark_submit_step(
+                "probe",
+                "CONTINUE",
+                f"s3://{bucket}/code/probe.py",
+                *arguments,
+                str(objects / bucket / "answer"),
+            )
+        ],
+    )["StepIds"][0]
+    parts = wait_for(
+        "the step's object in S3",
+        lambda: [key for key in list_keys(s3, bucket, Prefix="probe/out/") if "/part-" in key],
+        STEP_TIMEOUT_S,
+    )
+    assert emr.describe_step(ClusterId=cluster, StepId=step_id)["Step"]["Status"]["State"] == "RUNNING"
+    assert s3.get_object(Bucket=bucket, Key=parts[0])["Body"].read() == b"written while the step runs\n"
+    s3.put_object(Bucket=bucket, Key="answer", Body=b"")
+    step = wait_for_step(emr, cluster, step_id)
+    assert step["Status"]["State"] == "COMPLETED", step["Status"].get("FailureDetails")
+    log_key = f"logs/{cluster}/steps/{step_id}/stdout.gz"
+    stdout = read_log(s3, bucket, log_key)
+    assert "driver sees the database: False" in stdout
+    assert "executors see: [(False, True, 'marker-value')]" in stdout
+    assert "answered: True" in stdout
 
+
+@pytest.fixture
+def external_spark(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A Spark standalone cluster that no Nimbus started (a master and one worker, unconfined): its
+    URL and its worker's folder."""
+    master, master_url = start_master(tmp_path / "spark-master")
+    try:
+        worker = start_worker(master_url, WorkerResources(cores=1, memory_mb=1024), tmp_path / "spark-worker")
+        try:
+            yield master_url, tmp_path / "spark-worker"
+        finally:
+            stop_process_group(worker)
+    finally:
+        stop_process_group(master)
+
+
+def test_steps_go_to_an_existing_spark_master(external_spark: tuple[str, Path], tmp_path: Path) -> None:
+    """A Nimbus with NIMBUS_SPARK_MASTER set: its clusters start nothing, and their steps run on that
+    master's workers, writing this Nimbus's S3."""
+    master_url, worker_folder = external_spark
     (tmp_path / "data").mkdir()
     other = NimbusServer(tmp_path / "data", tmp_path, settings={"NIMBUS_SPARK_MASTER": master_url})
     other.start()
@@ -341,7 +427,7 @@ def test_steps_go_to_an_existing_spark_master(
                 "KeepJobFlowAliveWhenNoSteps": True,
             },
         )["JobFlowId"]
-        assert _wait_for_state(other_emr, cluster_id, {"WAITING"}, 60) == "WAITING"
+        assert wait_for_state(other_emr, cluster_id, {"WAITING"}, 60) == "WAITING"
         assert other_emr.list_instances(ClusterId=cluster_id)["Instances"] == []
         step_id = other_emr.add_job_flow_steps(
             JobFlowId=cluster_id,
@@ -349,7 +435,7 @@ def test_steps_go_to_an_existing_spark_master(
                 _spark_submit_step("write ids", "CONTINUE", "s3://scale-out/ids.py", "s3a://scale-out/ids")
             ],
         )["StepIds"][0]
-        step = _wait_for_step(other_emr, cluster_id, step_id)
+        step = wait_for_step(other_emr, cluster_id, step_id)
         assert step["Status"]["State"] == "COMPLETED", step["Status"].get("FailureDetails")
         parts = [key for key in list_keys(other_s3, "scale-out", Prefix="ids/") if "/part-" in key]
         body = b"".join(other_s3.get_object(Bucket="scale-out", Key=key)["Body"].read() for key in parts)
@@ -357,28 +443,59 @@ def test_steps_go_to_an_existing_spark_master(
             range(100)
         )
         other_emr.terminate_job_flows(JobFlowIds=[cluster_id])
-        assert _wait_for_state(other_emr, cluster_id, {"TERMINATED"}, 60) == "TERMINATED"
+        assert wait_for_state(other_emr, cluster_id, {"TERMINATED"}, 60) == "TERMINATED"
     finally:
         other.stop()
-    # the step's executors ran on the workers of the master it was sent to
-    assert set(_applications(nimbus, cluster)) - apps_before
-    assert _cluster_state(emr, cluster) == "WAITING"
+    # the step's executors ran on the worker of the master it was sent to
+    assert list((worker_folder / "work").glob("app-*"))
 
 
-def _master_url(nimbus: NimbusServer, cluster_id: str) -> str:
-    """The spark:// URL of the cluster's master process, from its command line."""
-    for pid in _cluster_pids(nimbus, cluster_id):
-        with contextlib.suppress(OSError):
-            arguments = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
-            if "org.apache.spark.deploy.master.Master" in arguments:
-                port = arguments[arguments.index("--port") + 1]
-                return f"spark://{arguments[arguments.index('--host') + 1]}:{port}"
-    raise AssertionError(f"no Spark master runs for {cluster_id}")
-
-
-def _applications(nimbus: NimbusServer, cluster_id: str) -> list[str]:
-    """The Spark applications whose executors the cluster's workers ran."""
-    return [path.name for path in (nimbus.data_dir / "emr" / cluster_id).glob("*/work/app-*")]
+def test_steps_go_to_kubernetes(tmp_path: Path) -> None:
+    """With a k8s:// master a step's spark-submit runs Spark's Kubernetes scheduler: here no API
+    server answers at that URL, and the step fails saying so."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (tmp_path / "data").mkdir()
+    other = NimbusServer(
+        tmp_path / "data", tmp_path, settings={"NIMBUS_SPARK_MASTER": f"k8s://https://127.0.0.1:{port}"}
+    )
+    other.start()
+    try:
+        other_s3, other_emr = other.client("s3"), other.client("emr")
+        other_s3.create_bucket(Bucket="on-kubernetes")
+        other_s3.put_object(Bucket="on-kubernetes", Key="ids.py", Body=IDS_SCRIPT.encode())
+        cluster_id = other_emr.run_job_flow(
+            Name="on kubernetes",
+            ReleaseLabel="emr-7.2.0",
+            LogUri="s3://on-kubernetes/logs/",
+            Configurations=[
+                {
+                    "Classification": "spark-defaults",
+                    "Properties": {"spark.kubernetes.container.image": f"apache/spark:{pyspark.__version__}"},
+                }
+            ],
+            Instances={"MasterInstanceType": "m5.xlarge", "InstanceCount": 3},
+            Steps=[
+                _spark_submit_step(
+                    "ids", "TERMINATE_CLUSTER", "s3://on-kubernetes/ids.py", "s3a://on-kubernetes/ids"
+                )
+            ],
+        )["JobFlowId"]
+        master = other_emr.describe_cluster(ClusterId=cluster_id)["Cluster"]["MasterPublicDnsName"]
+        assert master == "127.0.0.1"
+        state = wait_for_state(other_emr, cluster_id, {"TERMINATED", "TERMINATED_WITH_ERRORS"})
+        assert state == "TERMINATED_WITH_ERRORS"
+        reason = other_emr.describe_cluster(ClusterId=cluster_id)["Cluster"]["Status"]["StateChangeReason"]
+        assert reason["Code"] == "STEP_FAILURE"
+        (step,) = other_emr.list_steps(ClusterId=cluster_id)["Steps"]
+        assert step["Status"]["State"] == "FAILED"
+        log_key = f"logs/{cluster_id}/steps/{step['Id']}/stderr.gz"
+        stderr = read_log(other_s3, "on-kubernetes", log_key)
+        assert "KubernetesClientException" in stderr
+        assert f"Connection refused: /127.0.0.1:{port}" in stderr
+    finally:
+        other.stop()
 
 
 def test_resize_adds_and_removes_workers(nimbus: NimbusServer, emr: Any, cluster: str) -> None:
@@ -395,7 +512,7 @@ def test_resize_adds_and_removes_workers(nimbus: NimbusServer, emr: Any, cluster
     emr.modify_instance_groups(
         ClusterId=cluster, InstanceGroups=[{"InstanceGroupId": core["Id"], "InstanceCount": 3}]
     )
-    grown = _wait_for("a third worker", lambda: len(running_core()) == 3 and running_core(), READY_TIMEOUT_S)
+    grown = wait_for("a third worker", lambda: len(running_core()) == 3 and running_core(), READY_TIMEOUT_S)
     groups = emr.list_instance_groups(ClusterId=cluster)["InstanceGroups"]
     assert next(g for g in groups if g["Id"] == core["Id"])["RunningInstanceCount"] == 3
 
@@ -405,9 +522,9 @@ def test_resize_adds_and_removes_workers(nimbus: NimbusServer, emr: Any, cluster
             {"InstanceGroupId": core["Id"], "InstanceCount": 2, "EC2InstanceIdsToTerminate": [leaving]}
         ]
     )
-    _wait_for("the resize down", lambda: len(running_core()) == 2, 60)
+    wait_for("the resize down", lambda: len(running_core()) == 2, 60)
     assert leaving not in [i["Ec2InstanceId"] for i in running_core()]
-    assert _wait_for_state(emr, cluster, {"WAITING"}, 30) == "WAITING"
+    assert wait_for_state(emr, cluster, {"WAITING"}, 30) == "WAITING"
 
 
 def test_cancel_and_failed_steps_follow_action_on_failure(emr: Any, cluster: str, bucket: str) -> None:
@@ -421,7 +538,7 @@ def test_cancel_and_failed_steps_follow_action_on_failure(emr: Any, cluster: str
             _spark_submit_step("never runs", "CONTINUE", failing),
         ],
     )["StepIds"]
-    _wait_for(
+    wait_for(
         "the first step to run",
         lambda: (
             emr.describe_step(ClusterId=cluster, StepId=step_ids[0])["Step"]["Status"]["State"] == "RUNNING"
@@ -432,16 +549,16 @@ def test_cancel_and_failed_steps_follow_action_on_failure(emr: Any, cluster: str
         "CancelStepsInfoList"
     ]
     assert [info["Status"] for info in cancelled] == ["SUBMITTED", "FAILED"]
-    assert _wait_for_step(emr, cluster, step_ids[0])["Status"]["State"] == "CANCELLED"
+    assert wait_for_step(emr, cluster, step_ids[0])["Status"]["State"] == "CANCELLED"
 
-    first = _wait_for_step(emr, cluster, step_ids[1])
+    first = wait_for_step(emr, cluster, step_ids[1])
     assert first["Status"]["State"] == "FAILED"
     details = first["Status"]["FailureDetails"]
     assert "ValueError: the input is not what this job expects" in details["Reason"]
     assert details["LogFile"] == f"s3://{bucket}/logs/{cluster}/steps/{step_ids[1]}/stdout.gz"
-    assert _wait_for_step(emr, cluster, step_ids[2])["Status"]["State"] == "FAILED"
-    assert _wait_for_step(emr, cluster, step_ids[3])["Status"]["State"] == "CANCELLED"
-    assert _wait_for_state(emr, cluster, {"WAITING"}, 30) == "WAITING"
+    assert wait_for_step(emr, cluster, step_ids[2])["Status"]["State"] == "FAILED"
+    assert wait_for_step(emr, cluster, step_ids[3])["Status"]["State"] == "CANCELLED"
+    assert wait_for_state(emr, cluster, {"WAITING"}, 30) == "WAITING"
     listed = emr.list_steps(ClusterId=cluster, StepStates=["FAILED"])["Steps"]
     assert [s["Id"] for s in listed] == [step_ids[2], step_ids[1]]  # newest first
     ended = emr.cancel_steps(ClusterId=cluster, StepIds=[step_ids[1]])["CancelStepsInfoList"]
@@ -514,7 +631,7 @@ def test_terminate_cluster_on_failure_leaves_no_process(
             _spark_submit_step("cancelled", "CONTINUE", f"s3://{bucket}/code/fail.py"),
         ],
     )["StepIds"]
-    assert _wait_for_state(emr, cluster, {"TERMINATED", "TERMINATED_WITH_ERRORS"}) == "TERMINATED_WITH_ERRORS"
+    assert wait_for_state(emr, cluster, {"TERMINATED", "TERMINATED_WITH_ERRORS"}) == "TERMINATED_WITH_ERRORS"
     status = emr.describe_cluster(ClusterId=cluster)["Cluster"]["Status"]
     assert status["StateChangeReason"]["Code"] == "STEP_FAILURE"
     assert "EndDateTime" in status["Timeline"]
@@ -541,9 +658,9 @@ def test_terminate_job_flows_while_starting(nimbus: NimbusServer, emr: Any) -> N
             "KeepJobFlowAliveWhenNoSteps": True,
         },
     )["JobFlowId"]
-    _wait_for("the master to start", lambda: _cluster_pids(nimbus, cluster_id), READY_TIMEOUT_S)
+    wait_for("the master to start", lambda: _cluster_pids(nimbus, cluster_id), READY_TIMEOUT_S)
     emr.terminate_job_flows(JobFlowIds=[cluster_id])
-    assert _wait_for_state(emr, cluster_id, {"TERMINATED", "TERMINATED_WITH_ERRORS"}) == "TERMINATED"
+    assert wait_for_state(emr, cluster_id, {"TERMINATED", "TERMINATED_WITH_ERRORS"}) == "TERMINATED"
     reason = emr.describe_cluster(ClusterId=cluster_id)["Cluster"]["Status"]["StateChangeReason"]
     assert reason["Code"] == "USER_REQUEST"
     assert not _cluster_pids(nimbus, cluster_id)
@@ -557,10 +674,10 @@ def test_restart_ends_running_clusters(
         ReleaseLabel="emr-5.36.0",
         Instances={"MasterInstanceType": "m5.large", "InstanceCount": 2, "KeepJobFlowAliveWhenNoSteps": True},
     )["JobFlowId"]
-    pids = _wait_for("the master to start", lambda: _cluster_pids(nimbus, cluster_id), READY_TIMEOUT_S)
+    pids = wait_for("the master to start", lambda: _cluster_pids(nimbus, cluster_id), READY_TIMEOUT_S)
     restart_server()
     # every Spark process dies with the Nimbus that started it; the new one ends the cluster
-    assert _wait_for("the old processes to end", lambda: not [p for p in pids if _alive(p)], 30)
+    assert wait_for("the old processes to end", lambda: not [p for p in pids if _alive(p)], 30)
     status = nimbus.client("emr").describe_cluster(ClusterId=cluster_id)["Cluster"]["Status"]
     assert status["State"] == "TERMINATED_WITH_ERRORS"
     assert status["StateChangeReason"] == {

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import nimbus
+from nimbus.engines.bubblewrap import bwrap_available, host_system_arguments
 
 ML_ROOT = "/opt/ml"
 PACKAGE_ROOT = "/opt/nimbus"
@@ -99,10 +100,6 @@ def prepare_job_folder(
     for channel in channels:
         (root / "input" / "data" / channel).mkdir()
     return folder
-
-
-def bwrap_available() -> bool:
-    return shutil.which("bwrap") is not None
 
 
 def start_sandboxed(
@@ -179,19 +176,9 @@ def _limits(limits: Limits) -> list[str]:
 
 
 def _bwrap_arguments(binds: Sequence[Bind], network: bool, die_with_thread: bool) -> list[str]:
-    python_prefixes = {sys.prefix, sys.base_prefix, str(Path(sys.executable).resolve().parent.parent)}
     argv = ["bwrap", "--unshare-all", "--new-session"]
     argv += (["--share-net"] if network else []) + (["--die-with-parent"] if die_with_thread else [])
-    argv += ["--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
-    for name in ("lib", "lib64", "bin", "sbin"):
-        host = Path("/") / name
-        if host.is_symlink():
-            argv += ["--symlink", os.readlink(host), str(host)]
-        elif host.is_dir():
-            argv += ["--ro-bind", str(host), str(host)]
-    for prefix in sorted(python_prefixes):
-        if not prefix.startswith("/usr"):
-            argv += ["--ro-bind", prefix, prefix]
+    argv += host_system_arguments()
     argv += ["--ro-bind", str(Path(nimbus.__file__).parent), f"{PACKAGE_ROOT}/nimbus", "--dir", ML_ROOT]
     for bind in binds:
         argv += ["--bind" if bind.writable else "--ro-bind", str(bind.host), f"{ML_ROOT}/{bind.target}"]

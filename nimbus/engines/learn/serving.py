@@ -62,15 +62,16 @@ class BuiltinContainer:
         return self.model.encode(self.model.predict(body, content_type), accept)
 
 
-def load_container(framework: str | None) -> Container:
-    """What serves ``/opt/ml``: the user's script for a framework, else the built-in's model."""
-    model_dir = ML_ROOT / "model"
+def load_container(framework: str | None, root: Path = ML_ROOT) -> Container:
+    """What serves ``root`` (``/opt/ml`` in a sandbox): the user's script for a framework, else the
+    built-in's model. The script's settings come from this process's environment."""
+    model_dir = root / "model"
     if framework is None:
         return BuiltinContainer(load_model(model_dir))
     return script_serving.ScriptContainer(
         framework,
         model_dir,
-        ML_ROOT / "code",
+        root / "code",
         os.environ.get("SAGEMAKER_PROGRAM", ""),
         os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", ""),
     )
@@ -88,6 +89,29 @@ def load_model(model_dir: Path) -> Model:
             "model trained by Nimbus"
         )
     return BUILTIN_MODELS[algorithm](model)
+
+
+def load_failure(error: Exception) -> str:
+    """Why the model did not load, as the worker says it."""
+    return f"The model could not be loaded: {type(error).__name__}: {error}"
+
+
+def answer(
+    container: Container, body: bytes, content_type: str, accept: str
+) -> tuple[HTTPStatus, bytes, str]:
+    """The status, body and content type that ``/invocations`` answers for a request; what the
+    container raises beyond the errors mapped here propagates (the server gives no answer)."""
+    try:
+        payload, answered_type = container.invoke(body, content_type, accept)
+    except UNSUPPORTED as error:
+        return HTTPStatus.UNSUPPORTED_MEDIA_TYPE, str(error).encode(), "text/plain"
+    except builtin_io.UnsupportedAccept as error:
+        return HTTPStatus.NOT_ACCEPTABLE, str(error).encode(), "text/plain"
+    except script_serving.HandlerError as error:
+        return HTTPStatus.INTERNAL_SERVER_ERROR, str(error).encode(), "text/plain"
+    except (ValueError, UnicodeDecodeError) as error:
+        return HTTPStatus.BAD_REQUEST, f"Unable to parse the request: {error}".encode(), "text/plain"
+    return HTTPStatus.OK, payload, answered_type
 
 
 class ContainerHandler(BaseHTTPRequestHandler):
@@ -110,21 +134,14 @@ class ContainerHandler(BaseHTTPRequestHandler):
         if self.path != "/invocations":
             self._answer(HTTPStatus.NOT_FOUND, b"not found", "text/plain")
             return
-        try:
-            payload, content_type = self.server.container.invoke(
-                body, self.headers.get("Content-Type") or "", self.headers.get("Accept") or ""
+        self._answer(
+            *answer(
+                self.server.container,
+                body,
+                self.headers.get("Content-Type") or "",
+                self.headers.get("Accept") or "",
             )
-        except UNSUPPORTED as error:
-            self._answer(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, str(error).encode(), "text/plain")
-        except builtin_io.UnsupportedAccept as error:
-            self._answer(HTTPStatus.NOT_ACCEPTABLE, str(error).encode(), "text/plain")
-        except script_serving.HandlerError as error:
-            self._answer(HTTPStatus.INTERNAL_SERVER_ERROR, str(error).encode(), "text/plain")
-        except (ValueError, UnicodeDecodeError) as error:
-            message = f"Unable to parse the request: {error}"
-            self._answer(HTTPStatus.BAD_REQUEST, message.encode(), "text/plain")
-        else:
-            self._answer(HTTPStatus.OK, payload, content_type)
+        )
 
     def _answer(self, status: HTTPStatus, body: bytes, content_type: str) -> None:
         self.send_response(status)
@@ -153,7 +170,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         container = load_container(args.framework)
     except Exception as error:  # the user's model_fn or module may raise anything: the load failed
-        sys.stderr.write(f"The model could not be loaded: {type(error).__name__}: {error}\n")
+        sys.stderr.write(load_failure(error) + "\n")
         sys.exit(1)
     ModelServer(args.port, container).serve_forever()
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from nimbus.engines.spark.processes import start_process, stop_process_group
 from nimbus.engines.spark.runtime import spark_home
+from nimbus.engines.spark.sandbox import Sandbox
 
 LOOPBACK = "127.0.0.1"
 READY_TIMEOUT_S = 180.0  # JVM start on a busy 2-core machine takes tens of seconds
@@ -54,7 +55,7 @@ def spark_environment(folder: Path) -> dict[str, str]:
     return environment
 
 
-def start_master(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_master(folder: Path, sandbox: Sandbox | None = None) -> tuple[subprocess.Popen[bytes], str]:
     """Starts a master in ``folder``; returns its process and ``spark://`` URL once it accepts workers."""
     folder.mkdir(parents=True, exist_ok=True)
     port = _free_port()
@@ -73,13 +74,17 @@ def start_master(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
         folder,
         folder / "stdout",
         folder / "stderr",
+        sandbox,
     )
     _wait(process, folder / "stderr", "master", lambda: _accepts(port))
     return process, f"spark://{LOOPBACK}:{port}"
 
 
-def start_worker(master_url: str, resources: WorkerResources, folder: Path) -> subprocess.Popen[bytes]:
-    """Starts a worker in ``folder`` offering ``resources``; returns it once the master registered it."""
+def start_worker(
+    master_url: str, resources: WorkerResources, folder: Path, sandbox: Sandbox | None = None
+) -> subprocess.Popen[bytes]:
+    """Starts a worker in ``folder`` offering ``resources``; returns it once the master registered it.
+    The executors it starts for applications run in its sandbox."""
     (folder / "work").mkdir(parents=True, exist_ok=True)
     log = folder / "stderr"
     process = start_process(
@@ -102,6 +107,7 @@ def start_worker(master_url: str, resources: WorkerResources, folder: Path) -> s
         folder,
         folder / "stdout",
         log,
+        sandbox,
     )
     _wait(
         process, log, "worker", lambda: log.exists() and WORKER_REGISTERED in log.read_text(errors="replace")

@@ -10,6 +10,7 @@ from pathlib import Path
 from nimbus.engines.spark.cluster import LOOPBACK, spark_environment
 from nimbus.engines.spark.processes import start_process
 from nimbus.engines.spark.runtime import spark_home
+from nimbus.engines.spark.sandbox import Sandbox
 
 # options whose value Nimbus sets itself: the cluster's master, and client mode (a standalone master
 # refuses cluster mode for Python applications)
@@ -41,13 +42,16 @@ def _without_overridden(arguments: list[str]) -> list[str]:
     return kept
 
 
-def start_submit(command: Sequence[str], folder: Path, loopback: bool = True) -> subprocess.Popen[bytes]:
-    """Starts the driver; its stdout and stderr go to ``folder/stdout`` and ``folder/stderr``. A driver
-    for a cluster on other machines (``loopback`` False) listens where their executors can reach it."""
+def start_submit(
+    command: Sequence[str], folder: Path, loopback: bool = True, sandbox: Sandbox | None = None
+) -> subprocess.Popen[bytes]:
+    """Starts the driver (in ``sandbox``, if given); its stdout and stderr go to ``folder/stdout`` and
+    ``folder/stderr``. A driver for a cluster on other machines (``loopback`` False) listens where
+    their executors can reach it."""
     folder.mkdir(parents=True, exist_ok=True)
     environment = spark_environment(folder)
     if loopback:
         environment["SPARK_LOCAL_HOSTNAME"] = LOOPBACK
     else:
         del environment["SPARK_LOCAL_IP"]
-    return start_process(command, environment, folder, folder / "stdout", folder / "stderr")
+    return start_process(command, environment, folder, folder / "stdout", folder / "stderr", sandbox)

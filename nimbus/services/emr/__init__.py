@@ -8,4 +8,11 @@ from nimbus.services.registry import Service
 emr = Service("emr")
 
 # the operation modules register themselves on import
-from nimbus.services.emr import clusters, instance_groups, steps  # noqa: E402, F401
+from nimbus.services.emr import (  # noqa: E402, F401
+    auto_termination,
+    bootstrap_actions,
+    clusters,
+    instance_fleets,
+    instance_groups,
+    steps,
+)

@@ -13,7 +13,10 @@ from nimbus.config import Settings
 from nimbus.engines.spark.runtime import SparkUnavailable, check_runtime, spark_version
 from nimbus.errors import AwsError
 from nimbus.services.emr import emr
+from nimbus.services.emr.auto_termination import check_auto_termination_policy
+from nimbus.services.emr.bootstrap_actions import check_bootstrap_actions
 from nimbus.services.emr.errors import invalid_request, unknown_cluster, unknown_job_flow, validation_error
+from nimbus.services.emr.instance_groups import fleet_instances, uses_fleets
 from nimbus.services.emr.instance_types import aws_resources, check_instance_type
 from nimbus.services.emr.records import (
     ACTIVE_CLUSTER_STATES,
@@ -45,17 +48,34 @@ def run_job_flow(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]
     """A Spark standalone cluster on this machine: the MASTER instance is a Spark master and each CORE
     and TASK instance a Spark worker (cores and memory of its instance type, capped by this machine),
     all JVMs on loopback started from the pyspark package; DescribeCluster names the Spark version that
-    runs. Release labels emr-5.x, 6.x and 7.x are accepted and all run that one Spark; the applications
-    are Spark and Hadoop (its file system client: no HDFS, YARN, Hive). Instance groups only (no
-    instance fleets), with at least one CORE instance. Configurations: ``spark-defaults`` properties
-    apply to every step, other classifications are kept but not applied. Only step logs go to LogUri
-    (no node logs). Not supported (refused): BootstrapActions; ignored: networking, security, EBS,
-    auto-scaling and managed-scaling settings, AutoTerminationPolicy. With NIMBUS_SPARK_MASTER set
-    (``spark://host:port``), new clusters start nothing on this machine: their steps go to that
-    existing master (the driver still runs here, in client mode), and they list no instances and
-    cannot be resized; its executors must see this Nimbus's ``<data dir>/s3`` at the same path (the
-    same machine, or a shared mount), since they read and write the object files in place."""
+    runs. A cluster of just the MASTER (a single-node cluster) runs one Spark worker on its master node.
+    Release labels emr-5.x, 6.x and 7.x are accepted and all run that one Spark; the applications are
+    Spark and Hadoop (its file system client: no HDFS, YARN, Hive). Instance groups or instance fleets:
+    a fleet runs one instance type, the first of its InstanceTypeConfigs with the highest Priority, as
+    many instances of it as its weighted target capacities need; Nimbus has no Spot market, so Spot
+    capacity runs as On-Demand capacity does. Bootstrap actions (scripts at s3:// URIs of this Nimbus,
+    at most 16) run on each node before its Spark daemon starts, in the node's sandbox; their output
+    goes to ``<LogUri>/<cluster-id>/node/<ec2-instance-id>/bootstrap-actions/<n>/stdout.gz`` and
+    ``stderr.gz``, and one that fails ends the cluster TERMINATED_WITH_ERRORS with BOOTSTRAP_FAILURE.
+    Configurations: ``spark-defaults`` properties apply to every step, other classifications are kept
+    but not applied. Only step and bootstrap action logs go to LogUri (no other node logs). Ignored:
+    networking, security, EBS, auto-scaling and managed-scaling settings, fleets' launch and resize
+    specifications. An AutoTerminationPolicy ends the cluster once it has been WAITING for IdleTimeout
+    seconds (StateChangeReason ALL_STEPS_COMPLETED). Every process of a cluster (the Spark daemons,
+    the executors and Python workers of jobs, steps' drivers) runs in a bubblewrap sandbox that can
+    write only the cluster's folder and the object files and sees nothing else of the data dir. With
+    NIMBUS_SPARK_MASTER set (``spark://host:port``, or ``k8s://https://host:port`` for Spark on
+    Kubernetes), new clusters start nothing on this machine: their steps go to that existing master
+    (the driver still runs here, in client mode), and they list no instances and cannot be resized;
+    its executors must see this Nimbus's ``<data dir>/s3`` at the same path (the same machine, or a
+    shared mount), since they read and write the object files in place. On Kubernetes the cluster's
+    ``spark-defaults`` must name the executors' image and that mount (docs/emr.md)."""
     _check_cluster(request)
+    if "AutoTerminationPolicy" in request:
+        request = {
+            **request,
+            "AutoTerminationPolicy": check_auto_termination_policy(request["AutoTerminationPolicy"]),
+        }
     try:
         check_runtime()
     except SparkUnavailable as error:
@@ -63,7 +83,7 @@ def run_job_flow(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]
     supervisor = cluster_supervisor(ctx.storage)
     existing_master = Settings().spark_master
     cluster_id = new_id("j-")
-    groups = _instance_groups(request["Instances"])
+    groups = _instance_groups(request)
     created = now()
     with ctx.storage.database.engine.begin() as connection:
         connection.execute(
@@ -115,8 +135,7 @@ def _check_cluster(request: dict[str, Any]) -> None:
                 + " and ".join(_APPLICATIONS.values())
                 + "."
             )
-    if request.get("BootstrapActions"):
-        raise validation_error("Nimbus does not run bootstrap actions.")
+    check_bootstrap_actions(request.get("BootstrapActions") or [])
     log_uri = request.get("LogUri")
     if log_uri is not None and not re.match(r"^s3n?://[^/]+", log_uri):
         raise validation_error(f"The LogUri {log_uri!r} is not an S3 URI (s3://bucket/prefix).")
@@ -124,15 +143,17 @@ def _check_cluster(request: dict[str, Any]) -> None:
         check_step(step)
 
 
-def _instance_groups(instances: dict[str, Any]) -> list[dict[str, Any]]:
-    """The cluster's instance groups, from ``InstanceGroups`` or from the older Master/Slave form."""
+def _instance_groups(request: dict[str, Any]) -> list[dict[str, Any]]:
+    """The cluster's instance groups, from ``InstanceGroups``, the older Master/Slave form, or
+    ``InstanceFleets`` (kept as groups: see ``fleet_entry``)."""
+    instances = request["Instances"]
     if instances.get("InstanceFleets"):
-        raise validation_error("Nimbus runs instance groups only: InstanceFleets are not supported.")
+        return _instance_fleets(instances, request["ReleaseLabel"])
     configs = instances.get("InstanceGroups")
     if not configs:
         if "MasterInstanceType" not in instances:
             raise validation_error(
-                "Instances must name InstanceGroups, or MasterInstanceType and InstanceCount."
+                "Instances must name InstanceGroups, InstanceFleets, or MasterInstanceType and InstanceCount."
             )
         count = instances.get("InstanceCount", 1)
         configs = [
@@ -163,11 +184,77 @@ def _instance_groups(instances: dict[str, Any]) -> list[dict[str, Any]]:
                 "Market": config.get("Market", "ON_DEMAND"),
             }
         )
-    if not any(g["RequestedInstanceCount"] for g in groups if g["InstanceGroupType"] != "MASTER"):
+    workers = [group["RequestedInstanceCount"] for group in groups if group["InstanceGroupType"] != "MASTER"]
+    if workers and not sum(workers):  # only a cluster of just the MASTER runs Spark on its master
         raise validation_error(
-            "Nimbus runs Spark on CORE and TASK instances: the cluster needs at least one."
+            "Nimbus runs Spark on CORE and TASK instances: the cluster's CORE and TASK instance groups need "
+            "at least one (a single-node cluster names only the MASTER instance group)."
         )
     return groups
+
+
+def _instance_fleets(instances: dict[str, Any], release_label: str) -> list[dict[str, Any]]:
+    if instances.get("InstanceGroups") or "MasterInstanceType" in instances:
+        raise validation_error(
+            "Instances names either InstanceFleets or instance groups (InstanceGroups, MasterInstanceType), "
+            "not both."
+        )
+    if release_label.startswith("emr-5.0."):
+        raise validation_error(
+            "The instance fleet configuration is available only in Amazon EMR releases 4.8.0 and later, "
+            "excluding 5.0.x versions."
+        )
+    kinds = [config["InstanceFleetType"] for config in instances["InstanceFleets"]]
+    if kinds.count("MASTER") != 1 or kinds.count("CORE") > 1 or kinds.count("TASK") > 1:
+        raise validation_error(
+            "A cluster has exactly one MASTER instance fleet, and at most one CORE and one TASK "
+            "instance fleet."
+        )
+    return [fleet_entry(config) for config in instances["InstanceFleets"]]
+
+
+def fleet_entry(config: dict[str, Any]) -> dict[str, Any]:
+    """An instance fleet as the runner keeps instance groups: a group of one instance type (the first
+    of its InstanceTypeConfigs with the highest Priority, the lowest number) with as many instances as
+    its target capacities need, that keeps the fleet's request for the fleet operations."""
+    kind = config["InstanceFleetType"]
+    types = config.get("InstanceTypeConfigs") or []
+    on_demand, spot = config.get("TargetOnDemandCapacity", 0), config.get("TargetSpotCapacity", 0)
+    launch = config.get("LaunchSpecifications") or {}
+    strategy = any((launch.get(market) or {}).get("AllocationStrategy") for market in launch)
+    most = 30 if strategy else 5
+    if not 1 <= len(types) <= most:
+        raise validation_error(
+            f"The {kind} instance fleet names {len(types)} InstanceTypeConfigs: an instance fleet names 1 to "
+            f"{most}{' with an allocation strategy' if strategy else ' (30 with an allocation strategy)'}."
+        )
+    for type_config in types:
+        check_instance_type(type_config["InstanceType"])
+        if type_config.get("WeightedCapacity", 1) < 1:
+            raise validation_error("The WeightedCapacity of an instance type config must be 1 or greater.")
+    if kind == "MASTER":
+        if sorted((on_demand, spot)) != [0, 1]:
+            raise validation_error(
+                "The MASTER instance fleet has a target capacity of 1: TargetOnDemandCapacity or "
+                "TargetSpotCapacity 1, and the other 0."
+            )
+        if any(type_config.get("WeightedCapacity", 1) != 1 for type_config in types):
+            raise validation_error("The WeightedCapacity of the MASTER instance fleet's instance types is 1.")
+    elif on_demand + spot == 0:
+        raise validation_error(
+            f"The {kind} instance fleet needs a TargetOnDemandCapacity or TargetSpotCapacity greater than 0."
+        )
+    chosen = min(types, key=lambda type_config: type_config.get("Priority", math.inf))
+    fleet = {
+        "Id": new_id("if-"),
+        "Name": config.get("Name") or f"{kind.title()} - 1",
+        "InstanceGroupType": kind,
+        "InstanceType": chosen["InstanceType"],
+        "WeightedCapacity": chosen.get("WeightedCapacity", 1),
+        "Fleet": config,
+    }
+    fleet["RequestedInstanceCount"] = sum(fleet_instances(fleet))
+    return fleet
 
 
 @emr.operation
@@ -179,7 +266,7 @@ def describe_cluster(ctx: RequestContext, request: dict[str, Any]) -> dict[str, 
     output = {
         **cluster_summary(ctx, cluster),
         "Ec2InstanceAttributes": {"Ec2AvailabilityZone": f"{cluster.region}a"},
-        "InstanceCollectionType": "INSTANCE_GROUP",
+        "InstanceCollectionType": "INSTANCE_FLEET" if uses_fleets(cluster) else "INSTANCE_GROUP",
         "ReleaseLabel": cluster.request["ReleaseLabel"],
         "AutoTerminate": not cluster.request["Instances"].get("KeepJobFlowAliveWhenNoSteps", False),
         "TerminationProtected": cluster.request["Instances"].get("TerminationProtected", False),
@@ -200,10 +287,15 @@ def describe_cluster(ctx: RequestContext, request: dict[str, Any]) -> dict[str, 
     optional = {
         "LogUri": cluster.request.get("LogUri"),
         "ServiceRole": cluster.request.get("ServiceRole"),
-        "MasterPublicDnsName": urlsplit(cluster.master_url).hostname if cluster.master_url else None,
+        "MasterPublicDnsName": _master_host(cluster.master_url) if cluster.master_url else None,
     }
     output.update({name: value for name, value in optional.items() if value is not None})
     return {"Cluster": output}
+
+
+def _master_host(master_url: str) -> str | None:
+    """The host of ``spark://host:port``, or of the API server of ``k8s://https://host:port``."""
+    return urlsplit(master_url.removeprefix("k8s://")).hostname
 
 
 def _find(ctx: RequestContext, cluster_id: str) -> Any:

@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,13 +27,17 @@ from nimbus.engines.spark.cluster import (
     LOOPBACK,
     SparkStartFailed,
     WorkerResources,
+    spark_environment,
     start_master,
     start_worker,
 )
-from nimbus.engines.spark.processes import stop_group, stop_process_group
+from nimbus.engines.spark.processes import start_process, stop_group, stop_process_group
 from nimbus.engines.spark.runtime import object_store_conf
+from nimbus.engines.spark.sandbox import Sandbox
 from nimbus.engines.spark.submit import start_submit, submit_command
+from nimbus.errors import AwsError
 from nimbus.services.emr.instance_types import worker_resources
+from nimbus.services.emr.node_bootstrap import BootstrapFailed, run_bootstrap_actions
 from nimbus.services.emr.records import (
     ACTIVE_CLUSTER_STATES,
     CLUSTERS,
@@ -49,14 +54,16 @@ from nimbus.services.emr.records import (
     set_cluster,
     set_instance,
 )
+from nimbus.services.emr.scripts import fetch_script, is_script_runner, is_spark_submit
 from nimbus.services.emr.step_logs import step_log_uri, system_context, upload_step_logs
-from nimbus.services.emr.written_objects import record_written_objects
+from nimbus.services.emr.written_objects import Journal
 from nimbus.services.job_runners import RunnerPerStorage
 from nimbus.storage import Storage
 
 POLL_S = 0.25
 FAILURE_TAIL_LINES = 3
 MAX_INSTANCE_FAILURES = 3  # per cluster; past it, failed workers are no longer replaced
+FAILURE_CODES = ("INSTANCE_FAILURE", "BOOTSTRAP_FAILURE")
 # "ValueError: ...", "py4j.protocol.Py4JJavaError: ...", "Exception in thread "main" java.io..."
 _EXCEPTION_LINE = re.compile(r"^([\w.]*(Error|Exception)\b|Exception in thread )")
 RESTARTED = "Nimbus restarted while the cluster was running"
@@ -64,11 +71,20 @@ LIVE_INSTANCE_STATES = ("AWAITING_FULFILLMENT", "PROVISIONING", "BOOTSTRAPPING",
 WORKER_ROLES = ("CORE", "TASK")
 
 
+@dataclass(frozen=True)
+class Node:
+    instance_id: str
+    ec2_instance_id: str
+    role: str  # MASTER, CORE or TASK
+
+
 @dataclass
 class RunningStep:
     id: str
     process: subprocess.Popen[bytes]
     folder: Path
+    journal: Journal
+    program: str  # what the step runs: spark-submit, or its command's or script's name
 
 
 class ClusterRunner:
@@ -76,14 +92,19 @@ class ClusterRunner:
         self.storage = storage
         self.cluster_id = cluster_id
         self.folder = storage.data_dir / "emr" / cluster_id
+        # every process of the cluster (daemons, executors, drivers, bootstrap scripts) writes only
+        # the cluster's folder and the object files
+        self.sandbox = Sandbox((self.folder, storage.objects.root))
         self.wake = threading.Event()
         self.master: subprocess.Popen[bytes] | None = None
+        self.master_worker: subprocess.Popen[bytes] | None = None  # a single-node cluster's worker
         self.master_url = ""
         self.existing_master = False  # steps go to a master this runner did not start
         self.workers: dict[str, subprocess.Popen[bytes]] = {}  # instance id -> worker process
         self.starting: set[str] = set()  # instance ids whose worker is being started
         self.lock = threading.Lock()
         self.step: RunningStep | None = None
+        self.idle_since: float | None = None  # monotonic time the cluster last became idle
 
     def run(self) -> None:
         try:
@@ -93,6 +114,8 @@ class ClusterRunner:
                 self.wake.clear()
         except SparkStartFailed as error:
             self._shut_down("INTERNAL_ERROR", str(error)[:1024])
+        except BootstrapFailed as error:
+            self._shut_down("BOOTSTRAP_FAILURE", str(error)[:1024])
         except Exception as error:  # a bug in Nimbus must still end the cluster, never leave it running
             self._shut_down("INTERNAL_ERROR", f"InternalError: {error!r}"[:1024])
 
@@ -106,19 +129,51 @@ class ClusterRunner:
             self.master_url, self.existing_master = cluster.master_url, True
             move_cluster(self.storage, self.cluster_id, ("STARTING",), state="WAITING", ready_at=now())
             return
-        master_group = next(g["Id"] for g in cluster.instance_groups if g["InstanceGroupType"] == "MASTER")
+        master_group = next(g for g in cluster.instance_groups if g["InstanceGroupType"] == "MASTER")
         master_instance = next(
-            i for i in cluster_instances(self.storage, self.cluster_id) if i.group_id == master_group
+            i for i in cluster_instances(self.storage, self.cluster_id) if i.group_id == master_group["Id"]
         )
-        self.master, self.master_url = start_master(self.folder / master_instance.id)
+        node_folder = self.folder / master_instance.id
+        node_folder.mkdir(parents=True)
+        move_cluster(self.storage, self.cluster_id, ("STARTING",), state="BOOTSTRAPPING")
+        set_instance(self.storage, master_instance.id, state="BOOTSTRAPPING")
+        self._bootstrap(cluster, node_folder, master_instance.ec2_instance_id, "MASTER")
+        if self._cluster().state == "TERMINATING":
+            return
+        self.master, self.master_url = start_master(node_folder, self.sandbox)
         set_instance(self.storage, master_instance.id, state="RUNNING", pid=self.master.pid, ready_at=now())
-        move_cluster(
-            self.storage, self.cluster_id, ("STARTING",), state="BOOTSTRAPPING", master_url=self.master_url
-        )
+        set_cluster(self.storage, self.cluster_id, master_url=self.master_url)
+        if not any(g["InstanceGroupType"] in WORKER_ROLES for g in cluster.instance_groups):
+            # a single-node cluster runs its executors on the master node, as EMR does
+            resources = worker_resources(master_group["InstanceType"], 1)
+            self.master_worker = start_worker(
+                self.master_url, resources, node_folder / "worker", self.sandbox
+            )
         if self._cluster().state != "TERMINATING":
             self._resize(cluster)
         self._wait_for_workers(until_terminating=True)
+        failed = [
+            i
+            for i in cluster_instances(self.storage, self.cluster_id)
+            if i.reason_code == "BOOTSTRAP_FAILURE"
+        ]
+        if failed:  # a node that fails its bootstrap actions at launch fails the cluster, as on EMR
+            raise BootstrapFailed(str(failed[0].reason_message))
         move_cluster(self.storage, self.cluster_id, ("BOOTSTRAPPING",), state="WAITING", ready_at=now())
+
+    def _bootstrap(self, cluster: Row[Any], node_folder: Path, ec2_instance_id: str, role: str) -> None:
+        if not cluster.request.get("BootstrapActions"):
+            return
+        ctx = system_context(self.storage, cluster.account_id, cluster.region, cluster.caller_arn)
+        run_bootstrap_actions(
+            ctx,
+            cluster,
+            node_folder,
+            ec2_instance_id,
+            role,
+            Sandbox((node_folder,)),  # a bootstrap script sees its node's folder, not the object files
+            lambda: self._cluster().state == "TERMINATING",
+        )
 
     def _wait_for_workers(self, until_terminating: bool) -> None:
         """Waits for the workers being started (all of them, or until the cluster is terminating)."""
@@ -139,20 +194,34 @@ class ClusterRunner:
         if cluster.state == "TERMINATING":
             self._shut_down(cluster.reason_code, cluster.reason_message)
             return False
-        if self.master is not None and self.master.poll() is not None:
-            message = f"The Spark master exited with code {self.master.returncode}."
-            self._shut_down("INSTANCE_FAILURE", message)
-            return False
+        for process, what in (
+            (self.master, "Spark master"),
+            (self.master_worker, "master node's Spark worker"),
+        ):
+            if process is not None and process.poll() is not None:
+                self._shut_down("INSTANCE_FAILURE", f"The {what} exited with code {process.returncode}.")
+                return False
         self._notice_dead_workers()
         if not self.existing_master:
             self._resize(cluster)
         if self.step is not None:
             self._watch_step()
+            if self._cluster().state == "TERMINATING":  # a failed step's TERMINATE_CLUSTER
+                return True  # the next look ends it, with the step's reason
         if self.step is None and not self._start_next_step(cluster):
             if not cluster.request["Instances"].get("KeepJobFlowAliveWhenNoSteps", False):
                 self._shut_down("ALL_STEPS_COMPLETED", "Steps completed")
                 return False
             move_cluster(self.storage, self.cluster_id, ("RUNNING",), state="WAITING")
+            self.idle_since = self.idle_since or time.monotonic()
+            idle_timeout = (cluster.request.get("AutoTerminationPolicy") or {}).get("IdleTimeout")
+            if idle_timeout is not None and time.monotonic() - self.idle_since >= idle_timeout:
+                self._shut_down(
+                    "ALL_STEPS_COMPLETED", f"Auto-terminated after being idle for {idle_timeout} seconds"
+                )
+                return False
+        else:
+            self.idle_since = None
         return self._cluster().state in ACTIVE_CLUSTER_STATES
 
     def _notice_dead_workers(self) -> None:
@@ -177,7 +246,7 @@ class ClusterRunner:
         """Starts or stops workers until each CORE and TASK group has as many live instances as it asks."""
         instances = cluster_instances(self.storage, self.cluster_id)
         # failed instances are replaced, as EMR replaces failed core nodes, but not without end
-        failures = sum(1 for i in instances if i.reason_code == "INSTANCE_FAILURE")
+        failures = sum(1 for i in instances if i.reason_code in FAILURE_CODES)
         workers_total = sum(
             group["RequestedInstanceCount"]
             for group in cluster.instance_groups
@@ -189,15 +258,17 @@ class ClusterRunner:
             live = [i for i in instances if i.group_id == group["Id"] and i.state in LIVE_INSTANCE_STATES]
             wanted = group["RequestedInstanceCount"]
             for _ in range(wanted - len(live) if failures <= MAX_INSTANCE_FAILURES else 0):
-                self._add_worker(group, worker_resources(group["InstanceType"], max(1, workers_total)))
+                self._add_worker(
+                    cluster, group, worker_resources(group["InstanceType"], max(1, workers_total))
+                )
             # decommission the instances named for termination first, then the newest
             named = set(group.get("InstanceIdsToTerminate", ()))
             ordered = sorted(live, key=lambda i: (i.ec2_instance_id in named, i.created_at), reverse=True)
             for instance in ordered[: max(0, len(live) - wanted)]:
                 self._remove_worker(instance.id, "Terminated by a resize of its instance group.")
 
-    def _add_worker(self, group: dict[str, Any], resources: WorkerResources) -> None:
-        instance_id = new_id("ci-")
+    def _add_worker(self, cluster: Row[Any], group: dict[str, Any], resources: WorkerResources) -> None:
+        instance_id, ec2_instance_id = new_id("ci-"), new_ec2_instance_id()
         with self.storage.database.engine.begin() as connection:
             connection.execute(
                 insert(INSTANCES),
@@ -205,7 +276,7 @@ class ClusterRunner:
                     "id": instance_id,
                     "cluster_id": self.cluster_id,
                     "group_id": group["Id"],
-                    "ec2_instance_id": new_ec2_instance_id(),
+                    "ec2_instance_id": ec2_instance_id,
                     "instance_type": group["InstanceType"],
                     "state": "PROVISIONING",
                     "created_at": now(),
@@ -213,15 +284,23 @@ class ClusterRunner:
             )
         with self.lock:
             self.starting.add(instance_id)
+        node = Node(instance_id, ec2_instance_id, group["InstanceGroupType"])
         threading.Thread(
-            target=self._start_worker, args=(instance_id, resources), name=f"emr-{instance_id}", daemon=True
+            target=self._start_worker, args=(cluster, node, resources), name=f"emr-{instance_id}", daemon=True
         ).start()
 
-    def _start_worker(self, instance_id: str, resources: WorkerResources) -> None:
+    def _start_worker(self, cluster: Row[Any], node: Node, resources: WorkerResources) -> None:
+        instance_id = node.instance_id
         process = None
-        failure = ""
+        failure, code = "", "INSTANCE_FAILURE"
         try:
-            process = start_worker(self.master_url, resources, self.folder / instance_id)
+            node_folder = self.folder / instance_id
+            node_folder.mkdir(parents=True)
+            set_instance(self.storage, instance_id, state="BOOTSTRAPPING")
+            self._bootstrap(cluster, node_folder, node.ec2_instance_id, node.role)
+            process = start_worker(self.master_url, resources, node_folder, self.sandbox)
+        except BootstrapFailed as error:
+            failure, code = str(error), "BOOTSTRAP_FAILURE"
         except Exception as error:  # the instance fails, never the runner
             failure = str(error) if isinstance(error, SparkStartFailed) else f"InternalError: {error!r}"
         finally:
@@ -234,7 +313,7 @@ class ClusterRunner:
                 self.storage,
                 instance_id,
                 state="TERMINATED",
-                reason_code="INSTANCE_FAILURE",
+                reason_code=code,
                 reason_message=failure[:1024],
                 ended_at=now(),
             )
@@ -265,27 +344,53 @@ class ClusterRunner:
             return False
         folder = self.folder / "steps" / step.id
         folder.mkdir(parents=True, exist_ok=True)
-        conf = {
-            # on a cluster Nimbus started, the driver listens on loopback as the cluster does
-            **({} if self.existing_master else {"spark.driver.host": LOOPBACK}),
-            "spark.ui.enabled": "false",
-            "spark.sql.warehouse.dir": str(folder / "warehouse"),
-            **object_store_conf(self.storage.objects.root, folder / "written", ship_jar=self.existing_master),
-            **spark_defaults(cluster.request),
-        }
-        arguments = step.config["HadoopJarStep"].get("Args", [])[1:]
-        command = submit_command(self.master_url, arguments, conf)
-        (folder / "controller").write_text(f"Nimbus runs: {' '.join(command)}\n")
         if not move_step(self.storage, step.id, ("PENDING",), state="RUNNING", started_at=now()):
             return True  # cancelled meanwhile: look again
         move_cluster(self.storage, self.cluster_id, ("WAITING",), state="RUNNING")
-        process = start_submit(command, folder, loopback=not self.existing_master)
+        try:
+            process, program = self._start_step_process(cluster, step.config["HadoopJarStep"], folder)
+        except AwsError as error:  # a script-runner step's script is not in S3
+            uri = step.config["HadoopJarStep"]["Args"][0]
+            failure = {"Reason": f"Unable to download the script {uri}.", "Message": error.message}
+            move_step(self.storage, step.id, ("RUNNING",), state="FAILED", failure=failure, ended_at=now())
+            self._apply_action_on_failure(step.id)
+            return True
         move_step(self.storage, step.id, ("RUNNING", "CANCEL_PENDING"), pid=process.pid)
-        self.step = RunningStep(step.id, process, folder)
+        self.step = RunningStep(step.id, process, folder, Journal(folder / "written"), program)
         return True
+
+    def _start_step_process(
+        self, cluster: Row[Any], jar_step: dict[str, Any], folder: Path
+    ) -> tuple[subprocess.Popen[bytes], str]:
+        """A spark-submit runs against the cluster's master with Nimbus S3; any other command, and a
+        script-runner step's script, runs from the step's folder, in a sandbox that holds just it."""
+        arguments = jar_step.get("Args") or []
+        if is_spark_submit(arguments):
+            conf = {
+                # on a cluster Nimbus started, the driver listens on loopback as the cluster does
+                **({} if self.existing_master else {"spark.driver.host": LOOPBACK}),
+                "spark.ui.enabled": "false",
+                "spark.sql.warehouse.dir": str(folder / "warehouse"),
+                **object_store_conf(self.storage.objects.root, folder / "written", self.existing_master),
+                **spark_defaults(cluster.request),
+            }
+            command = submit_command(self.master_url, arguments[1:], conf)
+            (folder / "controller").write_text(f"Nimbus runs: {' '.join(command)}\n")
+            driver = start_submit(command, folder, loopback=not self.existing_master, sandbox=self.sandbox)
+            return driver, "spark-submit"
+        if is_script_runner(jar_step["Jar"]):
+            ctx = system_context(self.storage, cluster.account_id, cluster.region, cluster.caller_arn)
+            arguments = [str(fetch_script(ctx, arguments[0], folder)), *arguments[1:]]
+        (folder / "controller").write_text(f"Nimbus runs: {' '.join(arguments)}\n")
+        environment = spark_environment(folder)
+        process = start_process(
+            arguments, environment, folder, folder / "stdout", folder / "stderr", Sandbox((folder,))
+        )
+        return process, Path(arguments[0]).name
 
     def _watch_step(self) -> None:
         assert self.step is not None
+        self.step.journal.record_new_entries(self.storage)  # what the job wrote is in S3 at once
         with self.storage.database.engine.connect() as connection:
             state = connection.scalar(select(STEPS.c.state).where(STEPS.c.id == self.step.id))
         if state == "CANCEL_PENDING":
@@ -301,7 +406,7 @@ class ClusterRunner:
         cluster = self._cluster()
         with open(step.folder / "controller", "a") as controller:
             controller.write(f"Step {state.lower()}; spark-submit exit code {step.process.returncode}\n")
-        record_written_objects(self.storage, step.folder / "written")
+        step.journal.record_new_entries(self.storage)
         log_uri = cluster.request.get("LogUri")
         if log_uri:
             ctx = system_context(self.storage, cluster.account_id, cluster.region, cluster.caller_arn)
@@ -310,10 +415,12 @@ class ClusterRunner:
         move_step(
             self.storage, step.id, ("RUNNING", "CANCEL_PENDING"), state=state, failure=failure, ended_at=now()
         )
-        if state != "FAILED":
-            return
+        if state == "FAILED":
+            self._apply_action_on_failure(step.id)
+
+    def _apply_action_on_failure(self, step_id: str) -> None:
         with self.storage.database.engine.connect() as connection:
-            action = connection.scalar(select(STEPS.c.config).where(STEPS.c.id == step.id))["ActionOnFailure"]
+            action = connection.scalar(select(STEPS.c.config).where(STEPS.c.id == step_id))["ActionOnFailure"]
         if action in ("CANCEL_AND_WAIT", "TERMINATE_CLUSTER", "TERMINATE_JOB_FLOW"):
             cancel_pending_steps(self.storage, self.cluster_id)
         if action in ("TERMINATE_CLUSTER", "TERMINATE_JOB_FLOW"):
@@ -337,7 +444,7 @@ class ClusterRunner:
         cancel_pending_steps(self.storage, self.cluster_id)
         self._wait_for_workers(until_terminating=False)  # a worker half started is stopped with the rest
         with self.lock:
-            processes = [*self.workers.values(), *([self.master] if self.master else [])]
+            processes = [*self.workers.values(), *(p for p in (self.master_worker, self.master) if p)]
             self.workers.clear()
         for process in processes:
             stop_process_group(process)
@@ -382,7 +489,7 @@ def _failure_details(step: RunningStep, log_uri: str | None, cluster_id: str) ->
         lines += found
     details = {
         "Reason": reason[:256],
-        "Message": f"spark-submit exited with code {step.process.returncode}: "
+        "Message": f"{step.program} exited with code {step.process.returncode}: "
         + " | ".join(lines[-FAILURE_TAIL_LINES:])[-900:],
     }
     if log_uri:

@@ -1,8 +1,10 @@
 """Steps: AddJobFlowSteps, ListSteps, DescribeStep, CancelSteps. A step is a ``command-runner.jar``
-``spark-submit`` that the cluster's runner starts in client mode against the cluster's master."""
+command (``spark-submit`` in client mode against the cluster's master, or any other) or a
+``script-runner.jar`` script, which the cluster's runner starts."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import func, insert, select
@@ -26,25 +28,32 @@ from nimbus.services.emr.records import (
     now,
 )
 from nimbus.services.emr.runner import cluster_supervisor
+from nimbus.services.emr.scripts import is_command_runner, is_script_runner
 from nimbus.services.registry import RequestContext
 
 PAGE_SIZE = 50
+S3_SCRIPT = re.compile(r"^s3n?://[^/]+/.*[^/]$")
 DEFAULT_ACTION_ON_FAILURE = "TERMINATE_CLUSTER"
 
 
 def check_step(step: dict[str, Any]) -> None:
-    """Nimbus runs ``command-runner.jar`` steps whose command is ``spark-submit``."""
+    """Nimbus runs ``command-runner.jar`` steps (any command) and ``script-runner.jar`` steps (a script
+    from S3); custom JARs would need Hadoop MapReduce, which Nimbus does not run."""
     jar_step = step["HadoopJarStep"]
-    arguments = jar_step.get("Args") or []
-    if not jar_step["Jar"].endswith("command-runner.jar") or not arguments:
+    jar, arguments = jar_step["Jar"], jar_step.get("Args") or []
+    if is_script_runner(jar):
+        if not arguments or not S3_SCRIPT.match(arguments[0]):
+            raise validation_error(
+                f"Step {step['Name']!r}: script-runner.jar runs the script its first argument names, "
+                "an s3:// URI of a bucket and key."
+            )
+    elif not is_command_runner(jar):
         raise validation_error(
-            f"Step {step['Name']!r}: Nimbus runs command-runner.jar steps (Jar {jar_step['Jar']!r} is not)."
+            f"Step {step['Name']!r}: Nimbus runs command-runner.jar and script-runner.jar steps; "
+            f"{jar!r} is a custom JAR, which needs Hadoop MapReduce."
         )
-    if arguments[0].rsplit("/", 1)[-1] != "spark-submit":
-        raise validation_error(
-            f"Step {step['Name']!r}: Nimbus runs spark-submit commands with command-runner.jar, "
-            f"not {arguments[0]!r}."
-        )
+    elif not arguments:
+        raise validation_error(f"Step {step['Name']!r}: command-runner.jar needs the command to run in Args.")
 
 
 def insert_steps(
@@ -72,13 +81,17 @@ def insert_steps(
 
 @emr.operation
 def add_job_flow_steps(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
-    """Nimbus runs ``command-runner.jar`` steps whose command is ``spark-submit`` (others, such as
-    script-runner.jar, are refused): in client mode against the cluster's own master, whatever
-    ``--master`` / ``--deploy-mode`` say. ``s3://``, ``s3a://`` and ``s3n://`` paths (the application
-    file too) are Nimbus S3's object files, read and written in place; objects a step writes appear in
-    S3 when the step ends, not while it runs. The driver and executors run as plain processes (not in
-    a sandbox) whose environment holds nothing of Nimbus's. Steps run one at a time
-    (StepConcurrencyLevel 1); ExecutionRoleArn is not used."""
+    """Nimbus runs ``command-runner.jar`` and ``script-runner.jar`` steps; custom JARs are refused
+    (no Hadoop MapReduce). A ``spark-submit`` command runs in client mode against the cluster's own
+    master, whatever ``--master`` / ``--deploy-mode`` say; its ``s3://``, ``s3a://`` and ``s3n://``
+    paths (the application file too) are Nimbus S3's object files, read and written in place, and an
+    object the job writes is listed by S3 as soon as its file is closed (within a quarter second). The
+    driver, like the cluster's executors, runs in a bubblewrap sandbox that can write only the
+    cluster's folder and the object files, and sees nothing else of the data dir (no database, no
+    credentials). Any other command, and a script-runner script (fetched from S3, its interpreter
+    named on its first line), runs on the master node from the step's own folder, in a sandbox that
+    holds just that folder: it does not see the object files; the host's programs are read-only.
+    Steps run one at a time (StepConcurrencyLevel 1); ExecutionRoleArn is not used."""
     supervisor = cluster_supervisor(ctx.storage)
     cluster = find_cluster(ctx.storage, request["JobFlowId"], ctx.caller.account_id)
     if cluster is None or cluster.region != ctx.region:

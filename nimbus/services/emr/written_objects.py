@@ -1,7 +1,8 @@
 """Objects that Spark wrote: a job writes the bucket folders' files directly (see the engine's object
-file system), and its journal names each path it created, renamed or deleted. Once the step ends,
-each such path is brought back in line with S3's rows: files become objects (ETag the MD5 of the
-bytes, as for a single PUT), rows whose files are gone are removed."""
+file system), and its journal names each path it has written (once the file is closed), renamed or
+deleted. While the step runs, the runner brings each newly named path back in line with S3's rows
+several times a second: files become objects (ETag the MD5 of the bytes, as for a single PUT), rows
+whose files are gone are removed."""
 
 from __future__ import annotations
 
@@ -20,13 +21,26 @@ from nimbus.storage.objects import CHUNK_SIZE
 _UNCHANGED_COLUMNS = (OBJECTS.c.key, OBJECTS.c.size, OBJECTS.c.last_modified)
 
 
-def record_written_objects(storage: Storage, journal: Path) -> None:
-    if not journal.exists():
-        return
-    touched = {line.partition("/")[::2] for line in journal.read_text().splitlines() if line}
-    for bucket, key in sorted(touched):
-        if storage.objects.has_bucket(bucket):
-            _reconcile(storage, bucket, key.strip("/"))
+class Journal:
+    """A step's journal, read as it grows."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+
+    def record_new_entries(self, storage: Storage) -> None:
+        """Records the paths named since the last call (whole lines only: a JVM may be writing one)."""
+        if not self.path.exists():
+            return
+        with open(self.path, "rb") as journal:
+            journal.seek(self.offset)
+            written = journal.read()
+        complete = written[: written.rfind(b"\n") + 1]
+        self.offset += len(complete)
+        touched = {line.partition("/")[::2] for line in complete.decode().splitlines() if line}
+        for bucket, key in sorted(touched):
+            if storage.objects.has_bucket(bucket):
+                _reconcile(storage, bucket, key.strip("/"))
 
 
 def _reconcile(storage: Storage, bucket: str, key: str) -> None:

@@ -49,10 +49,16 @@ def _key(ctx: RequestContext, name: str) -> JobKey:
 @sagemaker.operation
 def create_transform_job(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     """Each instance is a worker process on this machine serving the model; input objects are read in
-    place. Not served: the Spark path for data larger than one machine, DataCaptureConfig, S3DataType
-    AugmentedManifestFile and Converse (refused here); KmsKeyId members are accepted and not applied.
-    Without BatchStrategy the job uses MultiRecord (what the built-in containers' execution parameters
-    ask). Filters and JoinSource are refused at creation for content types other than CSV and JSON."""
+    place. With a Spark master configured (NIMBUS_SPARK_MASTER) the job is instead one spark-submit
+    against it: one task per input object, the model loaded once per executor Python process and
+    run in it, in-process and not sandboxed by Nimbus; executors must see the data dir at the same
+    path (they read the objects and the model and write the outputs in place). There InstanceCount
+    and InstanceType place nothing (the executors are the instances), MaxConcurrentTransforms is
+    per object, and a request past InvocationsTimeoutInSeconds is retried without being cut off.
+    Not served: DataCaptureConfig, S3DataType AugmentedManifestFile and Converse (refused here);
+    KmsKeyId members are accepted and not applied. Without BatchStrategy the job uses MultiRecord
+    (what the built-in containers' execution parameters ask). Filters and JoinSource are refused at
+    creation for content types other than CSV and JSON."""
     runner = transform_runner(ctx.storage)
     request = _with_defaults(request)
     _check(request)

@@ -18,9 +18,9 @@ import org.apache.hadoop.util.Progressable;
 /**
  * s3://, s3a:// and s3n:// paths of Nimbus S3, read and written in place: an object is the plain file
  * {@code <fs.nimbus.root>/<bucket>/<key>}, so this is the local file system with each bucket's folder
- * as the root of its URI. Every path it creates, renames or deletes is appended to the journal file
- * {@code fs.nimbus.journal} (one "bucket/key" a line), from which Nimbus records those objects once
- * the step ends.
+ * as the root of its URI. Every path it has written (when the file is closed), renamed or deleted is
+ * appended to the journal file {@code fs.nimbus.journal} (one "bucket/key" a line), from which Nimbus
+ * records those objects while the step runs.
  */
 public class NimbusObjectFileSystem extends RawLocalFileSystem {
     private URI uri;
@@ -88,41 +88,41 @@ public class NimbusObjectFileSystem extends RawLocalFileSystem {
     @Override
     public FSDataOutputStream create(Path path, FsPermission permission, boolean overwrite, int bufferSize,
             short replication, long blockSize, Progressable progress) throws IOException {
-        record(path);
-        return super.create(path, permission, overwrite, bufferSize, replication, blockSize, progress);
+        return journaled(path,
+                super.create(path, permission, overwrite, bufferSize, replication, blockSize, progress));
     }
 
     @Override
     public FSDataOutputStream create(Path path, boolean overwrite, int bufferSize, short replication,
             long blockSize, Progressable progress) throws IOException {
-        record(path);
-        return super.create(path, overwrite, bufferSize, replication, blockSize, progress);
+        return journaled(path, super.create(path, overwrite, bufferSize, replication, blockSize, progress));
     }
 
     @Override
     public FSDataOutputStream createNonRecursive(Path path, FsPermission permission, boolean overwrite,
             int bufferSize, short replication, long blockSize, Progressable progress) throws IOException {
-        record(path);
-        return super.createNonRecursive(path, permission, overwrite, bufferSize, replication, blockSize, progress);
+        return journaled(path, super.createNonRecursive(
+                path, permission, overwrite, bufferSize, replication, blockSize, progress));
     }
 
     @Override
     public FSDataOutputStream append(Path path, int bufferSize, Progressable progress) throws IOException {
-        record(path);
-        return super.append(path, bufferSize, progress);
+        return journaled(path, super.append(path, bufferSize, progress));
     }
 
     @Override
     public boolean rename(Path source, Path target) throws IOException {
+        boolean renamed = super.rename(source, target);
         record(source);
         record(target);
-        return super.rename(source, target);
+        return renamed;
     }
 
     @Override
     public boolean delete(Path path, boolean recursive) throws IOException {
+        boolean deleted = super.delete(path, recursive);
         record(path);
-        return super.delete(path, recursive);
+        return deleted;
     }
 
     /** A status of the local file system names the file's local path: name it in the bucket instead. */
@@ -134,6 +134,22 @@ public class NimbusObjectFileSystem extends RawLocalFileSystem {
             status.setPath(new Path(uri + (key.isEmpty() ? "/" : key)));
         }
         return status;
+    }
+
+    /** A file is recorded once it is complete, when its stream closes: S3 shows no half-written object. */
+    private FSDataOutputStream journaled(Path path, FSDataOutputStream written) throws IOException {
+        return new FSDataOutputStream(written, null, written.getPos()) {
+            private boolean closed;
+
+            @Override
+            public void close() throws IOException {
+                super.close();
+                if (!closed) {
+                    closed = true;
+                    record(path);
+                }
+            }
+        };
     }
 
     private void record(Path path) throws IOException {

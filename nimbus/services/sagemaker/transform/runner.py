@@ -3,6 +3,9 @@ each job. It starts one worker process per instance (the model's serving contain
 input objects over the instances, sends each instance's requests MaxConcurrentTransforms at a time
 and writes each object's ``.out`` once all its records are transformed: never a partial one.
 
+With a Spark master configured (``NIMBUS_SPARK_MASTER``) a job runs as a Spark job instead
+(spark_runner.py), with the same outcome.
+
 The runner starts with the first transform request a Nimbus process serves, and first fails the jobs
 an earlier process left running.
 """
@@ -18,45 +21,32 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from nimbus.config import Settings
 from nimbus.services.job_runners import RunnerPerStorage
-from nimbus.services.logs.records import append_events
-from nimbus.services.registry import Caller
-from nimbus.services.sagemaker import deployment, workers
-from nimbus.services.sagemaker.s3_locations import JobFailure, write_object
-from nimbus.services.sagemaker.transform.batching import Batch, PayloadTooLarge
-from nimbus.services.sagemaker.transform.filters import FilterError
+from nimbus.services.sagemaker import workers
+from nimbus.services.sagemaker.s3_locations import JobFailure
+from nimbus.services.sagemaker.transform.batching import Batch
 from nimbus.services.sagemaker.transform.inputs import InputObject, input_objects, read_input
+from nimbus.services.sagemaker.transform.job_io import JobLog, job_model, log_lines, upload_output
 from nimbus.services.sagemaker.transform.job_rows import JobKey, fail_interrupted_jobs, find_job, move
-from nimbus.services.sagemaker.transform.joining import JoinError
-from nimbus.services.sagemaker.transform.plan import (
-    DEFAULT_MAX_CONCURRENT,
-    Plan,
-    RecordError,
-    Response,
+from nimbus.services.sagemaker.transform.outcomes import (
+    Answer,
+    Cancelled,
+    Invocation,
+    ObjectFailed,
+    invoke_with_retries,
+    object_batches,
+    object_output,
+    settings_line,
 )
-from nimbus.services.sagemaker.transform.splitting import SplitError
+from nimbus.services.sagemaker.transform.plan import Plan, Response
+from nimbus.services.sagemaker.transform.spark_runner import run_spark_job
 from nimbus.storage import Storage
 
-LOG_GROUP = "/aws/sagemaker/TransformJobs"
-DEFAULT_TIMEOUT_S = 600
-DEFAULT_MAX_RETRIES = 3
 POLL_S = 0.1
-# FailureReason as AWS words it; the job's data-log stream says which object and why
-CLIENT_ERROR = "ClientError: See job logs for more information"
-ALGORITHM_ERROR = "AlgorithmError: See job logs for more information"
-RECORD_ERRORS = (PayloadTooLarge, SplitError, RecordError, FilterError, JoinError)
-
-
-class ObjectFailed(Exception):
-    """One input object could not be transformed: the FailureReason, and the lines for its log."""
-
-    def __init__(self, reason: str, lines: list[str]) -> None:
-        super().__init__(reason)
-        self.lines = lines
 
 
 @dataclass
@@ -68,10 +58,6 @@ class Submitted:
     batches: list[Batch]
     responses: list[Future[Response]]
     failures: list[ObjectFailed]  # in the order they happened: the first is the cause
-
-
-class Cancelled(Exception):
-    """The job is stopping: the rest of its requests are not sent."""
 
 
 class TransformRunner:
@@ -90,8 +76,12 @@ class TransformRunner:
 
     def _run(self, key: JobKey) -> None:
         folder = self.storage.data_dir.joinpath("sagemaker", "transform", *key)
+        master = Settings().spark_master
         try:
-            outcome = run_job(self.storage, key, folder, self._stops[key])
+            if master:
+                outcome = run_spark_job(self.storage, key, folder, self._stops[key], master)
+            else:
+                outcome = run_job(self.storage, key, folder, self._stops[key])
             move(self.storage, key, outcome)
         except JobFailure as failure:
             move(self.storage, key, "Failed", failure_reason=str(failure)[:1024])
@@ -103,21 +93,6 @@ class TransformRunner:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-class JobLog:
-    """One instance's data log (``[sagemaker logs]`` lines: the settings, and each object that
-    failed), beside the stream its model server's output goes to."""
-
-    def __init__(self, storage: Storage, key: JobKey, worker: workers.Worker) -> None:
-        self.storage, self.key = storage, key
-        self.stream = f"{worker.stream}/data-log"
-
-    def data(self, lines: list[str]) -> None:
-        now = datetime.now(UTC)
-        stamp = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}"
-        events = [(int(now.timestamp() * 1000), f"{stamp}:[sagemaker logs]: {line}") for line in lines]
-        append_events(self.storage, self.key[0], self.key[1], LOG_GROUP, self.stream, events)
-
-
 def run_job(storage: Storage, key: JobKey, folder: Path, stop: threading.Event) -> str:
     """Runs the job to its end; returns its final status (Completed or Stopped), or raises JobFailure."""
     job = find_job(storage, key)
@@ -125,27 +100,13 @@ def run_job(storage: Storage, key: JobKey, folder: Path, stop: threading.Event) 
     request: dict[str, Any] = job.request
     plan = Plan.of(request)
     items = input_objects(storage, request["TransformInput"]["DataSource"]["S3DataSource"])
-    resources = request["TransformResources"]
 
     def sink(stream: str, lines: list[tuple[int, str]]) -> None:
-        append_events(storage, key[0], key[1], LOG_GROUP, stream, lines)
+        log_lines(storage, key, stream, lines)
 
+    spec = job_model(storage, key, request, folder)
     try:
-        # the variant is named after the job, so its workers' streams are "<job>/instance-<n>"
-        spec = deployment.model_variant(
-            storage,
-            key[0],
-            key[1],
-            request["ModelName"],
-            key[2],
-            resources["InstanceCount"],
-            1.0,
-            folder,
-            resources["InstanceType"],
-        )
-        # the job's Environment is added to the model's, and wins where both name a variable
-        environment = {**spec.environment, **(request.get("Environment") or {})}
-        variant = workers.start_variant(dataclasses.replace(spec, environment=environment, log_sink=sink))
+        variant = workers.start_variant(dataclasses.replace(spec, log_sink=sink))
     except workers.WorkerFailed as error:
         raise JobFailure(f"ClientError: {error}") from None
     if stop.is_set():
@@ -153,7 +114,7 @@ def run_job(storage: Storage, key: JobKey, folder: Path, stop: threading.Event) 
         return "Stopped"
     transform = ObjectTransform(storage, key, job.caller_arn, request, plan, stop)
     try:
-        transform.run(items, variant, [JobLog(storage, key, worker) for worker in variant.workers])
+        transform.run(items, variant, [JobLog(storage, key, worker.stream) for worker in variant.workers])
     finally:
         workers.stop_variant(variant)
     if stop.is_set():
@@ -176,18 +137,8 @@ class ObjectTransform:
         stop: threading.Event,
     ) -> None:
         self.storage, self.key, self.request, self.plan, self.stop = storage, key, request, plan, stop
-        self.caller = Caller("", key[0], key[0], caller_arn)
-        self.concurrency = request.get("MaxConcurrentTransforms") or DEFAULT_MAX_CONCURRENT
-        client = request.get("ModelClientConfig") or {}
-        self.timeout_s = client.get("InvocationsTimeoutInSeconds", DEFAULT_TIMEOUT_S)
-        self.retries = client.get("InvocationsMaxRetries", DEFAULT_MAX_RETRIES)
-        source = request["TransformInput"]
-        accept = request["TransformOutput"].get("Accept")
-        self.headers = {
-            name: value
-            for name, value in (("Content-Type", source.get("ContentType")), ("Accept", accept))
-            if value
-        }
+        self.caller_arn = caller_arn
+        self.invocation = Invocation.of(request)
         self.failure: ObjectFailed | None = None
         self._failure_lock = threading.Lock()
         self._pending: queue.SimpleQueue[InputObject] = queue.SimpleQueue()
@@ -200,12 +151,7 @@ class ObjectTransform:
             for worker, log in zip(variant.workers, logs, strict=True)
         ]
         for log in logs:
-            log.data(
-                [
-                    f"MaxConcurrentTransforms={self.concurrency}, MaxPayloadInMB={self.plan.max_payload_mb}, "
-                    f"BatchStrategy={_log_name(self.plan.strategy)}"
-                ]
-            )
+            log.data([settings_line(self.plan, self.invocation)])
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -219,7 +165,7 @@ class ObjectTransform:
         one's finish (so the worker never waits on reading or writing objects) when there are
         objects enough for every instance. An object that fails is logged and the job goes on with
         the others (their outputs are still written), as AWS does."""
-        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="transform-request") as pool:
+        with ThreadPoolExecutor(self.invocation.concurrency, thread_name_prefix="transform-request") as pool:
             ahead: deque[Submitted] = deque()
             while not self.stop.is_set():
                 item = self._next() if not ahead or self._pending.qsize() >= instances else None
@@ -259,12 +205,7 @@ class ObjectTransform:
     def _submit(self, item: InputObject, worker: workers.Worker, pool: ThreadPoolExecutor) -> Submitted:
         """Reads the object and queues its requests."""
         compression = self.request["TransformInput"].get("CompressionType") or "None"
-        try:
-            records, batches = self.plan.batches(read_input(item, compression))
-        except RECORD_ERRORS as error:
-            raise ObjectFailed(CLIENT_ERROR, [str(error)]) from None
-        except ValueError as error:  # the object is not gzip as CompressionType says
-            raise ObjectFailed(CLIENT_ERROR, [str(error)]) from None
+        records, batches = object_batches(self.plan, lambda: read_input(item, compression))
         sent = Submitted(item, records, batches, [], [])
 
         def send(batch: Batch) -> Response:
@@ -283,57 +224,19 @@ class ObjectTransform:
             responses = [future.result() for future in sent.responses]
         except ObjectFailed:
             raise sent.failures[0] from None
-        try:
-            return self.plan.output(sent.records, sent.batches, responses)
-        except RECORD_ERRORS as error:
-            raise ObjectFailed(CLIENT_ERROR, [str(error)]) from None
+        return object_output(self.plan, sent.records, sent.batches, responses)
 
     def _invoke(self, worker: workers.Worker, batch: Batch, failures: list[ObjectFailed]) -> Response:
-        """The response to one request, retried InvocationsMaxRetries times when the container does
-        not answer or answers 5xx; a 4xx answer fails the object at once."""
-        problem = ""
-        for _ in range(self.retries + 1):
-            if self.stop.is_set():
-                raise Cancelled
-            if failures:  # another request of the object failed: this one is not sent
-                raise ObjectFailed(CLIENT_ERROR, [])
-            try:
-                answer = workers.invoke(worker, batch.body, self.headers, self.timeout_s)
-            except TimeoutError:
-                problem = (
-                    f"Model server did not respond to /invocations request within {self.timeout_s} seconds"
-                )
-                continue
-            except OSError:
-                problem = "Unable to get response from algorithm"
-                continue
-            if answer.status < 300:
-                return Response(answer.body, answer.content_type)
-            message = answer.body.decode("utf-8", "replace")
-            if answer.status < 500:
-                raise ObjectFailed(
-                    CLIENT_ERROR, [f"ClientError: {answer.status}", "", "Message:", *message.splitlines()]
-                )
-            problem = f"AlgorithmError: {answer.status} Message: {message}"
-        raise ObjectFailed(ALGORITHM_ERROR, [problem])
+        def send() -> Answer:
+            answer = workers.invoke(worker, batch.body, self.invocation.headers, self.invocation.timeout_s)
+            return Answer(answer.status, answer.body, answer.content_type)
+
+        return invoke_with_retries(send, self.invocation, self.stop.is_set, lambda: bool(failures))
 
     def _upload(self, item: InputObject, output: bytes) -> None:
-        destination = f"{self.request['TransformOutput']['S3OutputPath'].rstrip('/')}/{item.relative}.out"
-        content_type = self.request["TransformOutput"].get("Accept") or "application/octet-stream"
-        write_object(
-            self.storage,
-            self.caller,
-            self.key[1],
-            destination,
-            io.BytesIO(output),
-            content_type,
-            "the output",
+        upload_output(
+            self.storage, self.key, self.caller_arn, self.request, item.relative, io.BytesIO(output)
         )
-
-
-def _log_name(strategy: str) -> str:
-    """MultiRecord -> MULTI_RECORD, as the data log spells it."""
-    return "".join(f"_{c}" if c.isupper() and i else c for i, c in enumerate(strategy)).upper()
 
 
 transform_runner: RunnerPerStorage[TransformRunner] = RunnerPerStorage(TransformRunner, fail_interrupted_jobs)
