@@ -92,6 +92,7 @@ def start_process(
             )
         os.close(info_write)
         info_write = -1
+        _sandbox_inits.pop(process.pid, None)  # a PID used again: not the sandbox it once was
         if prefix:
             _remember_sandbox(process.pid, info_read)
     finally:
@@ -116,7 +117,9 @@ def stop_process_group(process: subprocess.Popen[bytes]) -> None:
     process's group is bwrap's; the processes inside lead a session of their own, whose group gets the
     same signals, and the sandbox's init (which SIGTERM cannot end) gets SIGKILL last, which ends
     every process in the sandbox."""
-    _stop(process.pid, process.poll, _sandbox_inits.pop(process.pid, None))
+    sandbox_init = _sandbox_inits.pop(process.pid, None)
+    # a bwrap that has exited took its sandbox with it (and its init's PID may be another's now)
+    _stop(process.pid, process.poll, sandbox_init if process.poll() is None else None)
 
 
 def stop_group(pid: int) -> None:
