@@ -305,12 +305,13 @@ def test_script_runner_and_command_runner_steps_run_in_their_own_folder(
 ) -> None:
     script_runner = "s3://us-east-1.elasticmapreduce/libs/script-runner/script-runner.jar"
     objects = nimbus.data_dir / "s3"
-    script, command, missing = _run_steps(
+    script, command, missing, absent = _run_steps(
         emr,
         single_node_cluster,
         _step("script", script_runner, f"s3://{bucket}/bootstrap/hello.sh", "x", "y z"),
         _step("command", "command-runner.jar", "bash", "-c", f"echo $((6 * 7)); ls {objects} || echo hidden"),
         _step("missing", script_runner, f"s3://{bucket}/bootstrap/missing.sh"),
+        _step("absent", "command-runner.jar", "no-such-program"),
     )
     assert script["Status"]["State"] == command["Status"]["State"] == "COMPLETED"
     s3, logs = nimbus.client("s3"), f"logs/{single_node_cluster}/steps"
@@ -320,6 +321,9 @@ def test_script_runner_and_command_runner_steps_run_in_their_own_folder(
     assert missing["Status"]["FailureDetails"]["Reason"] == (
         f"Unable to download the script s3://{bucket}/bootstrap/missing.sh."
     )
+    assert absent["Status"]["State"] == "FAILED"
+    assert "no-such-program" in absent["Status"]["FailureDetails"]["Message"]
+    assert wait_for_state(emr, single_node_cluster, {"WAITING"}, 30) == "WAITING"  # failed steps only
     for jar, arguments in ((script_runner, []), (script_runner, ["hello.sh"]), ("s3://b/app.jar", ["x"])):
         with pytest.raises(ClientError) as refused:
             emr.add_job_flow_steps(JobFlowId=single_node_cluster, Steps=[_step("bad", jar, *arguments)])

@@ -351,13 +351,20 @@ class ClusterRunner:
             process, program = self._start_step_process(cluster, step.config["HadoopJarStep"], folder)
         except AwsError as error:  # a script-runner step's script is not in S3
             uri = step.config["HadoopJarStep"]["Args"][0]
-            failure = {"Reason": f"Unable to download the script {uri}.", "Message": error.message}
-            move_step(self.storage, step.id, ("RUNNING",), state="FAILED", failure=failure, ended_at=now())
-            self._apply_action_on_failure(step.id)
+            self._fail_unstarted(step.id, f"Unable to download the script {uri}.", error.message)
+            return True
+        except OSError as error:  # the command is not a program on this machine (without bwrap)
+            command = step.config["HadoopJarStep"]["Args"][0]
+            self._fail_unstarted(step.id, f"Cannot run program {command!r}.", str(error))
             return True
         move_step(self.storage, step.id, ("RUNNING", "CANCEL_PENDING"), pid=process.pid)
         self.step = RunningStep(step.id, process, folder, Journal(folder / "written"), program)
         return True
+
+    def _fail_unstarted(self, step_id: str, reason: str, message: str) -> None:
+        failure = {"Reason": reason, "Message": message}
+        move_step(self.storage, step_id, ("RUNNING",), state="FAILED", failure=failure, ended_at=now())
+        self._apply_action_on_failure(step_id)
 
     def _start_step_process(
         self, cluster: Row[Any], jar_step: dict[str, Any], folder: Path
