@@ -112,7 +112,8 @@ def wait_until(check: Callable[[], bool], proc: subprocess.Popen[bytes], log_pat
     )
 
 
-def start_nimbus(work: Path) -> Server:
+def start_nimbus(work: Path, settings: dict[str, str] | None = None) -> Server:
+    """A Nimbus server with its data under ``work``; ``settings`` are NIMBUS_* variables for it."""
     port = free_port()
     data_dir = work / "nimbus-data"
     log_path = work / "nimbus.log"
@@ -120,7 +121,7 @@ def start_nimbus(work: Path) -> Server:
         proc = subprocess.Popen(
             [sys.executable, "-m", "nimbus", "serve", "--host", "127.0.0.1", "--port", str(port),
              "--data-dir", str(data_dir)],
-            cwd=REPO_ROOT, env=clean_env(), stdout=log, stderr=subprocess.STDOUT,
+            cwd=REPO_ROOT, env={**clean_env(), **(settings or {})}, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     wait_until(

@@ -10,7 +10,10 @@ line to TransformEndTime). Every job's output is checked against the in-process 
 shared machine the load changes between phases, so the in-process limit is measured again right
 before each job, and each job is compared with the measure taken just before it.
 
-    bench/run.sh transform [--rows 1000000] [--features 20] [--objects 4] [--concurrency 2]
+With --spark (the default) the same job runs once more as a Spark job: a second Nimbus with
+NIMBUS_SPARK_MASTER set to a Spark standalone cluster on this machine (one worker with every core).
+
+    bench/run.sh transform [--rows 1000000] [--features 20] [--objects 4] [--concurrency 2] [--no-spark]
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from s3_bench import Server, start_nimbus
 
 from nimbus.engines.learn.xgboost_server import XGBoostModel
+from nimbus.engines.spark.cluster import WorkerResources, start_master, start_worker
+from nimbus.engines.spark.processes import stop_process_group
 
 XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
@@ -100,6 +105,47 @@ def client(server: Server, service: str) -> Any:
         aws_secret_access_key=server.secret_key,
         region_name="us-east-1",
     )
+
+
+def prepare(server: Server, parts: list[Path], archive: Path) -> str:
+    """A bucket with the input objects and the model, and the SageMaker model "bench-xgb"; its name."""
+    s3, sagemaker = client(server, "s3"), client(server, "sagemaker")
+    bucket = f"bench-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.upload_file(str(archive), bucket, "model/model.tar.gz")
+    for part in parts:
+        s3.upload_file(str(part), bucket, f"input/{part.name}")
+    sagemaker.create_model(
+        ModelName="bench-xgb",
+        PrimaryContainer={"Image": XGBOOST_IMAGE, "ModelDataUrl": f"s3://{bucket}/model/model.tar.gz"},
+        ExecutionRoleArn=ROLE,
+    )
+    return bucket
+
+
+def spark_job(
+    work: Path, parts: list[Path], archive: Path, expected: list[np.ndarray], concurrency: int
+) -> dict[str, Any]:
+    """The same job run as a Spark job: a Nimbus with NIMBUS_SPARK_MASTER set to a standalone cluster
+    on this machine (a master and one worker with every core)."""
+    master, master_url = start_master(work / "spark-master")
+    try:
+        resources = WorkerResources(cores=os.cpu_count() or 1, memory_mb=4096)
+        worker = start_worker(master_url, resources, work / "spark-worker")
+        try:
+            (work / "spark-nimbus").mkdir()
+            server = start_nimbus(work / "spark-nimbus", {"NIMBUS_SPARK_MASTER": master_url})
+            try:
+                bucket = prepare(server, parts, archive)
+                job = run_job(server, bucket, "bench-xgb", 1, concurrency)
+                check_outputs(server, bucket, job["name"], parts, expected)
+                return job
+            finally:
+                server.stop()
+        finally:
+            stop_process_group(worker)
+    finally:
+        stop_process_group(master)
 
 
 def run_job(server: Server, bucket: str, model: str, instances: int, concurrency: int) -> dict[str, Any]:
@@ -168,6 +214,7 @@ def main() -> None:
     parser.add_argument("--objects", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=2, help="MaxConcurrentTransforms")
     parser.add_argument("--loop-rows", type=int, default=5_000)
+    parser.add_argument("--spark", action=argparse.BooleanOptionalAction, default=True, help="also on Spark")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="transform-bench-") as folder:
         work = Path(folder)
@@ -178,20 +225,7 @@ def main() -> None:
         loop_rate = per_record(parts, work / "model", args.loop_rows)
         server = start_nimbus(work)
         try:
-            s3, sagemaker = client(server, "s3"), client(server, "sagemaker")
-            bucket = f"bench-{uuid.uuid4().hex[:8]}"
-            s3.create_bucket(Bucket=bucket)
-            s3.upload_file(str(archive), bucket, "model/model.tar.gz")
-            for part in parts:
-                s3.upload_file(str(part), bucket, f"input/{part.name}")
-            sagemaker.create_model(
-                ModelName="bench-xgb",
-                PrimaryContainer={
-                    "Image": XGBOOST_IMAGE,
-                    "ModelDataUrl": f"s3://{bucket}/model/model.tar.gz",
-                },
-                ExecutionRoleArn=ROLE,
-            )
+            bucket = prepare(server, parts, archive)
             jobs = {}
             for count in (1, 2):
                 limits[count] = limits.get(count) or in_process(parts, work / "model")[0]
@@ -200,6 +234,9 @@ def main() -> None:
                 check_outputs(server, bucket, job["name"], parts, expected)
         finally:
             server.stop()
+        if args.spark:
+            limits[0] = in_process(parts, work / "model")[0]
+            spark = spark_job(work, parts, archive, expected, args.concurrency)
     rows = args.rows
     print(
         f"{rows:,} rows x {args.features} features, {size_mb:.0f} MB of CSV in {args.objects} objects; "
@@ -209,9 +246,10 @@ def main() -> None:
     print("| path | seconds | records/s | vs in-process |")
     print("|---|---:|---:|---:|")
     for count, limit_s in limits.items():
+        before = f"{count}-instance job" if count else "Spark job"
         print(
             f"| in-process: the container's predict (CSV parser + booster), the limit, before the "
-            f"{count}-instance job | {limit_s:.2f} | {rows / limit_s:,.0f} | 100% |"
+            f"{before} | {limit_s:.2f} | {rows / limit_s:,.0f} | 100% |"
         )
     print(f"| (Booster.predict alone) | {predict_s:.2f} | {rows / predict_s:,.0f} | |")
     print(
@@ -227,6 +265,13 @@ def main() -> None:
                 f"| batch transform, {count} instance{'s' if count > 1 else ''}, {what} | {seconds:.2f} | "
                 f"{rows / seconds:,.0f} | {limits[count] / seconds:.0%} |"
             )
+
+    if args.spark:  # its data log starts before spark-submit does: only the whole job is timed
+        seconds = spark["wall"]
+        print(
+            f"| batch transform on Spark (1 worker, {os.cpu_count()} cores), job, driver and executor "
+            f"start included | {seconds:.2f} | {rows / seconds:,.0f} | {limits[0] / seconds:.0%} |"
+        )
 
 
 if __name__ == "__main__":
