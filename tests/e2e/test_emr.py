@@ -407,17 +407,27 @@ def external_spark(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         stop_process_group(master)
 
 
+@contextlib.contextmanager
+def _nimbus_on(master_url: str, bucket: str, folder: Path) -> Iterator[tuple[Any, Any]]:
+    """A second Nimbus, with NIMBUS_SPARK_MASTER set to ``master_url`` and a bucket holding the ids
+    script: its S3 and EMR clients."""
+    (folder / "data").mkdir()
+    other = NimbusServer(folder / "data", folder, settings={"NIMBUS_SPARK_MASTER": master_url})
+    other.start()
+    try:
+        s3 = other.client("s3")
+        s3.create_bucket(Bucket=bucket)
+        s3.put_object(Bucket=bucket, Key="ids.py", Body=IDS_SCRIPT.encode())
+        yield s3, other.client("emr")
+    finally:
+        other.stop()
+
+
 def test_steps_go_to_an_existing_spark_master(external_spark: tuple[str, Path], tmp_path: Path) -> None:
     """A Nimbus with NIMBUS_SPARK_MASTER set: its clusters start nothing, and their steps run on that
     master's workers, writing this Nimbus's S3."""
     master_url, worker_folder = external_spark
-    (tmp_path / "data").mkdir()
-    other = NimbusServer(tmp_path / "data", tmp_path, settings={"NIMBUS_SPARK_MASTER": master_url})
-    other.start()
-    try:
-        other_s3, other_emr = other.client("s3"), other.client("emr")
-        other_s3.create_bucket(Bucket="scale-out")
-        other_s3.put_object(Bucket="scale-out", Key="ids.py", Body=IDS_SCRIPT.encode())
+    with _nimbus_on(master_url, "scale-out", tmp_path) as (other_s3, other_emr):
         cluster_id = other_emr.run_job_flow(
             Name="on-an-existing-master",
             ReleaseLabel="emr-7.2.0",
@@ -444,8 +454,6 @@ def test_steps_go_to_an_existing_spark_master(external_spark: tuple[str, Path], 
         )
         other_emr.terminate_job_flows(JobFlowIds=[cluster_id])
         assert wait_for_state(other_emr, cluster_id, {"TERMINATED"}, 60) == "TERMINATED"
-    finally:
-        other.stop()
     # the step's executors ran on the worker of the master it was sent to
     assert list((worker_folder / "work").glob("app-*"))
 
@@ -456,15 +464,7 @@ def test_steps_go_to_kubernetes(tmp_path: Path) -> None:
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    (tmp_path / "data").mkdir()
-    other = NimbusServer(
-        tmp_path / "data", tmp_path, settings={"NIMBUS_SPARK_MASTER": f"k8s://https://127.0.0.1:{port}"}
-    )
-    other.start()
-    try:
-        other_s3, other_emr = other.client("s3"), other.client("emr")
-        other_s3.create_bucket(Bucket="on-kubernetes")
-        other_s3.put_object(Bucket="on-kubernetes", Key="ids.py", Body=IDS_SCRIPT.encode())
+    with _nimbus_on(f"k8s://https://127.0.0.1:{port}", "on-kubernetes", tmp_path) as (other_s3, other_emr):
         cluster_id = other_emr.run_job_flow(
             Name="on kubernetes",
             ReleaseLabel="emr-7.2.0",
@@ -494,8 +494,6 @@ def test_steps_go_to_kubernetes(tmp_path: Path) -> None:
         stderr = read_log(other_s3, "on-kubernetes", log_key)
         assert "KubernetesClientException" in stderr
         assert f"Connection refused: /127.0.0.1:{port}" in stderr
-    finally:
-        other.stop()
 
 
 def test_resize_adds_and_removes_workers(nimbus: NimbusServer, emr: Any, cluster: str) -> None:
