@@ -23,12 +23,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import boto3
 import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from s3_bench import Server, start_nimbus
+from s3_bench import start_nimbus
 
 from nimbus.engines.spark.runtime import spark_home, spark_version
 
@@ -58,16 +57,6 @@ model = LogisticRegression(maxIter=iterations).fit(data)
 print("fit-seconds", time.time() - started, "accuracy", model.summary.accuracy, flush=True)
 spark.stop()
 """
-
-
-def client(server: Server, service: str) -> Any:
-    return boto3.session.Session().client(
-        service,
-        endpoint_url=server.endpoint_url,
-        aws_access_key_id=server.access_key,
-        aws_secret_access_key=server.secret_key,
-        region_name="us-east-1",
-    )
 
 
 def make_data(rows: int, features: int, path: Path) -> None:
@@ -266,7 +255,7 @@ def main() -> None:
         server = start_nimbus(work)
         data_dir = work / "nimbus-data"
         try:
-            emr, s3 = client(server, "emr"), client(server, "s3")
+            emr, s3 = server.client("emr"), server.client("s3")
             bucket = "emr-bench"
             s3.create_bucket(Bucket=bucket)
             s3.upload_file(str(data), bucket, "data/train.csv")

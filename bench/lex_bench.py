@@ -50,8 +50,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
-import botocore.config
 from botocore.exceptions import BotoCoreError, ClientError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -145,16 +143,7 @@ SPEECH_SENTENCES: list[tuple[str, str, str | None]] = [
 
 
 def lex_client(server: Server, service: str, pool: int = 4) -> Any:
-    return boto3.session.Session().client(
-        service,
-        endpoint_url=server.endpoint_url,
-        aws_access_key_id=server.access_key,
-        aws_secret_access_key=server.secret_key,
-        region_name="us-east-1",
-        config=botocore.config.Config(
-            retries={"max_attempts": 1}, max_pool_connections=pool, read_timeout=120, connect_timeout=10
-        ),
-    )
+    return server.client(service, max_pool_connections=pool, read_timeout=120, connect_timeout=10)
 
 
 def describe_error(error: Exception) -> str:

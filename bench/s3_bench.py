@@ -46,16 +46,18 @@ class Server:
     proc: subprocess.Popen[bytes]
     log_path: Path
 
-    def client(self) -> Any:
+    def client(self, service: str = "s3", **config: Any) -> Any:
+        """A boto3 client of this server; ``config`` overrides the botocore settings below (no
+        retries: a benchmark must see every failure)."""
+        settings = {"retries": {"max_attempts": 1}, "max_pool_connections": 4, "tcp_keepalive": True}
+        settings.update(config)
         return boto3.session.Session().client(
-            "s3",
+            service,
             endpoint_url=self.endpoint_url,
             aws_access_key_id=self.access_key,
             aws_secret_access_key=self.secret_key,
             region_name="us-east-1",
-            config=botocore.config.Config(
-                retries={"max_attempts": 1}, max_pool_connections=4, tcp_keepalive=True
-            ),
+            config=botocore.config.Config(**settings),
         )
 
     def stop(self) -> None:

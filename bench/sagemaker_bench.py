@@ -45,8 +45,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import boto3
-import botocore.config
 import joblib
 import numpy as np
 import requests
@@ -361,20 +359,9 @@ def kill_leftovers(snapshot: list[tuple[int, int | None]]) -> None:
 # ---- Nimbus ---------------------------------------------------------------------------------------
 
 
-def aws_client(server: Server, service: str) -> Any:
-    return boto3.session.Session().client(
-        service,
-        endpoint_url=server.endpoint_url,
-        aws_access_key_id=server.access_key,
-        aws_secret_access_key=server.secret_key,
-        region_name=REGION,
-        config=botocore.config.Config(retries={"max_attempts": 1}, tcp_keepalive=True),
-    )
-
-
 def deploy_endpoint(server: Server, name: str, container: dict[str, Any]) -> tuple[str, float]:
     """Creates the model, config and endpoint; returns the status it reached and the seconds to it."""
-    sagemaker = aws_client(server, "sagemaker")
+    sagemaker = server.client("sagemaker")
     sagemaker.create_model(ModelName=name, PrimaryContainer=container, ExecutionRoleArn=ROLE)
     variant = {
         "VariantName": "AllTraffic",
@@ -398,7 +385,7 @@ def deploy_endpoint(server: Server, name: str, container: dict[str, Any]) -> tup
 
 
 def boto3_caller(server: Server, endpoint: str) -> Caller:
-    runtime = aws_client(server, "sagemaker-runtime")
+    runtime = server.client("sagemaker-runtime")
 
     def call(body: bytes) -> bytes:
         answer = runtime.invoke_endpoint(
@@ -451,7 +438,7 @@ def nimbus_server_pids(server: Server) -> Callable[[], list[int]]:
 
 
 def upload(server: Server, bucket: str, objects: dict[str, bytes]) -> None:
-    s3 = aws_client(server, "s3")
+    s3 = server.client("s3")
     with contextlib.suppress(ClientError):
         s3.create_bucket(Bucket=bucket)
     for key, content in objects.items():
@@ -580,7 +567,7 @@ def train_directly(path: Path, hyperparameters: dict[str, str], run: TrainingRun
 
 
 def train_with_nimbus(server: Server, bucket: str, hyperparameters: dict[str, str], run: TrainingRun) -> None:
-    sagemaker = aws_client(server, "sagemaker")
+    sagemaker = server.client("sagemaker")
     name = f"bench-{uuid.uuid4().hex[:12]}"
     start = time.monotonic()
     sagemaker.create_training_job(

@@ -30,7 +30,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 import numpy as np
 import pandas as pd
 import xgboost
@@ -97,19 +96,9 @@ def per_record(parts: list[Path], model_dir: Path, limit: int) -> float:
     return len(rows) / (time.perf_counter() - started)
 
 
-def client(server: Server, service: str) -> Any:
-    return boto3.session.Session().client(
-        service,
-        endpoint_url=server.endpoint_url,
-        aws_access_key_id=server.access_key,
-        aws_secret_access_key=server.secret_key,
-        region_name="us-east-1",
-    )
-
-
 def prepare(server: Server, parts: list[Path], archive: Path) -> str:
     """A bucket with the input objects and the model, and the SageMaker model "bench-xgb"; its name."""
-    s3, sagemaker = client(server, "s3"), client(server, "sagemaker")
+    s3, sagemaker = server.client("s3"), server.client("sagemaker")
     bucket = f"bench-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
     s3.upload_file(str(archive), bucket, "model/model.tar.gz")
@@ -149,7 +138,7 @@ def spark_job(
 
 
 def run_job(server: Server, bucket: str, model: str, instances: int, concurrency: int) -> dict[str, Any]:
-    sagemaker = client(server, "sagemaker")
+    sagemaker = server.client("sagemaker")
     name = f"bench-{instances}-{uuid.uuid4().hex[:6]}"
     started = time.perf_counter()
     sagemaker.create_transform_job(
@@ -182,7 +171,7 @@ def run_job(server: Server, bucket: str, model: str, instances: int, concurrency
 
 def _steady_seconds(server: Server, name: str, ended: datetime) -> float:
     """From the first data-log line (the workers answer /ping, requests start) to the job's end."""
-    logs = client(server, "logs")
+    logs = server.client("logs")
     streams = logs.describe_log_streams(logGroupName=LOG_GROUP, logStreamNamePrefix=f"{name}/")["logStreams"]
     first = min(
         event["timestamp"]
@@ -198,7 +187,7 @@ def _steady_seconds(server: Server, name: str, ended: datetime) -> float:
 def check_outputs(
     server: Server, bucket: str, name: str, parts: list[Path], expected: list[np.ndarray]
 ) -> None:
-    s3 = client(server, "s3")
+    s3 = server.client("s3")
     for part, predictions in zip(parts, expected, strict=True):
         body = s3.get_object(Bucket=bucket, Key=f"output-{name}/{part.name}.out")["Body"].read()
         got = np.array(body.decode().split(), dtype=np.float64)

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import av
-import boto3
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from skimage import data
@@ -71,18 +70,8 @@ def make_video(seconds: int) -> bytes:
     return buffer.getvalue()
 
 
-def client(server: Server, service: str) -> Any:
-    return boto3.session.Session().client(
-        service,
-        endpoint_url=server.endpoint_url,
-        aws_access_key_id=server.access_key,
-        aws_secret_access_key=server.secret_key,
-        region_name="us-east-1",
-    )
-
-
 def video_part(server: Server, seconds: int) -> list[str]:
-    s3, rekognition = client(server, "s3"), client(server, "rekognition")
+    s3, rekognition = server.client("s3"), server.client("rekognition")
     s3.create_bucket(Bucket="bench-video")
     s3.put_object(Bucket="bench-video", Key="bench.mp4", Body=make_video(seconds))
     source = {"S3Object": {"Bucket": "bench-video", "Name": "bench.mp4"}}
@@ -129,7 +118,7 @@ def manifest_line(key: str, digit: int) -> str:
 
 
 def custom_labels_part(server: Server, train_per_digit: int, test_per_digit: int) -> list[str]:
-    s3, rekognition = client(server, "s3"), client(server, "rekognition")
+    s3, rekognition = server.client("s3"), server.client("rekognition")
     s3.create_bucket(Bucket="bench-digits")
     digits = load_digits()
     lines: dict[str, list[str]] = {"TRAIN": [], "TEST": []}

@@ -57,8 +57,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
-import botocore.config
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFont, ImageOps
 
@@ -140,16 +138,7 @@ def collage(seed: int) -> bytes:
 
 
 def rekognition_client(server: Server, pool: int = 4) -> Any:
-    return boto3.session.Session().client(
-        "rekognition",
-        endpoint_url=server.endpoint_url,
-        aws_access_key_id=server.access_key,
-        aws_secret_access_key=server.secret_key,
-        region_name="us-east-1",
-        config=botocore.config.Config(
-            retries={"max_attempts": 1}, max_pool_connections=pool, read_timeout=300, tcp_keepalive=True
-        ),
-    )
+    return server.client("rekognition", max_pool_connections=pool, read_timeout=300)
 
 
 def timed_phase(make_call: Callable[[int], Callable[[], Any]], total: int, threads: int) -> Phase:
