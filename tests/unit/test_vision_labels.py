@@ -11,9 +11,19 @@ from skimage import data as skimage_data
 
 # The ONNX models are built by `make models` (part of `make install`); a missing one fails with
 # ModelMissingError naming the command, rather than being built or skipped here.
+from nimbus.engines.vision import objects
+from nimbus.engines.vision.boxes import ClassifiedBoxes
+from nimbus.engines.vision.geometry import Box
 from nimbus.engines.vision.image import DecodedImage
-from nimbus.engines.vision.labels import Label, detect_labels, image_properties
+from nimbus.engines.vision.labels import (
+    Instance,
+    Label,
+    detect_labels,
+    image_properties,
+    without_rivals_of_boxes,
+)
 from nimbus.engines.vision.properties import simplified_color
+from nimbus.engines.vision.ssd import anchors as ssd_anchors
 from nimbus.engines.vision.taxonomy import CURATED_LABELS, TAXONOMY_FILE, imagenet_taxonomy
 
 
@@ -115,3 +125,34 @@ def test_image_properties_measure_brightness_sharpness_and_colours() -> None:
 )
 def test_simplified_colour_names(rgb: tuple[int, int, int], name: str) -> None:
     assert simplified_color(*rgb) == name
+
+
+def test_two_detectors_of_one_object_fuse_into_one_object_that_outranks_either() -> None:
+    box = np.array([[10.0, 10.0, 110.0, 210.0]])
+    nano = ClassifiedBoxes(box, np.array([0.6]), np.array([0]))
+    ssd = ClassifiedBoxes(box + 4, np.array([0.7]), np.array([0]))
+    other_class = ClassifiedBoxes(box, np.array([0.9]), np.array([2]))
+    (fused,) = objects.fuse([nano, ssd])
+    assert fused.scores == (0.6, 0.7) and fused.raw_score == pytest.approx(0.65)
+    assert np.allclose(fused.box, (box[0] * 0.6 + (box[0] + 4) * 0.7) / 1.3)
+    alone = {o.coco_class: o for o in objects.fuse([nano, other_class])}
+    assert alone[0].scores == (0.6, 0.0) and alone[2].scores == (0.0, 0.9)
+    confidences = [objects.calibrated_confidence(p) for p in (0.1, 0.3, 0.5, 0.65, 0.9)]
+    assert confidences == sorted(confidences) and confidences[-1] > 95  # calibration keeps the order
+
+
+def test_ssd_anchors_match_its_box_predictors() -> None:
+    # 19x19 cells with 3 boxes, then 10, 5, 3, 2 and 1 cells with 6 boxes each
+    assert ssd_anchors().shape == (19 * 19 * 3 + (100 + 25 + 9 + 4 + 1) * 6, 4)
+
+
+def test_a_boxed_object_wins_over_the_classifiers_rival_name() -> None:
+    taxonomy = imagenet_taxonomy()
+    bicycle = Label("Bicycle", 92.0, list(taxonomy.describe("Bicycle").parents), ["Vehicles and Automotive"])
+    bicycle.instances.append(Instance(Box(0.1, 0.1, 0.5, 0.5), 92.0))
+    unicycle = Label(
+        "Unicycle", 79.0, list(taxonomy.describe("Unicycle").parents), ["Vehicles and Automotive"]
+    )
+    vehicle = Label("Vehicle", 95.0, list(taxonomy.describe("Vehicle").parents), ["Vehicles and Automotive"])
+    kept = without_rivals_of_boxes({"Bicycle": bicycle, "Unicycle": unicycle, "Vehicle": vehicle})
+    assert set(kept) == {"Bicycle", "Vehicle"}

@@ -28,8 +28,7 @@ import numpy as np
 import onnxruntime
 from PIL import Image
 
-from nimbus.engines.vision.face_detection import LockedInterpreter
-from nimbus.engines.vision.face_mesh import FaceMesh, bounding_box
+from nimbus.engines.vision.litert import LockedInterpreter
 from nimbus.engines.vision.model_files import package_file
 
 AGE_CHIP_SIZE = 64
@@ -107,15 +106,16 @@ def gender(pixels: np.ndarray, shape: dlib.full_object_detection) -> Gender:
     return Gender(GENDERS[best], 100.0 * float(probabilities[best]))
 
 
-def _face_crop(image: Image.Image, mesh: FaceMesh, margin: float) -> Image.Image:
-    x0, y0, x1, y1 = bounding_box(mesh)
+def _face_crop(image: Image.Image, box: np.ndarray, margin: float) -> Image.Image:
+    x0, y0, x1, y1 = box
     pad_x, pad_y = (x1 - x0) * margin, (y1 - y0) * margin
     return image.crop((round(x0 - pad_x), round(y0 - pad_y), round(x1 + pad_x), round(y1 + pad_y)))
 
 
-def emotions(image: Image.Image, mesh: FaceMesh) -> dict[str, float]:
-    """Rekognition emotion type -> confidence 0-100, for the seven types the model knows."""
-    grey = _face_crop(image, mesh, EMOTION_CROP_MARGIN).convert("L")
+def emotions(image: Image.Image, box: np.ndarray) -> dict[str, float]:
+    """Rekognition emotion type -> confidence 0-100, for the seven types the model knows, of the
+    face in ``box`` (x0, y0, x1, y1 image pixels)."""
+    grey = _face_crop(image, box, EMOTION_CROP_MARGIN).convert("L")
     grey = grey.resize((EMOTION_INPUT_SIZE, EMOTION_INPUT_SIZE), Image.Resampling.BILINEAR)
     batch = ((np.asarray(grey, dtype=np.float32) / 255.0 - 0.5) * 2.0)[np.newaxis, :, :, np.newaxis]
     (probabilities,) = _emotion_model().run(batch)
@@ -123,9 +123,9 @@ def emotions(image: Image.Image, mesh: FaceMesh) -> dict[str, float]:
     return {name: 100.0 * float(p) for name, p in zip(FER_CLASS_TO_REKOGNITION, probabilities, strict=True)}
 
 
-def quality(image: Image.Image, mesh: FaceMesh) -> Quality:
+def quality(image: Image.Image, box: np.ndarray) -> Quality:
     grey = (
-        _face_crop(image, mesh, 0.0)
+        _face_crop(image, box, 0.0)
         .convert("L")
         .resize((QUALITY_CROP_SIZE, QUALITY_CROP_SIZE), Image.Resampling.BILINEAR)
     )

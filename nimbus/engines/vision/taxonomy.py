@@ -4,7 +4,8 @@
 every synset above them. Each class yields its own label (its first WordNet lemma in Title
 Case, "Tabby") plus one label for every curated synset above it ("Cat", "Mammal", "Animal",
 "Pet"): those curated synsets are the names Rekognition uses, and they carry its categories.
-A label's parents are the curated labels above it, nearest first.
+A label's parents are the curated labels above it, nearest first; its aliases are the other
+names WordNet gives its synset ("Bicycle": "Bike", "Wheel", "Cycle").
 """
 
 from __future__ import annotations
@@ -139,6 +140,7 @@ class LabelInfo:
     name: str
     parents: tuple[str, ...]  # curated labels above, nearest first
     categories: tuple[str, ...]
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -169,21 +171,26 @@ def _curated_above(synset_id: str, hypernyms: dict[str, list[str]]) -> list[str]
     return [ancestor for ancestor in _ancestors(synset_id, hypernyms) if ancestor in CURATED_LABELS]
 
 
-def _label_info(name: str, synset_id: str, hypernyms: dict[str, list[str]]) -> LabelInfo:
+def _label_info(
+    name: str, synset_id: str, synsets: dict[str, dict], hypernyms: dict[str, list[str]]
+) -> LabelInfo:
     curated = _curated_above(synset_id, hypernyms)
     parents = tuple(dict.fromkeys(CURATED_LABELS[a][0] for a in curated if CURATED_LABELS[a][0] != name))
     if synset_id in CURATED_LABELS:
         category = CURATED_LABELS[synset_id][1]
     else:
         category = CURATED_LABELS[curated[0]][1] if curated else FALLBACK_CATEGORY
-    return LabelInfo(name, parents, (category,))
+    synset = synsets[synset_id]
+    names = [synset["name"], *synset.get("aliases", ())]
+    return LabelInfo(name, parents, (category,), tuple(alias for alias in names if alias != name))
 
 
 def _merge(known: LabelInfo | None, new: LabelInfo) -> LabelInfo:
     if known is None:
         return new
     parents = tuple(dict.fromkeys(known.parents + new.parents))
-    return LabelInfo(known.name, parents, tuple(dict.fromkeys(known.categories + new.categories)))
+    categories = tuple(dict.fromkeys(known.categories + new.categories))
+    return LabelInfo(known.name, parents, categories, tuple(dict.fromkeys(known.aliases + new.aliases)))
 
 
 def _class_name(synset_id: str, synsets: dict[str, dict]) -> str:
@@ -202,7 +209,7 @@ def build_taxonomy(document: dict) -> Taxonomy:
         supported = [(_class_name(class_id, synsets), class_id)]
         supported += [(CURATED_LABELS[a][0], a) for a in _curated_above(class_id, hypernyms)]
         for name, synset_id in supported:
-            labels[name] = _merge(labels.get(name), _label_info(name, synset_id, hypernyms))
+            labels[name] = _merge(labels.get(name), _label_info(name, synset_id, synsets, hypernyms))
         class_labels.append(tuple(dict.fromkeys(name for name, _ in supported)))
     return Taxonomy(tuple(class_labels), labels)
 

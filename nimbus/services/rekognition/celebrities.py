@@ -17,6 +17,6 @@ MAX_FACES = 64  # AWS recognizes up to 64 celebrities in an image
 def recognize_celebrities(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     """There is no celebrity database: CelebrityFaces is always empty and every detected face is in
     UnrecognizedFaces."""
-    image = load_image(ctx, request["Image"])
+    image = load_image(ctx, request["Image"], face_engine.DECODE_SIDE)
     found = face_engine.detect_faces(image)[:MAX_FACES]
     return {"CelebrityFaces": [], "UnrecognizedFaces": [compared_face(face) for face in found]}

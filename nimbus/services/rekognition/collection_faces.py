@@ -54,7 +54,7 @@ def index_faces(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     """The AUTO quality bar is Nimbus's MEDIUM bar (see QualityFilter under CompareFaces). Indexing
     the same image again with the same ExternalImageId stores its faces again (AWS keeps one copy)."""
     collection = find_collection(ctx, request["CollectionId"])
-    image = load_image(ctx, request["Image"])
+    image = load_image(ctx, request["Image"], face_engine.DECODE_SIDE)
     wanted = requested_attributes(request.get("DetectionAttributes"))
     found = face_engine.detect_faces(image, attributes=bool(wanted))[:MAX_INDEXED_FACES]
     max_faces = min(request.get("MaxFaces", MAX_INDEXED_FACES), MAX_INDEXED_FACES)

@@ -31,8 +31,8 @@ def compare_faces(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any
     sharpness, face size; AWS does not publish its bars) on both images. A target image without
     faces gives empty FaceMatches and UnmatchedFaces."""
     quality_filter = request.get("QualityFilter", "NONE")
-    source = load_image(ctx, request["SourceImage"])
-    target = load_image(ctx, request["TargetImage"])
+    source = load_image(ctx, request["SourceImage"], face_engine.DECODE_SIDE)
+    target = load_image(ctx, request["TargetImage"], face_engine.DECODE_SIDE)
     source_faces = faces_passing(source, quality_filter)
     if not source_faces:
         raise no_faces_in_image()

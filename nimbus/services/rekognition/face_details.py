@@ -2,14 +2,15 @@
 
 The engine has no model for Beard, Mustache, Eyeglasses, Sunglasses, FaceOccluded or EyeDirection,
 nor for the CONFUSED emotion and the pupil landmarks, so those are never in a FaceDetail, even
-with ``Attributes=["ALL"]``.
+with ``Attributes=["ALL"]``. Faces too small or turned too far for the face mesh have the five
+keypoint landmarks only, and no EyesOpen or MouthOpen.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from nimbus.engines.vision.faces import Face
+from nimbus.engines.vision.faces import BinaryAttribute, Face
 
 # attributes the engine computes only on request (an extra model each), by Rekognition's names
 COMPUTED_ATTRIBUTES = frozenset({"AGE_RANGE", "GENDER", "EMOTIONS", "SMILE", "EYES_OPEN", "MOUTH_OPEN"})
@@ -38,25 +39,28 @@ def compared_face(face: Face) -> dict[str, Any]:
     }
 
 
+def _binary(attribute: BinaryAttribute | None) -> dict[str, Any] | None:
+    return None if attribute is None else {"Value": attribute.value, "Confidence": attribute.confidence}
+
+
 def face_detail(face: Face, wanted: frozenset[str]) -> dict[str, Any]:
     detail = compared_face(face)
     found = face.attributes
     if found is None or not wanted:
         return detail
-    optional: dict[str, dict[str, Any]] = {
-        "AGE_RANGE": {"AgeRange": {"Low": found.age_range.low, "High": found.age_range.high}},
-        "SMILE": {"Smile": {"Value": found.smile.value, "Confidence": found.smile.confidence}},
-        "GENDER": {"Gender": {"Value": found.gender.value, "Confidence": found.gender.confidence}},
-        "EYES_OPEN": {"EyesOpen": {"Value": found.eyes_open.value, "Confidence": found.eyes_open.confidence}},
-        "MOUTH_OPEN": {
-            "MouthOpen": {"Value": found.mouth_open.value, "Confidence": found.mouth_open.confidence}
-        },
-        "EMOTIONS": {
-            "Emotions": [
-                {"Type": emotion.type, "Confidence": emotion.confidence} for emotion in found.emotions
-            ]
-        },
+    optional: dict[str, tuple[str, Any]] = {
+        "AGE_RANGE": ("AgeRange", {"Low": found.age_range.low, "High": found.age_range.high}),
+        "SMILE": ("Smile", _binary(found.smile)),
+        "GENDER": ("Gender", {"Value": found.gender.value, "Confidence": found.gender.confidence}),
+        "EYES_OPEN": ("EyesOpen", _binary(found.eyes_open)),
+        "MOUTH_OPEN": ("MouthOpen", _binary(found.mouth_open)),
+        "EMOTIONS": (
+            "Emotions",
+            [{"Type": emotion.type, "Confidence": emotion.confidence} for emotion in found.emotions],
+        ),
     }
     for name in sorted(wanted):
-        detail.update(optional[name])
+        member, value = optional[name]
+        if value is not None:  # EyesOpen/MouthOpen need the mesh, which small or turned faces lack
+            detail[member] = value
     return detail

@@ -18,7 +18,7 @@ def detect_faces(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]
     """Beard, Mustache, Eyeglasses, Sunglasses, FaceOccluded, EyeDirection, the CONFUSED emotion and
     the pupil landmarks are never returned (no model for them); faces smaller than about 40 pixels
     are not found."""
-    image = load_image(ctx, request["Image"])
+    image = load_image(ctx, request["Image"], face_engine.DECODE_SIDE)
     wanted = requested_attributes(request.get("Attributes"))
     found = face_engine.detect_faces(image, attributes=bool(wanted))
     return {"FaceDetails": [face_detail(face, wanted) for face in found[:MAX_DETECTED_FACES]]}

@@ -34,11 +34,12 @@ def invalid_s3_object() -> AwsError:
     return AwsError("InvalidS3ObjectException", S3_OBJECT_MESSAGE, 400)
 
 
-def load_image(ctx: RequestContext, image: dict[str, Any]) -> DecodedImage:
-    """The request's image, decoded; AWS's errors for anything that is not a whole JPEG or PNG."""
+def load_image(ctx: RequestContext, image: dict[str, Any], longest_side: int | None = None) -> DecodedImage:
+    """The request's image, decoded (JPEGs no larger than the engine needs, at least ``longest_side``
+    pixels wide); AWS's errors for anything that is not a whole JPEG or PNG."""
     data = image_bytes(ctx, image)
     try:
-        return decode_image(data)
+        return decode_image(data, longest_side)
     except ImageTooLargeError as error:
         raise image_too_large(str(error)) from None
     except InvalidImageError:

@@ -21,10 +21,11 @@ DEFAULT_MAX_DOMINANT_COLORS = 10
 
 @rekognition.operation
 def detect_labels(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
-    """Labels come from an ImageNet-1k classifier and a COCO detector (instances only for COCO's 80
-    classes), so the vocabulary is far smaller than AWS's; no label has Aliases. ImageProperties gives
-    at most 5 dominant colours and no Foreground or Background."""
-    image = load_image(ctx, request["Image"])
+    """Labels come from an ImageNet-1k classifier and two fused COCO detectors (instances only for
+    COCO's 80 classes), so the vocabulary is far smaller than AWS's; Aliases are the other names WordNet
+    gives a label's synset. ImageProperties gives at most 5 dominant colours and no Foreground or
+    Background."""
+    image = load_image(ctx, request["Image"], label_engine.DECODE_SIDE)
     features = set(request.get("Features") or ["GENERAL_LABELS"])
     settings = request.get("Settings") or {}
     output: dict[str, Any] = {"LabelModelVersion": LABEL_MODEL_VERSION}
@@ -65,6 +66,7 @@ def label_shape(label: label_engine.Label) -> dict[str, Any]:
             for instance in label.instances
         ],
         "Parents": [{"Name": parent} for parent in label.parents],
+        "Aliases": [{"Name": alias} for alias in label.aliases],
         "Categories": [{"Name": category} for category in label.categories],
     }
 

@@ -21,7 +21,7 @@ def detect_moderation_labels(ctx: RequestContext, request: dict[str, Any]) -> di
     Custom moderation adapters (ProjectVersion) and human review (HumanLoopConfig) are refused."""
     if request.get("ProjectVersion") or request.get("HumanLoopConfig"):
         raise invalid_parameter("Nimbus has no custom moderation adapters or human review loops.")
-    image = load_image(ctx, request["Image"])
+    image = load_image(ctx, request["Image"], moderation_engine.DECODE_SIDE)
     min_confidence = request.get("MinConfidence", DEFAULT_MIN_CONFIDENCE)
     return {
         "ModerationLabels": moderation_labels(image, min_confidence),

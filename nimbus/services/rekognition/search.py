@@ -103,7 +103,7 @@ def search_faces(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]
 def search_faces_by_image(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     """QualityFilter uses Nimbus's quality bars (see CompareFaces)."""
     collection = find_collection(ctx, request["CollectionId"])
-    image = load_image(ctx, request["Image"])
+    image = load_image(ctx, request["Image"], face_engine.DECODE_SIDE)
     found = faces_passing(image, request.get("QualityFilter", "NONE"))
     if not found:
         raise no_faces_in_image()

@@ -282,7 +282,7 @@ def search_users_by_image(ctx: RequestContext, request: dict[str, Any]) -> dict[
     """Faces other than the largest are in UnsearchedFaces with reason FACE_NOT_LARGEST; faces that
     fail the QualityFilter are left out (Nimbus's quality bars, see CompareFaces)."""
     collection = find_collection(ctx, request["CollectionId"])
-    image = load_image(ctx, request["Image"])
+    image = load_image(ctx, request["Image"], face_engine.DECODE_SIDE)
     found = faces_passing(image, request.get("QualityFilter", "NONE"))
     if not found:
         raise no_faces_in_image()

@@ -2,12 +2,13 @@
 StartProjectVersion, StopProjectVersion, DeleteProjectVersion.
 
 Training (one version at a time, in a thread of the server) reads every TRAIN image from Nimbus S3,
-learns an image-level classifier on the vision engine's image features
-(nimbus/engines/vision/custom_labels.py), scores it on the TEST images (or, without a TEST dataset,
-on one image in five of each label held out of TRAIN) and writes AWS's evaluation summary JSON to
-the output bucket. Statuses: TRAINING_IN_PROGRESS -> TRAINING_COMPLETED or TRAINING_FAILED; then
-STARTING -> RUNNING -> STOPPING -> STOPPED. A server that starts fails interrupted training and
-finishes interrupted starts and stops (a RUNNING model is loaded again on its first request).
+learns an image-level classifier on the vision engine's image features and augmented views
+(nimbus/engines/vision/custom_labels.py), sets each label's assumed threshold where its F1 score on
+the TEST images (or, without a TEST dataset, on one image in five of each label held out of TRAIN)
+is highest, scores the model there and writes AWS's evaluation summary JSON to the output bucket.
+Statuses: TRAINING_IN_PROGRESS -> TRAINING_COMPLETED or TRAINING_FAILED; then STARTING -> RUNNING ->
+STOPPING -> STOPPED. A server that starts fails interrupted training and finishes interrupted
+starts and stops (a RUNNING model is loaded again on its first request).
 """
 
 from __future__ import annotations
@@ -278,11 +279,15 @@ def _train(storage: Storage, arn: str) -> dict[str, Any]:
     training, testing = datasets.get("TRAIN", []), datasets.get("TEST", [])
     if not testing or (version.request.get("TestingData") or {}).get("AutoCreate"):
         training, testing = split_for_testing(training)
-    train_features, train_labels = _labelled_features(storage, training)
-    test_features, test_labels = _labelled_features(storage, testing)
+    train_features, train_labels, train_images = _labelled_features(
+        storage, training, np.random.default_rng(0)
+    )
+    test_features, test_labels, _ = _labelled_features(storage, testing)
     if not test_labels:
         raise ValueError("The TEST dataset has no labelled images.")
-    classifier = custom_label_engine.train_classifier(train_features, train_labels)
+    classifier = custom_label_engine.with_assumed_thresholds(
+        custom_label_engine.train_classifier(train_features, train_labels), test_features, test_labels
+    )
     evaluation = custom_label_engine.evaluate(classifier, test_features, test_labels)
     classifier.save(model_path(storage, arn))
     summary = {
@@ -290,21 +295,30 @@ def _train(storage: Storage, arn: str) -> dict[str, Any]:
         "EvaluationDetails": {
             "EvaluationEndTimestamp": datetime.now(UTC).isoformat(),
             "Labels": classifier.labels,
-            "NumberOfTrainingImages": len(train_labels),
+            "NumberOfTrainingImages": train_images,
             "NumberOfTestingImages": len(test_labels),
         },
         "AggregatedEvaluationResults": {
+            "ConfusionMatrix": [
+                {"GroundTruthLabel": actual, "PredictedLabel": predicted, "Value": share}
+                for (actual, predicted), share in sorted(evaluation.confusion.items())
+            ],
             "F1Score": evaluation.f1_score,
             "Precision": evaluation.precision,
             "Recall": evaluation.recall,
         },
-        "LabelEvaluationResults": [
+        "LabelEvaluationResults": [  # AWS sorts them by F1 score
             {
                 "Label": label,
-                "NumberOfTestingImages": images,
-                "Metrics": {"F1Score": f1, "Precision": precision, "Recall": recall, "Threshold": 0.5},
+                "NumberOfTestingImages": result.images,
+                "Metrics": {
+                    "F1Score": result.f1_score,
+                    "Precision": result.precision,
+                    "Recall": result.recall,
+                    "Threshold": result.threshold,
+                },
             }
-            for label, (precision, recall, f1, images) in evaluation.per_label.items()
+            for label, result in sorted(evaluation.per_label.items(), key=lambda item: -item[1].f1_score)
         ],
     }
     output = version.request["OutputConfig"]
@@ -320,9 +334,14 @@ def _train(storage: Storage, arn: str) -> dict[str, Any]:
     return {**summary, "Summary": {"S3Object": {"Bucket": output["S3Bucket"], "Name": key}}}
 
 
-def _labelled_features(storage: Storage, entries: list[str]) -> tuple[np.ndarray, list[str]]:
-    """Image features and the first label of every labelled entry; ValueError names an unreadable image."""
-    features, labels = [], []
+def _labelled_features(
+    storage: Storage, entries: list[str], augment: np.random.Generator | None = None
+) -> tuple[np.ndarray, list[str], int]:
+    """Rows of image features, the first label of every labelled entry for each of its rows (with
+    ``augment``, rows for random views of each image too) and how many images there were;
+    ValueError names an unreadable image."""
+    features: list[np.ndarray] = []
+    labels: list[str] = []
     for line in entries:
         entry = json.loads(line)
         found = entry_labels(entry)
@@ -331,12 +350,21 @@ def _labelled_features(storage: Storage, entries: list[str]) -> tuple[np.ndarray
         bucket, key = split_s3_uri(entry["source-ref"])
         try:
             with storage.objects.open_object(bucket, key) as handle:
-                image = decode_image(handle.read())
+                image = decode_image(handle.read(), custom_label_engine.LONGEST_SIDE)
         except (StorageError, OSError, InvalidImageError) as error:
             raise ValueError(f"The image {entry['source-ref']} could not be read: {error}") from None
-        features.append(custom_label_engine.image_features(image))
-        labels.append(found[0])
-    return np.asarray(features, dtype=np.float32).reshape(len(features), -1), labels
+        rows = (
+            custom_label_engine.image_features(image)[np.newaxis]
+            if augment is None
+            else custom_label_engine.training_features(image, augment)
+        )
+        features.append(rows)
+        labels += [found[0]] * len(rows)
+    return (
+        (np.concatenate(features) if features else np.zeros((0, 0), dtype=np.float32)),
+        labels,
+        len(features),
+    )
 
 
 def _settle_interrupted(storage: Storage) -> None:
