@@ -13,13 +13,17 @@ from nimbus.protocol.http import HttpRequest
 from nimbus.storage.checksums import ALGORITHMS
 
 
-def verify_body_integrity(request: HttpRequest, checksum_required: bool) -> None:
-    """``checksum_required``: the model says the operation needs one (DeleteObjects, PutObjectTagging)."""
+def verify_body_integrity(request: HttpRequest, checksum_required: bool, body_checksums: bool) -> None:
+    """``checksum_required``: the model says the operation needs one (DeleteObjects, PutObjectTagging).
+    ``body_checksums``: its x-amz-checksum-* headers are the body's (not, as for CompleteMultipartUpload,
+    the object's)."""
     if checksum_required and not _carries_digest(request):
         raise AwsError("InvalidRequest", "Missing required header for this request: Content-MD5")
     content_md5 = request.headers.get("content-md5")
     if content_md5 is not None:
         _check("Content-MD5", content_md5, hashlib.md5(request.body).digest(), invalid_code="InvalidDigest")
+    if not body_checksums:
+        return
     for algorithm, new_hasher in ALGORITHMS.items():
         claimed = request.headers.get(f"x-amz-checksum-{algorithm.lower()}")
         if claimed is not None:

@@ -1,9 +1,14 @@
 """Object bytes as plain files: ``<root>/<bucket>/<key>``, written atomically, read in chunks.
 
-The byte layer only: no AWS shapes, no metadata rows. Writers stream into ``<root>/.tmp`` (the same
-file system), fsync, and ``os.replace`` into place, so a reader sees the whole old or the whole new
-file. A zero-byte key ending in "/" is a folder. Multipart parts wait in ``<root>/.uploads/<id>/<n>``.
-Keys that a file system cannot hold, or that would reach outside their bucket's folder, are refused.
+The byte layer: no AWS shapes. Writers stream into ``<root>/.tmp`` (the same file system), fsync, and
+``os.replace`` into place, so a reader sees the whole old or the whole new file. A zero-byte key ending
+in "/" is a folder. Multipart parts wait in ``<root>/.uploads/<id>/<n>``.
+
+Bytes that cannot be the plain file at their key's path are kept aside, as ``<root>/.blobs/<bucket>/<blob>``
+(a random name, which the object's row records): keys a file system cannot hold (``.``, ``..`` or empty
+segments, a segment over 255 bytes, NUL, a leading "/", a key ending in "/" with a body), keys whose path
+is taken (``a`` beside ``a/b``), bytes encrypted with a customer's key, and older versions. Nothing a key
+names can reach outside its bucket's folder: such keys are kept aside too.
 """
 
 from __future__ import annotations
@@ -16,12 +21,16 @@ import secrets
 import shutil
 import stat
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
+from sqlalchemy import select
+
+from nimbus.storage.schema import ObjectRecord
 from nimbus.storage.streams import BodyStream
 
 if TYPE_CHECKING:
@@ -31,7 +40,9 @@ CHUNK_SIZE = 1024 * 1024
 MAX_SEGMENT_BYTES = 255  # NAME_MAX on Linux and macOS file systems
 TEMP_DIR = ".tmp"
 UPLOADS_DIR = ".uploads"
+BLOBS_DIR = ".blobs"
 _UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
+_BLOB = re.compile(r"[0-9a-f]{32}")
 _PUBLISH_ATTEMPTS = 3
 
 
@@ -51,6 +62,10 @@ class MissingFile(StorageError):
     """The object's file, or an upload's folder, is not there."""
 
 
+class EncryptedObject(MissingFile):
+    """The object is encrypted with a customer-provided key, so nothing can read it in place."""
+
+
 class Hasher(Protocol):
     def update(self, data: bytes, /) -> None: ...
 
@@ -68,7 +83,25 @@ class StagedFile:
                 yield chunk
 
 
-class FileRange:
+class ChunkedReader(ABC):
+    """A reader that is also an iterable of 1 MiB chunks, and closes itself at the end (or when the
+    iteration stops early: a client that hung up mid-download)."""
+
+    @abstractmethod
+    def read(self, size: int = -1) -> bytes: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            while chunk := self.read(CHUNK_SIZE):
+                yield chunk
+        finally:
+            self.close()
+
+
+class FileRange(ChunkedReader):
     """``length`` bytes of an open file from ``start``: a BodyStream, and an iterable of 1 MiB chunks.
 
     It owns the handle and closes it at the end, so a reader keeps the file it opened even if the
@@ -88,36 +121,25 @@ class FileRange:
             self._handle.close()
         return data
 
-    def __iter__(self) -> Iterator[bytes]:
-        try:
-            while chunk := self.read(CHUNK_SIZE):
-                yield chunk
-        finally:
-            self.close()
-
     def close(self) -> None:
         """Releases the file when a reader stops early (a client that hung up mid-download)."""
         self._handle.close()
 
 
-class ConcatenatedFiles:
-    """A BodyStream over several files one after the other (the parts of a multipart upload)."""
-
-    def __init__(self, paths: Sequence[Path]) -> None:
-        self._paths = list(paths)
-        self._current: BinaryIO | None = None
-
-    def read(self, size: int = -1) -> bytes:
-        while True:
-            if self._current is None:
-                if not self._paths:
-                    return b""
-                self._current = open(self._paths.pop(0), "rb")  # noqa: SIM115 (closed at its end)
-            data = self._current.read(size)
-            if data:
-                return data
-            self._current.close()
-            self._current = None
+def _copy_all(source: BinaryIO, target: BinaryIO) -> int:
+    """Appends all of ``source`` to ``target``, in the kernel where it can; returns the bytes copied."""
+    copied = 0
+    try:
+        while written := os.copy_file_range(source.fileno(), target.fileno(), 1 << 30):
+            copied += written
+        return copied
+    except OSError as error:  # a file system without it: the plain way, from where it stopped
+        if error.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+            raise
+    source.seek(copied)
+    target.seek(0, os.SEEK_END)
+    shutil.copyfileobj(source, target, CHUNK_SIZE)
+    return os.fstat(source.fileno()).st_size
 
 
 def key_segments(key: str) -> list[str]:
@@ -161,6 +183,7 @@ class ObjectStore:
         self._real_root = os.path.realpath(root)
         self._temp = root / TEMP_DIR
         self._uploads = root / UPLOADS_DIR
+        self._blobs = root / BLOBS_DIR
 
     @classmethod
     def open(cls, root: Path, database: Database) -> ObjectStore:
@@ -169,6 +192,7 @@ class ObjectStore:
         shutil.rmtree(root / TEMP_DIR, ignore_errors=True)
         (root / TEMP_DIR).mkdir()
         (root / UPLOADS_DIR).mkdir(exist_ok=True)
+        (root / BLOBS_DIR).mkdir(exist_ok=True)
         return cls(root, database)
 
     # ---- buckets -------------------------------------------------------------------------------
@@ -181,8 +205,9 @@ class ObjectStore:
 
     def delete_bucket(self, bucket: str) -> None:
         shutil.rmtree(self._bucket_dir(bucket), ignore_errors=True)
+        shutil.rmtree(self._blobs / bucket, ignore_errors=True)
 
-    # ---- objects -------------------------------------------------------------------------------
+    # ---- writing -------------------------------------------------------------------------------
 
     @contextmanager
     def staged(self, body: BodyStream, hashers: Sequence[Hasher]) -> Iterator[StagedFile]:
@@ -203,16 +228,53 @@ class ObjectStore:
         finally:
             path.unlink(missing_ok=True)
 
-    def publish(self, staged: StagedFile, bucket: str, key: str) -> None:
-        """Moves a staged file into place as ``key``: atomically replaces any previous object."""
+    def publish(self, staged: StagedFile, bucket: str, key: str, *, aside: bool = False) -> str | None:
+        """Moves a staged file into place as ``key``, atomically replacing the plain file there. Returns
+        None when it became that plain file, or the name of the blob it became instead: when ``aside``
+        (encrypted bytes), or when the key's path cannot hold it."""
+        if not aside:
+            try:
+                self._publish_at_path(staged.path, staged.size, bucket, key)
+                return None
+            except (UnsupportedKey, KeyConflict):
+                pass
+        return self._publish_blob(staged.path, bucket)
+
+    def keep_aside(self, bucket: str, key: str) -> str:
+        """A new blob holding the bytes of the plain file at ``key`` (which stays until replaced or
+        deleted): how a current version becomes an older one."""
+        path = self._object_path(bucket, key)
+        blob = self._new_blob(bucket)
+        try:
+            if key.endswith("/"):
+                if not path.is_dir():
+                    raise FileNotFoundError(path)
+                self._blob_path(bucket, blob).touch(exist_ok=False)
+            else:
+                os.link(path, self._blob_path(bucket, blob), follow_symlinks=False)
+        except OSError as error:
+            raise MissingFile(key) from error
+        return blob
+
+    def restore(self, bucket: str, key: str, blob: str) -> str | None:
+        """Moves a blob back to the plain file at ``key`` when the path can hold it (an older version
+        that became current again); returns None if it moved, else the blob, which stays."""
+        path = self._blob_path(bucket, blob)
+        try:
+            self._publish_at_path(path, path.stat().st_size, bucket, key)
+        except (UnsupportedKey, KeyConflict, OSError):
+            return blob
+        return None
+
+    def _publish_at_path(self, source: Path, size: int, bucket: str, key: str) -> None:
         path = self._object_path(bucket, key)
         if key.endswith("/"):
-            self._publish_folder(staged, path)
+            self._publish_folder(source, size, path)
             return
         for _ in range(_PUBLISH_ATTEMPTS):
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(staged.path, path)
+                os.replace(source, path)
                 return
             except FileNotFoundError:
                 continue  # a concurrent delete pruned the emptied parent folder: make it again
@@ -225,16 +287,35 @@ class ObjectStore:
         raise MissingFile(f"the folder for {key} kept disappearing")
 
     @staticmethod
-    def _publish_folder(staged: StagedFile, path: Path) -> None:
-        if staged.size:
+    def _publish_folder(source: Path, size: int, path: Path) -> None:
+        if size:
             raise UnsupportedKey("a key ending in '/' names a folder and can only hold zero bytes")
         try:
             path.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError) as error:
             raise KeyConflict(f"{path.name} is a file, so it cannot also be a folder") from error
+        source.unlink(missing_ok=True)
 
-    def open_object(self, bucket: str, key: str) -> BinaryIO:
-        """The object's bytes, opened now (never following a symlink)."""
+    def _publish_blob(self, source: Path, bucket: str) -> str:
+        blob = self._new_blob(bucket)
+        os.replace(source, self._blob_path(bucket, blob))
+        return blob
+
+    def _new_blob(self, bucket: str) -> str:
+        folder = self._blobs / self._bucket_dir(bucket).name
+        folder.mkdir(exist_ok=True)
+        return secrets.token_hex(16)
+
+    # ---- reading -------------------------------------------------------------------------------
+
+    def open_stored(self, bucket: str, key: str, blob: str | None) -> BinaryIO:
+        """The bytes of one stored version: the plain file at ``key`` (opened now, never following a
+        symlink), or the blob its row names."""
+        if blob is not None:
+            try:
+                return open(self._blob_path(bucket, blob), "rb")
+            except OSError as error:
+                raise MissingFile(key) from error
         path = self._object_path(bucket, key)
         if key.endswith("/"):
             if not path.is_dir():
@@ -249,9 +330,9 @@ class ObjectStore:
             raise MissingFile(key)
         return os.fdopen(descriptor, "rb")
 
-    def object_file(self, bucket: str, key: str) -> Path:
-        """The object's file, for readers that open it by name (OpenCV): a regular file, not a link."""
-        path = self._object_path(bucket, key)
+    def stored_file(self, bucket: str, key: str, blob: str | None) -> Path:
+        """The file of one stored version, for readers that open it by name: a regular file, not a link."""
+        path = self._blob_path(bucket, blob) if blob is not None else self._object_path(bucket, key)
         try:
             mode = os.lstat(path).st_mode
         except OSError as error:
@@ -260,15 +341,38 @@ class ObjectStore:
             raise MissingFile(key)
         return path
 
+    def open_object(self, bucket: str, key: str) -> BinaryIO:
+        """The current version's bytes, for services that read objects in place (Rekognition, EMR)."""
+        return self.open_stored(bucket, key, self._readable_blob(bucket, key))
+
+    def object_file(self, bucket: str, key: str) -> Path:
+        """The current version's file, for readers that open it by name (OpenCV)."""
+        return self.stored_file(bucket, key, self._readable_blob(bucket, key))
+
+    def _readable_blob(self, bucket: str, key: str) -> str | None:
+        """Where the current version of ``key`` lies, from its row; EncryptedObject when only the
+        customer's key can read it."""
+        table = ObjectRecord.__table__
+        query = select(table.c.blob, table.c.sse_customer).where(table.c.bucket == bucket, table.c.key == key)
+        with self.database.engine.connect() as connection:
+            row = connection.execute(query).first()
+        if row is None:
+            raise MissingFile(key)
+        if row.sse_customer is not None:
+            raise EncryptedObject(f"{key} is encrypted with a customer-provided key (SSE-C)")
+        return row.blob
+
+    # ---- deleting ------------------------------------------------------------------------------
+
     def delete(self, bucket: str, key: str, keep_folders: Collection[str] = ()) -> None:
-        """Removes the object's file, then the folders it leaves empty up to the bucket's folder,
+        """Removes the plain file at ``key``, then the folders it leaves empty up to the bucket's folder,
         except those in ``keep_folders`` (folder keys such as "a/b/" that are objects themselves)."""
         bucket_dir = self._bucket_dir(bucket)
-        path = self._object_path(bucket, key)
         try:
+            path = self._object_path(bucket, key)
             path.rmdir() if key.endswith("/") else path.unlink()
-        except OSError:
-            return  # already gone, or a folder that still holds objects
+        except (OSError, UnsupportedKey):
+            return  # already gone, a folder that still holds objects, or a key kept aside
         parent = path.parent
         while parent != bucket_dir and f"{parent.relative_to(bucket_dir).as_posix()}/" not in keep_folders:
             try:
@@ -276,6 +380,9 @@ class ObjectStore:
             except OSError:
                 return  # not empty: the folders above hold objects too
             parent = parent.parent
+
+    def discard_blob(self, bucket: str, blob: str) -> None:
+        self._blob_path(bucket, blob).unlink(missing_ok=True)
 
     # ---- multipart uploads ---------------------------------------------------------------------
 
@@ -297,10 +404,26 @@ class ObjectStore:
         except OSError as error:
             raise MissingFile(f"{upload_id}/{part_number}") from error
 
-    def joined_parts(self, upload_id: str, part_numbers: Sequence[int]) -> ConcatenatedFiles:
-        """The parts, in the given order, as one stream (to stage the completed object)."""
+    @contextmanager
+    def staged_parts(self, upload_id: str, part_numbers: Sequence[int]) -> Iterator[StagedFile]:
+        """The parts, in the given order, joined into one synced temp file by the kernel
+        (``copy_file_range``: no byte passes through Python); as ``staged``, it never outlives the block."""
         folder = self._upload_dir(upload_id)
-        return ConcatenatedFiles([folder / str(number) for number in part_numbers])
+        path = self._temp / secrets.token_hex(16)
+        try:
+            size = 0
+            with open(path, "xb") as out:
+                for number in part_numbers:
+                    try:
+                        source = open(folder / str(number), "rb")  # noqa: SIM115 (closed below)
+                    except FileNotFoundError as error:
+                        raise MissingFile(f"{upload_id}/{number}") from error
+                    with source:
+                        size += _copy_all(source, out)
+                os.fsync(out.fileno())
+            yield StagedFile(path, size)
+        finally:
+            path.unlink(missing_ok=True)
 
     def discard_upload(self, upload_id: str) -> None:
         shutil.rmtree(self._upload_dir(upload_id), ignore_errors=True)
@@ -311,6 +434,11 @@ class ObjectStore:
         if not _is_bucket_name_safe(bucket):
             raise UnsupportedKey(f"{bucket!r} cannot be a folder name")
         return self.root / bucket
+
+    def _blob_path(self, bucket: str, blob: str) -> Path:
+        if not _BLOB.fullmatch(blob):
+            raise MissingFile(blob)
+        return self._blobs / self._bucket_dir(bucket).name / blob
 
     def _object_path(self, bucket: str, key: str) -> Path:
         bucket_dir = self._bucket_dir(bucket)

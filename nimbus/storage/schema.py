@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Dialect, ForeignKey, Index, Integer, Row, String
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    Row,
+    String,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -42,6 +54,10 @@ class BucketRecord(Base):
     owner_account_id: Mapped[str] = mapped_column(String(64))
     region: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime]
+    versioning: Mapped[str | None] = mapped_column(String(16))  # None (never enabled), Enabled, Suspended
+    cors_rules: Mapped[list[Any] | None] = mapped_column(JSON)
+    lifecycle_rules: Mapped[list[Any] | None] = mapped_column(JSON)
+    tags: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class ContentAttributes:
@@ -56,10 +72,13 @@ class ContentAttributes:
     user_metadata: Mapped[dict[str, Any]] = mapped_column(JSON)
     tags: Mapped[dict[str, Any]] = mapped_column(JSON)
     storage_class: Mapped[str] = mapped_column(String(32))
+    # SSE-C: {"salt", "key_hmac"} to recognise the customer's key, and for objects "nonces" (one a part)
+    sse_customer: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
-class ObjectRecord(ContentAttributes, Base):
-    __tablename__ = "s3_objects"
+class StoredVersion(ContentAttributes):
+    """One version of an object: its bytes (the plain file at the key's path, or the blob named here)
+    and what S3 says about them. ``sequence`` orders a key's versions, newest highest."""
 
     bucket: Mapped[str] = mapped_column(String(63), ForeignKey("s3_buckets.name"), primary_key=True)
     key: Mapped[str] = mapped_column(ObjectKey, primary_key=True)
@@ -68,6 +87,28 @@ class ObjectRecord(ContentAttributes, Base):
     last_modified: Mapped[datetime]
     checksums: Mapped[dict[str, Any]] = mapped_column(JSON)  # algorithm -> base64 value
     part_sizes: Mapped[list[Any] | None] = mapped_column(JSON)  # set for multipart objects
+    checksum_type: Mapped[str | None] = mapped_column(String(16))  # COMPOSITE or FULL_OBJECT, with checksums
+    part_checksums: Mapped[list[Any] | None] = mapped_column(JSON)  # a multipart object's, part by part
+    upload_id: Mapped[str | None] = mapped_column(String(64))  # the multipart upload that completed it
+    version_id: Mapped[str] = mapped_column(String(64), server_default="null")
+    sequence: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    blob: Mapped[str | None] = mapped_column(String(32))
+
+
+class ObjectRecord(StoredVersion, Base):
+    """The current version of each key (whose newest version is not a delete marker)."""
+
+    __tablename__ = "s3_objects"
+
+
+class VersionRecord(StoredVersion, Base):
+    """Older versions, and delete markers (a key whose newest version is a marker has no object row)."""
+
+    __tablename__ = "s3_object_versions"
+    __table_args__ = (Index("ix_s3_object_versions_order", "bucket", "key", "sequence"),)
+
+    version_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    is_delete_marker: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class UploadRecord(ContentAttributes, Base):
@@ -94,6 +135,7 @@ class PartRecord(Base):
     etag: Mapped[str] = mapped_column(String(64))
     last_modified: Mapped[datetime]
     checksums: Mapped[dict[str, Any]] = mapped_column(JSON)
+    sse_nonce: Mapped[str | None] = mapped_column(String(32))  # SSE-C: the part's initial counter, base64
 
 
 # an s3_objects row read with SQLAlchemy Core (the hot paths skip the ORM): attributes named as columns

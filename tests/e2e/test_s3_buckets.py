@@ -131,3 +131,25 @@ def test_virtual_host_style(nimbus: NimbusServer, bucket: str) -> None:
     assert keys == ["dir/vhost.txt"]
     assert hosts and all(h == f"{bucket}.localhost:{nimbus.port}" for h in hosts)
     assert (nimbus.s3_root() / bucket / "dir" / "vhost.txt").read_bytes() == b"virtual"
+
+
+def test_bucket_tagging(s3: Any, bucket: str) -> None:
+    with pytest.raises(ClientError) as exc:
+        s3.get_bucket_tagging(Bucket=bucket)
+    assert (error_code(exc), http_status(exc)) == ("NoSuchTagSet", 404)
+    tags = [{"Key": "cost-center", "Value": ""}, {"Key": "team", "Value": "ml"}]  # S3 sorts them by key
+    s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tags[::-1]})
+    assert s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == tags
+    for bad in (
+        [{"Key": "team", "Value": "a"}, {"Key": "team", "Value": "b"}],
+        [{"Key": "aws:reserved", "Value": "x"}],
+        [{"Key": f"k{n}", "Value": "v"} for n in range(51)],
+    ):
+        with pytest.raises(ClientError) as exc:
+            s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": bad})
+        assert (error_code(exc), http_status(exc)) == ("InvalidTag", 400)
+    assert s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == tags
+    assert s3.delete_bucket_tagging(Bucket=bucket)["ResponseMetadata"]["HTTPStatusCode"] == 204
+    with pytest.raises(ClientError) as exc:
+        s3.get_bucket_tagging(Bucket=bucket)
+    assert error_code(exc) == "NoSuchTagSet"

@@ -140,48 +140,6 @@ def test_implicit_directories_are_not_objects(s3: Any, bucket: str) -> None:
     assert s3.get_object(Bucket=bucket, Key="deep")["Body"].read() == b"now a file"
 
 
-def test_key_conflict_file_beside_directory(nimbus: NimbusServer, s3: Any, bucket: str) -> None:
-    s3.put_object(Bucket=bucket, Key="a", Body=b"file a")
-    s3.put_object(Bucket=bucket, Key="x/y", Body=b"file x/y")
-    before = snapshot_files(nimbus.s3_root() / bucket)
-
-    with pytest.raises(ClientError) as exc:
-        s3.put_object(Bucket=bucket, Key="a/b", Body=b"nested")
-    assert error_code(exc) == "ObjectKeyConflict"
-    assert http_status(exc) == 409
-    with pytest.raises(ClientError) as exc:
-        s3.put_object(Bucket=bucket, Key="x", Body=b"over the dir")
-    assert error_code(exc) == "ObjectKeyConflict"
-    assert http_status(exc) == 409
-    with pytest.raises(ClientError) as exc:
-        s3.copy_object(Bucket=bucket, Key="a/c", CopySource={"Bucket": bucket, "Key": "x/y"})
-    assert error_code(exc) == "ObjectKeyConflict"
-
-    assert snapshot_files(nimbus.s3_root() / bucket) == before
-    assert list_keys(s3, bucket) == ["a", "x/y"]
-    assert s3.get_object(Bucket=bucket, Key="a")["Body"].read() == b"file a"
-
-
-def test_file_system_limited_keys(nimbus: NimbusServer, s3: Any, bucket: str) -> None:
-    before = snapshot_files(nimbus.s3_root())
-    for key in ("s" * 256 + "/x", "ok/" + "é" * 128, "a//b", "/lead", "a//"):
-        with pytest.raises(ClientError) as exc:
-            s3.put_object(Bucket=bucket, Key=key, Body=b"x")
-        assert error_code(exc) == "UnsupportedObjectKey", key
-        assert http_status(exc) == 400, key
-    with pytest.raises(ClientError) as exc:
-        s3.put_object(Bucket=bucket, Key="k/" * 600, Body=b"x")  # 1,200 bytes
-    assert error_code(exc) == "KeyTooLongError"
-    assert http_status(exc) == 400
-    assert snapshot_files(nimbus.s3_root()) == before
-    assert list_keys(s3, bucket) == []
-    # 255-byte segments and a 1,024-byte key are fine
-    long_key = "/".join(["d" * 255] * 3 + ["d" * 254, "e"])
-    assert len(long_key.encode()) == 1024
-    s3.put_object(Bucket=bucket, Key=long_key, Body=b"long")
-    assert s3.get_object(Bucket=bucket, Key=long_key)["Body"].read() == b"long"
-
-
 # ---- ranges and conditions ---------------------------------------------------------------------
 
 

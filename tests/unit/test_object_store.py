@@ -1,4 +1,4 @@
-"""The byte layer: atomic writes, crash recovery, key safety, folders and multipart parts."""
+"""The byte layer: atomic writes, crash recovery, keys kept aside, folders and multipart parts."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import pytest
 
 from nimbus.storage.database import Database
 from nimbus.storage.objects import (
-    KeyConflict,
     MissingFile,
     ObjectStore,
     UnsupportedKey,
@@ -28,14 +27,21 @@ def store(tmp_path: Path) -> ObjectStore:
     return store
 
 
-def put(store: ObjectStore, key: str, data: bytes, bucket: str = "bkt") -> None:
+def put(store: ObjectStore, key: str, data: bytes, bucket: str = "bkt") -> str | None:
+    """Writes ``key``; returns the blob it was kept aside as, None for a plain file."""
     with store.staged(io.BytesIO(data), []) as staged:
-        store.publish(staged, bucket, key)
+        return store.publish(staged, bucket, key)
 
 
-def read(store: ObjectStore, key: str) -> bytes:
-    with store.open_object("bkt", key) as handle:
+def read(store: ObjectStore, key: str, blob: str | None = None) -> bytes:
+    with store.open_stored("bkt", key, blob) as handle:
         return handle.read()
+
+
+def blob_files(store: ObjectStore) -> list[str]:
+    return (
+        sorted(os.listdir(store.root / ".blobs" / "bkt")) if (store.root / ".blobs" / "bkt").exists() else []
+    )
 
 
 def temp_files(store: ObjectStore) -> list[str]:
@@ -63,7 +69,7 @@ def test_failed_write_leaves_nothing(store: ObjectStore) -> None:
 
 def test_reader_keeps_the_old_bytes_during_an_overwrite(store: ObjectStore) -> None:
     put(store, "k", b"old bytes")
-    handle = store.open_object("bkt", "k")
+    handle = store.open_stored("bkt", "k", None)
     put(store, "k", b"new")
     assert handle.read() == b"old bytes"
     handle.close()
@@ -80,12 +86,14 @@ def test_open_removes_leftover_temp_files(tmp_path: Path, store: ObjectStore) ->
     "key",
     ["../escape", "a/../../b", "a/./b", "a//b", "/abs", "nul\0byte", "s" * 256, "a/" + "é" * 128, "a//"],
 )
-def test_unsafe_or_unsupported_keys_are_refused(store: ObjectStore, key: str) -> None:
+def test_keys_no_path_can_hold_are_kept_aside(store: ObjectStore, key: str) -> None:
     with pytest.raises(UnsupportedKey):
         key_segments(key)
-    with pytest.raises(UnsupportedKey):
-        put(store, key, b"x")
+    blob = put(store, key, b"x")
+    assert blob is not None and blob_files(store) == [blob]
+    assert read(store, key, blob) == b"x"
     assert temp_files(store) == []
+    assert os.listdir(store.root / "bkt") == []
     assert not (store.root / "escape").exists()
 
 
@@ -100,24 +108,21 @@ def test_symlink_out_of_the_bucket_is_not_followed(store: ObjectStore, tmp_path:
     (outside / "secret").write_bytes(b"secret")
     os.symlink(outside, store.root / "bkt" / "link")
     os.symlink(outside / "secret", store.root / "bkt" / "file-link")
+    assert put(store, "link/planted", b"x") is not None  # kept aside, not written through the link
     with pytest.raises(UnsupportedKey):
-        put(store, "link/planted", b"x")
-    with pytest.raises(UnsupportedKey):
-        store.open_object("bkt", "link/secret")
+        store.open_stored("bkt", "link/secret", None)
     with pytest.raises(MissingFile):
-        store.open_object("bkt", "file-link")
+        store.open_stored("bkt", "file-link", None)
     assert sorted(os.listdir(outside)) == ["secret"]
 
 
-def test_file_beside_folder_conflicts_either_way(store: ObjectStore) -> None:
-    put(store, "a", b"file")
-    put(store, "x/y", b"nested")
-    with pytest.raises(KeyConflict):
-        put(store, "a/b", b"nested")
-    with pytest.raises(KeyConflict):
-        put(store, "x", b"file over folder")
-    with pytest.raises(KeyConflict):
-        put(store, "a/", b"")
+def test_file_beside_folder_is_kept_aside_either_way(store: ObjectStore) -> None:
+    assert put(store, "a", b"file") is None
+    assert put(store, "x/y", b"nested") is None
+    blobs = {key: put(store, key, data) for key, data in (("a/b", b"nested"), ("x", b"over"), ("a/", b""))}
+    assert all(blobs.values()) and blob_files(store) == sorted(blobs.values())  # type: ignore[type-var]
+    assert read(store, "a/b", blobs["a/b"]) == b"nested"
+    assert read(store, "x", blobs["x"]) == b"over"
     assert read(store, "a") == b"file"
     assert temp_files(store) == []
 
@@ -127,8 +132,7 @@ def test_folder_objects_and_pruning(store: ObjectStore) -> None:
     put(store, "dir/deep/er/file", b"x")
     assert (store.root / "bkt" / "dir").is_dir()
     assert read(store, "dir/") == b""
-    with pytest.raises(UnsupportedKey):
-        put(store, "other/", b"not empty")
+    assert put(store, "other/", b"not empty") is not None  # a folder cannot hold bytes: kept aside
     store.delete("bkt", "dir/deep/er/file", keep_folders={"dir/"})
     assert (store.root / "bkt" / "dir").is_dir()
     assert not (store.root / "bkt" / "dir" / "deep").exists()
@@ -142,7 +146,9 @@ def test_missing_objects(store: ObjectStore) -> None:
     put(store, "deep/er/file", b"x")
     for key in ("nope", "deep", "deep/er/"[:-1], "missing/"):
         with pytest.raises(MissingFile):
-            store.open_object("bkt", key)
+            store.open_stored("bkt", key, None)
+    with pytest.raises(MissingFile):
+        store.open_object("bkt", "deep/er/file")  # a file without a row is no object
     store.delete("bkt", "nope")  # idempotent
 
 
@@ -157,11 +163,13 @@ def test_multipart_parts_join_in_order(store: ObjectStore) -> None:
     for number, data in ((2, b"world"), (1, b"hello ")):
         with store.staged(io.BytesIO(data), []) as staged:
             store.publish_part(staged, upload_id, number)
-    md5 = hashlib.md5()
-    with store.staged(store.joined_parts(upload_id, [1, 2]), [md5]) as staged:
+    with store.staged_parts(upload_id, [1, 2]) as staged:
+        assert staged.size == len(b"hello world")
         store.publish(staged, "bkt", "joined")
     assert read(store, "joined") == b"hello world"
-    assert md5.hexdigest() == hashlib.md5(b"hello world").hexdigest()
+    with pytest.raises(MissingFile), store.staged_parts(upload_id, [3]):
+        pass
+    assert os.listdir(store.root / ".tmp") == []  # a failed join leaves no temp file
     store.discard_upload(upload_id)
     assert os.listdir(store.root / ".uploads") == []
     with pytest.raises(MissingFile):

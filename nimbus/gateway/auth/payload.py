@@ -19,6 +19,7 @@ from nimbus.errors import AwsError
 from nimbus.gateway.auth.errors import AuthErrors, incomplete_body
 from nimbus.gateway.auth.signing import hmac_sha256, same_signature
 from nimbus.protocol.http import BodyStream, HttpRequest
+from nimbus.storage.checksums import BackgroundHasher
 
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 STREAMING_SIGNED = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
@@ -103,7 +104,7 @@ class HashCheckingStream:
         self._source = source
         self._expected = expected
         self._errors = errors
-        self._hash = sha256()
+        self._hash = BackgroundHasher(sha256())  # on another core while the body is stored
 
     def read(self, size: int = -1) -> bytes:
         data = self._source.read(size)

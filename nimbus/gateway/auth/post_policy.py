@@ -11,6 +11,7 @@ import base64
 import binascii
 import hmac
 import json
+import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from hashlib import sha1
@@ -25,6 +26,8 @@ from nimbus.storage.credentials import Credential
 # Fields that need no condition: the file, the signature itself, and the bucket (from the URL).
 _UNCONDITIONED = frozenset({"file", "policy", "x-amz-signature", "signature", "awsaccesskeyid", "bucket"})
 _S3 = AuthErrors("s3")
+# ISO 8601 in UTC, as S3 requires of a policy's expiration ("2007-12-01T12:00:00.000Z")
+_EXPIRATION = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z")
 
 
 def verify_post_policy(
@@ -54,7 +57,7 @@ def check_post_policy_conditions(policy: dict, fields: Mapping[str, str], conten
     """``fields`` may include "bucket" (the URL's bucket) for the policy's bucket condition."""
     form = _lower_names(fields)
     covered: set[str] = set()
-    for condition in policy.get("conditions", []):
+    for condition in policy["conditions"]:
         covered.add(_check_condition(condition, form, content_length))
     extra = sorted(name for name in form if name not in covered and not _needs_no_condition(name))
     if extra:
@@ -76,7 +79,7 @@ def _verify_v4(
     expected = hmac_sha256(
         signing_key(credential.secret_access_key, date, region, service), policy_text
     ).hex()
-    provided = form.get("x-amz-signature", "")
+    provided = _signature(form, "x-amz-signature")
     if not same_signature(expected, provided):
         raise _S3.signature_mismatch(access_key_id, policy_text, provided)
     return credential
@@ -87,10 +90,16 @@ def _verify_v2(
 ) -> Credential:
     credential = _known(lookup, form["awsaccesskeyid"])
     digest = hmac.new(credential.secret_access_key.encode(), policy_text.encode(), sha1).digest()
-    provided = form.get("signature", "")
+    provided = _signature(form, "signature")
     if not same_signature(base64.b64encode(digest).decode(), provided):
         raise _S3.signature_mismatch(credential.access_key_id, policy_text, provided)
     return credential
+
+
+def _signature(form: dict[str, str], name: str) -> str:
+    if not form.get(name):
+        raise AwsError("InvalidArgument", f"Bucket POST must contain a field named '{name}'.", 400)
+    return form[name]
 
 
 def _known(lookup: Callable[[str], Credential | None], access_key_id: str) -> Credential:
@@ -105,8 +114,10 @@ def _decode_policy(policy_text: str) -> dict:
         policy = json.loads(base64.b64decode(policy_text, validate=True))
     except (binascii.Error, ValueError):
         raise _invalid_policy("Invalid Policy: Invalid JSON.") from None
-    if not isinstance(policy, dict) or not isinstance(policy.get("conditions", []), list):
+    if not isinstance(policy, dict):
         raise _invalid_policy("Invalid Policy: Invalid JSON.")
+    if not isinstance(policy.get("conditions"), list):
+        raise _invalid_policy("Invalid Policy: Policy missing conditions.")
     return policy
 
 
@@ -114,11 +125,9 @@ def _expiration(policy: dict) -> datetime:
     text = policy.get("expiration")
     if not isinstance(text, str):
         raise _invalid_policy("Invalid Policy: Policy missing expiration.")
-    try:
-        expiration = datetime.fromisoformat(text)
-    except ValueError:
-        raise _invalid_policy(f"Invalid Policy: Invalid 'expiration' value: '{text}'") from None
-    return expiration if expiration.tzinfo else expiration.replace(tzinfo=UTC)
+    if not _EXPIRATION.fullmatch(text):
+        raise _invalid_policy(f"Invalid Policy: Invalid 'expiration' value: '{text}'")
+    return datetime.fromisoformat(text)
 
 
 def _check_condition(condition: Any, form: dict[str, str], content_length: int) -> str:
@@ -173,7 +182,7 @@ def _check_length_range(condition: list, content_length: int) -> None:
 
 
 def _needs_no_condition(name: str) -> bool:
-    return name in _UNCONDITIONED or name.startswith("x-ignore-")
+    return name in _UNCONDITIONED or name.startswith(("x-ignore-", "x-amz-checksum-"))
 
 
 def _lower_names(fields: Mapping[str, str]) -> dict[str, str]:

@@ -20,6 +20,7 @@ from nimbus.gateway.auth.signing import same_signature
 from nimbus.protocol.http import HttpRequest
 from nimbus.storage.credentials import Credential
 
+EPOCH_YEAR = 1970
 # The query parameters that are part of the signed resource (botocore's HmacV1Auth.QSAOfInterest).
 SUB_RESOURCES = frozenset(
     [
@@ -76,13 +77,27 @@ def verify_v2(
     else:
         _, provided = read_header_v2(request.headers["authorization"])
         date_line = _header_date(request, errors, now)
-    to_sign = string_to_sign_v2(request, date_line, presigned)
-    digest = hmac.new(credential.secret_access_key.encode(), to_sign.encode(), sha1).digest()
-    if not same_signature(base64.b64encode(digest).decode(), provided):
-        raise errors.signature_mismatch(credential.access_key_id, to_sign, provided)
+    candidates = [
+        string_to_sign_v2(request, date_line, presigned, resource) for resource in _resources(request)
+    ]
+    for to_sign in candidates:
+        digest = hmac.new(credential.secret_access_key.encode(), to_sign.encode(), sha1).digest()
+        if same_signature(base64.b64encode(digest).decode(), provided):
+            return
+    raise errors.signature_mismatch(credential.access_key_id, candidates[0], provided)
 
 
-def string_to_sign_v2(request: HttpRequest, date_line: str, presigned: bool) -> str:
+def _resources(request: HttpRequest) -> list[str]:
+    """The canonical resources a client may have signed: a bucket's own resource is "/bucket" as
+    sent, or "/bucket/" as botocore and virtual-hosted clients sign it."""
+    resource = canonical_resource(request)
+    path, _, sub_resources = resource.partition("?")
+    if path.count("/") != 1 or path == "/":
+        return [resource]
+    return [resource, f"{path}/{'?' if sub_resources else ''}{sub_resources}"]
+
+
+def string_to_sign_v2(request: HttpRequest, date_line: str, presigned: bool, resource: str) -> str:
     lines = [
         request.method.upper(),
         _header_or_param(request, "content-md5", presigned),
@@ -90,7 +105,7 @@ def string_to_sign_v2(request: HttpRequest, date_line: str, presigned: bool) -> 
         date_line,
     ]
     amz_headers = [f"{name}:{value}\n" for name, value in sorted(_amz_headers(request, presigned).items())]
-    return "\n".join(lines) + "\n" + "".join(amz_headers) + canonical_resource(request)
+    return "\n".join(lines) + "\n" + "".join(amz_headers) + resource
 
 
 def canonical_resource(request: HttpRequest) -> str:
@@ -128,6 +143,8 @@ def _header_date(request: HttpRequest, errors: AuthErrors, now: datetime) -> str
         raise errors.missing_date() from None
     if request_time.tzinfo is None:  # "-0000" parses as naive; it means UTC
         request_time = request_time.replace(tzinfo=UTC)
+    if request_time.year < EPOCH_YEAR:  # as S3: not a date it takes at all, rather than a skewed one
+        raise errors.missing_date()
     if abs(request_time - now) > MAX_SKEW:
         raise errors.time_skewed(request_time, now)
     return "" if amz_date is not None else date_text

@@ -2,7 +2,11 @@
 file system), and its journal names each path it has written (once the file is closed), renamed or
 deleted. While the step runs, the runner brings each newly named path back in line with S3's rows
 several times a second: files become objects (ETag the MD5 of the bytes, as for a single PUT), rows
-whose files are gone are removed."""
+whose files are gone are removed. Only plain files are in Spark's view: objects kept aside (keys no path
+can hold, SSE-C objects, older versions) are neither seen nor touched, except an object whose path Spark
+writes a file at, which that file becomes. A file Spark overwrites replaces the current version's bytes
+in place, and one it deletes is gone for good: no older version is kept of either, even in a versioned
+bucket."""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from nimbus.services.s3.records import OBJECT_KEY, OBJECTS
 from nimbus.storage import Storage
 from nimbus.storage.objects import CHUNK_SIZE
 
-_UNCHANGED_COLUMNS = (OBJECTS.c.key, OBJECTS.c.size, OBJECTS.c.last_modified)
+_UNCHANGED_COLUMNS = (OBJECTS.c.key, OBJECTS.c.size, OBJECTS.c.last_modified, OBJECTS.c.blob)
 
 
 class Journal:
@@ -52,12 +56,15 @@ def _reconcile(storage: Storage, bucket: str, key: str) -> None:
     in_scope = (OBJECTS.c.bucket == bucket) & (
         OBJECTS.c.key.startswith(prefix, autoescape=True) | (OBJECTS.c.key == key)
     )
+    replaced_blobs = []
     with storage.database.engine.begin() as connection:
         rows = {row.key: row for row in connection.execute(select(*_UNCHANGED_COLUMNS).where(in_scope))}
         gone = [
             name
-            for name in rows
-            if name not in files and not (name.endswith("/") and (bucket_dir / name).is_dir())
+            for name, row in rows.items()
+            if row.blob is None
+            and name not in files
+            and not (name.endswith("/") and (bucket_dir / name).is_dir())
         ]
         if gone:
             connection.execute(delete(OBJECTS).where(OBJECTS.c.bucket == bucket, OBJECTS.c.key.in_(gone)))
@@ -65,8 +72,15 @@ def _reconcile(storage: Storage, bucket: str, key: str) -> None:
             stat = file.stat()
             modified = datetime.fromtimestamp(stat.st_mtime, UTC)
             row = rows.get(name)
-            if row is not None and row.size == stat.st_size and row.last_modified >= modified:
+            if (
+                row is not None
+                and row.blob is None
+                and row.size == stat.st_size
+                and row.last_modified >= modified
+            ):
                 continue
+            if row is not None and row.blob is not None:
+                replaced_blobs.append(row.blob)
             values = {
                 **content_attributes({}),
                 "tags": {},
@@ -77,8 +91,12 @@ def _reconcile(storage: Storage, bucket: str, key: str) -> None:
                 "checksums": {},
                 "last_modified": max(modified, datetime.now(UTC)),
                 "part_sizes": None,
+                "blob": None,
+                "sse_customer": None,
             }
             connection.execute(storage.database.upsert(OBJECTS, values, OBJECT_KEY), values)
+    for blob in replaced_blobs:
+        storage.objects.discard_blob(bucket, blob)
 
 
 def _files_under(folder: Path, bucket_dir: Path) -> dict[str, Path]:

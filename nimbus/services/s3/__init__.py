@@ -7,4 +7,18 @@ from nimbus.services.registry import Service
 s3 = Service("s3", validation_error="InvalidArgument")
 
 # the operation modules register themselves on import
-from nimbus.services.s3 import buckets, listing, multipart, objects, tagging  # noqa: E402, F401
+from nimbus.services.s3 import (  # noqa: E402, F401
+    acl,
+    bucket_access,
+    bucket_policy,
+    buckets,
+    cors,
+    lifecycle,
+    lifecycle_sweep,
+    listing,
+    multipart,
+    objects,
+    public_access_block,
+    tagging,
+    versioning,
+)

@@ -8,6 +8,7 @@ from typing import Any
 
 from nimbus.errors import AwsError
 from nimbus.services.s3.checksums import checksum_members
+from nimbus.services.s3.paging import check_max
 from nimbus.storage.schema import ObjectRow
 
 DEFAULT_CONTENT_TYPE = "binary/octet-stream"
@@ -49,7 +50,14 @@ def content_attributes(request: Mapping[str, Any]) -> dict[str, Any]:
         raise AwsError("InvalidStorageClass", "The storage class you specified is not valid", 400)
     values = {column: request.get(name) for name, column in CONTENT_MEMBERS.items()}
     values["content_type"] = values["content_type"] or DEFAULT_CONTENT_TYPE
+    values["content_encoding"] = _stored_encoding(values["content_encoding"])
     return {**values, "user_metadata": metadata, "storage_class": storage_class}
+
+
+def _stored_encoding(encoding: str | None) -> str | None:
+    """The Content-Encoding without ``aws-chunked``, which says how the body travelled, not what it is."""
+    kept = [token.strip() for token in (encoding or "").split(",")]
+    return ", ".join(token for token in kept if token and token.lower() != "aws-chunked") or None
 
 
 def copied_attributes(source: ObjectRow) -> dict[str, Any]:
@@ -88,12 +96,36 @@ def object_members(record: ObjectRow, request: Mapping[str, Any]) -> dict[str, A
     if record.tags:
         members["TagCount"] = len(record.tags)
     if request.get("ChecksumMode") == "ENABLED" and record.checksums:
-        members.update(checksum_members(record.checksums))
-        members["ChecksumType"] = (
-            "COMPOSITE" if record.part_sizes and _is_composite(record) else "FULL_OBJECT"
-        )
+        members.update(checksum_members(record.checksums), ChecksumType=record.checksum_type)
     return members
 
 
-def _is_composite(record: ObjectRow) -> bool:
-    return any("-" in value for value in record.checksums.values())
+def part_checksum_members(record: ObjectRow, request: Mapping[str, Any]) -> dict[str, Any]:
+    """GetObject/HeadObject with partNumber and ChecksumMode=ENABLED: the part's own checksum."""
+    if request.get("ChecksumMode") != "ENABLED" or not record.part_checksums:
+        return {}
+    part = record.part_checksums[request["PartNumber"] - 1]
+    return {**checksum_members(part), "ChecksumType": record.checksum_type}
+
+
+def object_parts(record: ObjectRow, request: Mapping[str, Any]) -> dict[str, Any]:
+    """GetObjectAttributes' ObjectParts of a multipart object, a page at a time (MaxParts after
+    PartNumberMarker), each part with its size and checksum."""
+    limit = check_max("max-parts", request.get("MaxParts", 1000))
+    marker = request.get("PartNumberMarker", 0)
+    checksums = record.part_checksums or [{}] * len(record.part_sizes)
+    following = list(enumerate(zip(record.part_sizes, checksums, strict=True), start=1))[marker:]
+    parts = [
+        {"PartNumber": number, "Size": size, **checksum_members(part_checksums)}
+        for number, (size, part_checksums) in following[:limit]
+    ]
+    output: dict[str, Any] = {
+        "TotalPartsCount": len(record.part_sizes),
+        "PartNumberMarker": marker,
+        "MaxParts": limit,
+        "IsTruncated": len(following) > limit,
+        "Parts": parts,
+    }
+    if parts:
+        output["NextPartNumberMarker"] = parts[-1]["PartNumber"]
+    return output

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 
 from nimbus.errors import AwsError
@@ -14,9 +14,11 @@ from nimbus.services.s3 import s3
 from nimbus.services.s3.keys import check_bucket_name, no_such_bucket
 from nimbus.services.s3.owners import owner
 from nimbus.services.s3.paging import decode_token, encode_token
-from nimbus.storage.schema import BucketRecord, ObjectRecord, UploadRecord
+from nimbus.storage.schema import BucketRecord, ObjectRecord, UploadRecord, VersionRecord
 
 US_EAST_1 = "us-east-1"
+# S3's legacy region names, which older clients sign with (s3cmd's default "US") or send as a constraint
+LEGACY_REGIONS = {"US": US_EAST_1, "EU": "eu-west-1"}
 MAX_BUCKETS_PAGE = 10_000
 
 
@@ -28,9 +30,33 @@ def _find_bucket(ctx: RequestContext, name: str) -> BucketRecord:
     return record
 
 
+def bucket_setting(ctx: RequestContext, name: str, column: str) -> Any:
+    """One of the bucket's settings (versioning, cors_rules, lifecycle_rules, tags); NoSuchBucket."""
+    return getattr(_find_bucket(ctx, name), column)
+
+
+def configured_setting(ctx: RequestContext, name: str, column: str, code: str, what: str) -> Any:
+    """A setting the bucket must have: ``code`` (404, "The <what> does not exist") when it has none."""
+    value = bucket_setting(ctx, name, column)
+    if value is None:
+        raise AwsError(code, f"The {what} does not exist", 404, fields={"BucketName": name})
+    return value
+
+
+def set_bucket_setting(ctx: RequestContext, name: str, column: str, value: Any) -> None:
+    with ctx.storage.database.session() as session:
+        changed = session.execute(
+            update(BucketRecord).where(BucketRecord.name == name).values({column: value})
+        ).rowcount  # type: ignore[attr-defined]
+        session.commit()
+    if not changed:
+        raise no_such_bucket(name)
+
+
 def _requested_region(ctx: RequestContext, request: dict[str, Any]) -> str:
     """The bucket's region, checked against the endpoint's region as AWS does."""
     constraint = (request.get("CreateBucketConfiguration") or {}).get("LocationConstraint")
+    endpoint_region = LEGACY_REGIONS.get(ctx.region, ctx.region)
     if constraint == US_EAST_1:
         raise AwsError(
             "InvalidLocationConstraint",
@@ -38,7 +64,8 @@ def _requested_region(ctx: RequestContext, request: dict[str, Any]) -> str:
             400,
             fields={"LocationConstraint": constraint},
         )
-    if (constraint or US_EAST_1) != ctx.region and ctx.region != US_EAST_1:
+    constraint = LEGACY_REGIONS.get(constraint or "", constraint)
+    if (constraint or US_EAST_1) != endpoint_region and endpoint_region != US_EAST_1:
         raise AwsError(
             "IllegalLocationConstraintException",
             f"The {constraint or 'unspecified'} location constraint is incompatible for the region "
@@ -46,6 +73,11 @@ def _requested_region(ctx: RequestContext, request: dict[str, Any]) -> str:
             400,
         )
     return constraint or US_EAST_1
+
+
+def _recreated_in_us_east_1(ctx: RequestContext, existing: BucketRecord, region: str) -> bool:
+    """As S3 in us-east-1 (for compatibility): creating a bucket you already own there succeeds again."""
+    return existing.owner_account_id == ctx.caller.account_id and existing.region == region == US_EAST_1
 
 
 def _already_exists(ctx: RequestContext, existing: BucketRecord) -> AwsError:
@@ -76,6 +108,8 @@ def create_bucket(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any
     )
     with ctx.storage.database.session() as session:
         existing = session.get(BucketRecord, name)
+        if existing is not None and _recreated_in_us_east_1(ctx, existing, region):
+            return {"Location": f"/{name}"}
         if existing is not None:
             raise _already_exists(ctx, existing)
         # the folder first: a bucket whose row exists always has its folder
@@ -95,8 +129,9 @@ def delete_bucket(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any
     with ctx.storage.database.session() as session:
         if session.get(BucketRecord, name) is None:
             raise no_such_bucket(name)
-        if session.scalar(select(exists().where(ObjectRecord.bucket == name))):
-            raise _not_empty(name)
+        for table in (ObjectRecord, VersionRecord):  # older versions and delete markers count too
+            if session.scalar(select(exists().where(table.bucket == name))):
+                raise _not_empty(name)
         uploads = session.scalars(select(UploadRecord).where(UploadRecord.bucket == name)).all()
         for upload in uploads:  # unfinished uploads go with the bucket (their parts cascade)
             session.delete(upload)
@@ -126,13 +161,6 @@ def head_bucket(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
 def get_bucket_location(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     region = _find_bucket(ctx, request["Bucket"]).region
     return {"LocationConstraint": None if region == US_EAST_1 else region}
-
-
-@s3.operation
-def get_bucket_versioning(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
-    """Buckets are never versioned (PutBucketVersioning is not served): the answer has no Status."""
-    _find_bucket(ctx, request["Bucket"])
-    return {}
 
 
 @s3.operation

@@ -10,8 +10,17 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from nimbus.errors import AwsError
-from nimbus.storage.checksums import ALGORITHMS, DIGEST_SIZES
+from nimbus.storage.checksums import ALGORITHMS, DIGEST_SIZES, BackgroundHasher, combined_crc
 from nimbus.storage.objects import Hasher, StagedFile
+
+# the multipart checksum types each algorithm allows, AWS's default first
+CHECKSUM_TYPES = {
+    "CRC64NVME": ("FULL_OBJECT",),
+    "CRC32": ("COMPOSITE", "FULL_OBJECT"),
+    "CRC32C": ("COMPOSITE", "FULL_OBJECT"),
+    "SHA1": ("COMPOSITE",),
+    "SHA256": ("COMPOSITE",),
+}
 
 
 def member(algorithm: str) -> str:
@@ -41,22 +50,67 @@ def encode(digest: bytes) -> str:
     return base64.b64encode(digest).decode("ascii")
 
 
-def composite(algorithm: str, part_checksums: Iterable[str]) -> str:
-    """A multipart object's COMPOSITE checksum: the checksum of the parts' checksums, then "-N"."""
+def upload_checksum_type(algorithm: str | None, requested: str | None) -> str | None:
+    """A multipart upload's checksum type: the one asked for if its algorithm allows it, else AWS's
+    default (the first type its algorithm allows)."""
+    if algorithm is None:
+        if requested is not None:
+            raise AwsError(
+                "InvalidRequest",
+                "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.",
+            )
+        return None
+    allowed = CHECKSUM_TYPES[algorithm]
+    if requested is not None and requested not in allowed:
+        raise AwsError(
+            "InvalidRequest",
+            f"The {requested} checksum type cannot be used with the {algorithm.lower()} checksum algorithm.",
+        )
+    return requested or allowed[0]
+
+
+def multipart_checksum(algorithm: str, checksum_type: str, parts: Iterable[tuple[str, int]]) -> str:
+    """A multipart object's checksum from its parts' (checksum, size): FULL_OBJECT is the CRC of the
+    whole object, combined from the parts' CRCs; COMPOSITE the checksum of the parts' checksums, "-N"."""
+    if checksum_type == "FULL_OBJECT":
+        return encode(combined_crc(algorithm, ((base64.b64decode(value), size) for value, size in parts)))
     combined = ALGORITHMS[algorithm]()
     count = 0
-    for value in part_checksums:
+    for value, _ in parts:
         combined.update(base64.b64decode(value))
         count += 1
     return f"{encode(combined.digest())}-{count}"
+
+
+def check_claimed_checksum(request: Mapping[str, Any], computed: Mapping[str, str]) -> None:
+    """CompleteMultipartUpload's x-amz-checksum-*: each must be what the parts give (a composite
+    checksum may be sent with or without its "-N")."""
+    for algorithm in ALGORITHMS:
+        claimed = request.get(member(algorithm))
+        if claimed is None:
+            continue
+        expected = computed.get(algorithm)
+        value, dash, count = claimed.partition("-")
+        if expected is None or (value, count if dash else "") not in _forms(expected):
+            raise AwsError(
+                "BadDigest",
+                f"The {algorithm} you specified did not match the calculated checksum.",
+                400,
+            )
+
+
+def _forms(expected: str) -> set[tuple[str, str]]:
+    value, _, count = expected.partition("-")
+    return {(value, count), (value, "")}
 
 
 class UploadDigests:
     """The hashers one write feeds, and the checks on what they computed."""
 
     def __init__(self, algorithms: Iterable[str], *, with_md5: bool = True) -> None:
-        self.md5 = hashlib.md5() if with_md5 else None
-        self.checksums = {algorithm: ALGORITHMS[algorithm]() for algorithm in algorithms}
+        # each on its own core while the bytes stream in: one pass over them, the digests side by side
+        self.md5 = BackgroundHasher(hashlib.md5()) if with_md5 else None
+        self.checksums = {algorithm: BackgroundHasher(ALGORITHMS[algorithm]()) for algorithm in algorithms}
 
     @property
     def hashers(self) -> list[Hasher]:
@@ -75,7 +129,7 @@ class UploadDigests:
         expected = expected_checksums(request)
         for algorithm in expected:
             if algorithm not in self.checksums:  # named only by a trailer: digest the staged file
-                self.checksums[algorithm] = ALGORITHMS[algorithm]()
+                self.checksums[algorithm] = BackgroundHasher(ALGORITHMS[algorithm]())
                 for chunk in staged.chunks():
                     self.checksums[algorithm].update(chunk)
         computed = {algorithm: encode(value.digest()) for algorithm, value in self.checksums.items()}

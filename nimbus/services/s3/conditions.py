@@ -12,6 +12,7 @@ from nimbus.errors import AwsError
 from nimbus.storage.schema import ObjectRow
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+_COPY_RANGE = re.compile(r"bytes=(\d+)-(\d+)")
 
 
 def etag_matches(header: str, etag: str) -> bool:
@@ -101,6 +102,25 @@ def parse_range(header: str, size: int) -> ByteRange | None:
     if start >= size:
         raise invalid_range(header, size)
     return ByteRange(start, end - start + 1, size)
+
+
+def parse_copy_range(header: str | None, size: int) -> ByteRange:
+    """UploadPartCopy's x-amz-copy-source-range, which must be exactly "bytes=first-last" (unlike a
+    GET's Range, nothing is ignored); the whole source without one."""
+    if header is None:
+        return ByteRange(0, size, size)
+    match = _COPY_RANGE.fullmatch(header.strip())
+    if match is None or int(match.group(2)) < int(match.group(1)):
+        raise AwsError(
+            "InvalidArgument",
+            "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last "
+            "are the zero-based offsets of the first and last bytes to copy",
+            fields={"ArgumentName": "x-amz-copy-source-range", "ArgumentValue": header},
+        )
+    first, last = int(match.group(1)), int(match.group(2))
+    if last >= size:
+        raise invalid_range(header, size)
+    return ByteRange(first, last - first + 1, size)
 
 
 def invalid_range(header: str, size: int) -> AwsError:

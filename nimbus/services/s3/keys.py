@@ -1,4 +1,4 @@
-"""Which bucket names and object keys S3 accepts, and the errors for those the files cannot hold."""
+"""Which bucket names and object keys S3 accepts, and the errors about them."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from nimbus.errors import AwsError
-from nimbus.storage.objects import KeyConflict, MissingFile, UnsupportedKey, key_segments
+from nimbus.storage.objects import MissingFile
 
 MAX_KEY_BYTES = 1024
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
@@ -32,7 +32,8 @@ def check_bucket_name(name: str) -> None:
 
 
 def check_key_for_write(key: str) -> None:
-    """S3's own key limit, then the file system's (checked before any byte is read)."""
+    """S3's one limit on keys, checked before any byte is read: every other key is stored (the byte
+    layer keeps those a file system cannot hold at their path aside)."""
     size = len(key.encode(errors="surrogatepass"))
     if size > MAX_KEY_BYTES:
         raise AwsError(
@@ -41,8 +42,6 @@ def check_key_for_write(key: str) -> None:
             400,
             fields={"Size": str(size), "MaxSizeAllowed": str(MAX_KEY_BYTES)},
         )
-    with storage_errors(key):
-        key_segments(key)
 
 
 def no_such_bucket(bucket: str) -> AwsError:
@@ -55,23 +54,8 @@ def no_such_key(key: str) -> AwsError:
 
 @contextmanager
 def storage_errors(key: str) -> Iterator[None]:
-    """Turns the byte layer's errors about ``key`` into the S3 errors Nimbus documents."""
+    """A version's file that went away between its row and the read (deleted meanwhile) is NoSuchKey."""
     try:
         yield
-    except UnsupportedKey as error:
-        raise AwsError(
-            "UnsupportedObjectKey",
-            f"Nimbus keeps objects as files and cannot store this key: {error}.",
-            400,
-            fields={"Key": key},
-        ) from error
-    except KeyConflict as error:
-        raise AwsError(
-            "ObjectKeyConflict",
-            "Nimbus keeps objects as files: an object cannot be both a file and a folder of other "
-            f"objects ('a' beside 'a/b'): {error}.",
-            409,
-            fields={"Key": key},
-        ) from error
     except MissingFile as error:
         raise no_such_key(key) from error

@@ -1,21 +1,22 @@
-"""Object listings: ListObjectsV2, ListObjects (v1) and ListObjectVersions (every object is the
-"null" version of an unversioned bucket)."""
+"""Object listings: ListObjectsV2 and ListObjects (v1) of the current versions, and ListObjectVersions
+of every version and delete marker, key by key, newest first."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, union_all
 
+from nimbus.errors import AwsError
 from nimbus.services.registry import RequestContext
 from nimbus.services.s3 import s3
 from nimbus.services.s3.owners import owner
 from nimbus.services.s3.paging import Page, check_max, decode_token, encode_token, list_page, url_encoder
-from nimbus.services.s3.records import OBJECTS, require_bucket
+from nimbus.services.s3.records import require_bucket
+from nimbus.services.s3.versions import OBJECTS, VERSIONS, check_version_id, version_rows
 from nimbus.storage.schema import ObjectRow
-
-NULL_VERSION = "null"
 
 
 def _object_page(ctx: RequestContext, request: dict[str, Any], after: str, limit: int) -> Page[ObjectRow]:
@@ -35,13 +36,15 @@ def _object_page(ctx: RequestContext, request: dict[str, Any], after: str, limit
                     return
                 condition = OBJECTS.c.key > batch[-1].key
 
-    return list_page(
-        rows_from,
-        prefix=request.get("Prefix", ""),
-        delimiter=request.get("Delimiter", ""),
-        after=after,
-        limit=limit,
-    )
+    return _request_page(request, rows_from, after, limit)
+
+
+def _request_page(
+    request: dict[str, Any], rows_from: Callable[[str], Iterator[tuple[str, Any]]], after: str, limit: int
+) -> Page[Any]:
+    """A page of ``rows_from`` with the request's Prefix and Delimiter."""
+    prefix, delimiter = request.get("Prefix", ""), request.get("Delimiter", "")
+    return list_page(rows_from, prefix=prefix, delimiter=delimiter, after=after, limit=limit)
 
 
 def _entry(record: ObjectRow, encode: Callable[[str], str]) -> dict[str, Any]:
@@ -64,7 +67,7 @@ def _listing(request: dict[str, Any], page: Page[Any], encode: Callable[[str], s
         "Prefix": encode(request.get("Prefix", "")),
         "IsTruncated": page.truncated,
     }
-    if "Delimiter" in request:
+    if request.get("Delimiter"):  # an empty delimiter is no delimiter, and S3 does not echo it
         output["Delimiter"] = encode(request["Delimiter"])
     if page.common_prefixes:
         output["CommonPrefixes"] = [{"Prefix": encode(common)} for common in page.common_prefixes]
@@ -105,33 +108,128 @@ def list_objects(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]
     marker = request.get("Marker", "")
     page = _object_page(ctx, request, marker, limit)
     output = _listing(request, page, encode)
-    output.update(MaxKeys=limit, Marker=encode(marker))
+    # as S3 (and botocore, which decodes the rest): ListObjects v1 never encodes the Prefix it echoes
+    output.update(MaxKeys=limit, Marker=encode(marker), Prefix=request.get("Prefix", ""))
     if page.items:
         output["Contents"] = [{**_entry(record, encode), "Owner": owner(ctx)} for record in page.items]
     # as AWS: NextMarker only with a delimiter (without one, clients use the last key)
-    if page.truncated and "Delimiter" in request and page.last_key is not None:
+    if page.truncated and request.get("Delimiter") and page.last_key is not None:
         output["NextMarker"] = encode(page.last_key)
     return output
 
 
+@dataclass(frozen=True)
+class _Version:
+    row: Any  # a version's listing columns (OBJECTS or VERSIONS)
+    is_latest: bool
+
+
+# sequences are non-negative 64-bit integers: a position "before every version of a key"
+_BEFORE_ALL = 2**63 - 1
+_VERSION_COLUMNS = (
+    "key",
+    "version_id",
+    "sequence",
+    "last_modified",
+    "etag",
+    "size",
+    "storage_class",
+    "checksums",
+)
+
+
+def _version_rows(table: Any, bucket: str, key: str, below: int) -> Any:
+    """``table``'s versions after the position (``key``, ``below``) in listing order (key ascending,
+    newest first): later keys, and ``key``'s versions older than sequence ``below``."""
+    after = (table.c.key > key) | ((table.c.key == key) & (table.c.sequence < below))
+    return version_rows(table).where(table.c.bucket == bucket, after)
+
+
+def _version_page(
+    ctx: RequestContext, request: dict[str, Any], key_marker: str, marker_sequence: int | None, limit: int
+) -> Page[_Version]:
+    bucket = request["Bucket"]
+    batch_size = limit + 1
+
+    def rows_from(start: str) -> Iterator[tuple[str, _Version]]:
+        key, below = start, _BEFORE_ALL
+        previous = None  # the key of the last version seen: the first version of each key is its latest
+        if key_marker and start == key_marker:
+            below = -1 if marker_sequence is None else marker_sequence
+            previous = key_marker
+        with ctx.storage.database.engine.connect() as connection:
+            while True:
+                union = union_all(
+                    _version_rows(OBJECTS, bucket, key, below), _version_rows(VERSIONS, bucket, key, below)
+                ).subquery()
+                query = select(union).order_by(union.c.key, union.c.sequence.desc()).limit(batch_size)
+                batch = connection.execute(query).all()
+                for row in batch:
+                    yield row.key, _Version(row, row.key != previous)
+                    previous = row.key
+                if len(batch) < batch_size:
+                    return
+                key, below = batch[-1].key, batch[-1].sequence
+
+    return _request_page(request, rows_from, key_marker, limit)
+
+
+def _marker_sequence(ctx: RequestContext, request: dict[str, Any]) -> int | None:
+    """Where VersionIdMarker says the listing stopped: the sequence of that version of KeyMarker
+    (None when it is gone: the listing goes on after the key)."""
+    version_id = request.get("VersionIdMarker")
+    if version_id is None:
+        return None
+    if not request.get("KeyMarker"):
+        raise AwsError("InvalidArgument", "A version-id marker cannot be specified without a key marker.")
+    check_version_id(version_id)
+    found = None
+    with ctx.storage.database.engine.connect() as connection:
+        for table in (OBJECTS, VERSIONS):
+            where = (
+                table.c.bucket == request["Bucket"],
+                table.c.key == request["KeyMarker"],
+                table.c.version_id == version_id,
+            )
+            found = connection.scalar(select(table.c.sequence).where(*where))
+            if found is not None:
+                break
+    return found
+
+
 @s3.operation
 def list_object_versions(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
-    """Buckets are unversioned: each object is listed once, as version `null`, and there are no
-    delete markers."""
+    """The XML holds the page's versions, then its delete markers (each in S3's order: key, then newest
+    first), where AWS interleaves both in one order; SDKs read them into two lists either way."""
     encode = url_encoder(request.get("EncodingType"))
     limit = check_max("max-keys", request.get("MaxKeys", 1000))
+    require_bucket(ctx, request["Bucket"])
     key_marker = request.get("KeyMarker", "")
-    page = _object_page(ctx, request, key_marker, limit)
+    page = _version_page(ctx, request, key_marker, _marker_sequence(ctx, request), limit)
     output = _listing(request, page, encode)
     output.update(MaxKeys=limit, KeyMarker=encode(key_marker))
     if "VersionIdMarker" in request:
         output["VersionIdMarker"] = request["VersionIdMarker"]
-    if page.items:
-        output["Versions"] = [
-            {**_entry(record, encode), "VersionId": NULL_VERSION, "IsLatest": True, "Owner": owner(ctx)}
-            for record in page.items
-        ]
+    versions, markers = [], []
+    for item in page.items:
+        row = item.row
+        entry = {
+            "Key": encode(row.key),
+            "VersionId": row.version_id,
+            "IsLatest": item.is_latest,
+            "LastModified": row.last_modified,
+            "Owner": owner(ctx),
+        }
+        if row.is_delete_marker:
+            markers.append(entry)
+        else:
+            versions.append({**_entry(row, encode), **entry})
+    if versions:
+        output["Versions"] = versions
+    if markers:
+        output["DeleteMarkers"] = markers
     if page.truncated and page.last_key is not None:
         output["NextKeyMarker"] = encode(page.last_key)
-        output["NextVersionIdMarker"] = NULL_VERSION
+        if page.last_item is not None and page.last_key == page.last_item.row.key:
+            output["NextVersionIdMarker"] = page.last_item.row.version_id
     return output

@@ -40,6 +40,8 @@ def list_page(
     what the caller's markers exclude; this rolls keys up into common prefixes and seeks past them.
     """
     page: Page[Item] = Page()
+    if limit == 0:  # as S3: an empty page that is not truncated
+        return page
     start = max(prefix, after)
     while True:
         seek_to = None

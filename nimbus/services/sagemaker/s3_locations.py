@@ -6,9 +6,10 @@ import json
 import tarfile
 import tempfile
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from sqlalchemy import select
 
@@ -34,21 +35,57 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-def channel_files(storage: Storage, uri: str) -> dict[Path, str]:
-    """The object files under an S3 prefix, each with its path inside the channel folder."""
+@dataclass(frozen=True)
+class ObjectFile:
+    """An object read in place: its file (the plain file at its key, or the blob a key that no path can
+    hold is kept as), its key, and its path inside the channel."""
+
+    path: Path
+    relative: str
+    location: str  # bucket/key
+
+
+def channel_objects(storage: Storage, uri: str) -> list[ObjectFile]:
+    """The objects under an S3 prefix (folder objects aside)."""
     bucket, prefix = split_s3_uri(uri)
-    query = select(OBJECTS.c.key).where(
+    query = select(OBJECTS.c.key, OBJECTS.c.blob, OBJECTS.c.sse_customer).where(
         OBJECTS.c.bucket == bucket, OBJECTS.c.key.startswith(prefix, autoescape=True)
     )
     with storage.database.engine.connect() as connection:
-        keys = [key for key in connection.scalars(query) if not key.endswith("/")]
-    if not keys:
+        rows = [row for row in connection.execute(query) if not row.key.endswith("/")]
+    if not rows:
         raise JobFailure(
             f'ClientError: No S3 objects found under S3 URL "{uri}" given in input data source. '
             "Please ensure that the bucket exists in the selected region, "
             "that objects exist under that S3 prefix."
         )
-    return {storage.objects.root.joinpath(bucket, *key_segments(key)): _relative(prefix, key) for key in keys}
+    return [_object_file(storage, bucket, row, _relative(prefix, row.key)) for row in rows]
+
+
+def channel_files(storage: Storage, uri: str) -> dict[Path, str]:
+    """The object files under an S3 prefix, each with its path inside the channel folder."""
+    return {found.path: found.relative for found in channel_objects(storage, uri)}
+
+
+def _object_file(storage: Storage, bucket: str, row: Any, relative: str) -> ObjectFile:
+    location = f"{bucket}/{row.key}"
+    try:
+        key_segments(relative)  # the file goes to <channel folder>/<relative>: never outside it
+    except UnsupportedKey:
+        raise JobFailure(
+            f"ClientError: s3://{location} cannot be placed in the channel's folder: the part of its key "
+            f"after the prefix ({relative!r}) is no path (it has '.', '..' or empty segments)."
+        ) from None
+    if row.sse_customer is not None:
+        raise JobFailure(
+            f"ClientError: s3://{location} is encrypted with a customer-provided key (SSE-C), "
+            "which SageMaker cannot read."
+        )
+    try:
+        path = storage.objects.stored_file(bucket, row.key, row.blob)
+    except StorageError:
+        raise JobFailure(f"ClientError: The object s3://{location} does not exist.") from None
+    return ObjectFile(path, relative, location)
 
 
 class ArchiveUnreadable(Exception):
@@ -72,8 +109,13 @@ def extract_archive(storage: Storage, uri: str, target: Path) -> None:
 
 
 def manifest_files(storage: Storage, uri: str) -> dict[Path, str]:
-    """The object files a manifest names (a JSON array: ``{"prefix": "s3://bucket/prefix/"}``, then
-    keys relative to it), each with its relative key, in the manifest's order."""
+    """The object files a manifest names, each with its relative key, in the manifest's order."""
+    return {found.path: found.relative for found in manifest_objects(storage, uri)}
+
+
+def manifest_objects(storage: Storage, uri: str) -> list[ObjectFile]:
+    """The objects a manifest names (a JSON array: ``{"prefix": "s3://bucket/prefix/"}``, then keys
+    relative to it), in the manifest's order."""
     bucket, key = split_s3_uri(uri)
     try:
         with storage.objects.open_object(bucket, key) as manifest:
@@ -87,22 +129,21 @@ def manifest_files(storage: Storage, uri: str) -> dict[Path, str]:
             f'ClientError: The manifest file {uri} is not a JSON array of a {{"prefix": "s3://..."}} '
             "object followed by keys relative to it."
         ) from None
-    found: dict[Path, str] = {}
-    for relative in relatives:
-        object_key = prefix_key + relative
-        try:
-            path = storage.objects.root.joinpath(prefix_bucket, *key_segments(object_key))
-        except UnsupportedKey:
-            path = None
-        if path is None or not path.is_file():
-            raise JobFailure(
-                f"ClientError: The object s3://{prefix_bucket}/{object_key} named in the manifest {uri} "
-                "does not exist."
-            )
-        found[path] = relative
-    if not found:
+    if not relatives:
         raise JobFailure(f"ClientError: The manifest file {uri} names no objects.")
-    return found
+    keys = {prefix_key + relative: relative for relative in relatives}
+    query = select(OBJECTS.c.key, OBJECTS.c.blob, OBJECTS.c.sse_customer).where(
+        OBJECTS.c.bucket == prefix_bucket, OBJECTS.c.key.in_(keys)
+    )
+    with storage.database.engine.connect() as connection:
+        rows = {row.key: row for row in connection.execute(query)}
+    missing = next((key for key in keys if key not in rows or key.endswith("/")), None)
+    if missing is not None:
+        raise JobFailure(
+            f"ClientError: The object s3://{prefix_bucket}/{missing} named in the manifest {uri} "
+            "does not exist."
+        )
+    return [_object_file(storage, prefix_bucket, rows[key], relative) for key, relative in keys.items()]
 
 
 def _relative(prefix: str, key: str) -> str:

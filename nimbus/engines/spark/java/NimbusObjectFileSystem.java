@@ -18,7 +18,8 @@ import org.apache.hadoop.util.Progressable;
 /**
  * s3://, s3a:// and s3n:// paths of Nimbus S3, read and written in place: an object is the plain file
  * {@code <fs.nimbus.root>/<bucket>/<key>}, so this is the local file system with each bucket's folder
- * as the root of its URI. Every path it has written (when the file is closed), renamed or deleted is
+ * as the root of its URI. Objects Nimbus keeps aside instead (keys no path can hold, such as "a" beside
+ * "a/b"; SSE-C objects; older versions) are not in that view. Every path it has written (when the file is closed), renamed or deleted is
  * appended to the journal file {@code fs.nimbus.journal} (one "bucket/key" a line), from which Nimbus
  * records those objects while the step runs.
  */
@@ -36,8 +37,10 @@ public class NimbusObjectFileSystem extends RawLocalFileSystem {
         }
         uri = URI.create(name.getScheme() + "://" + name.getAuthority());
         bucketFolder = new File(root, name.getAuthority());
-        // a bucket is its folder: writing into a missing one must not make a bucket S3 never created
-        if (!bucketFolder.isDirectory()) {
+        // a bucket is its folder: writing into a missing one must not make a bucket S3 never created;
+        // no bucket name starts with "." (Nimbus's own folders beside the buckets: temp files, multipart
+        // parts, the blobs of older versions and of keys no path can hold)
+        if (name.getAuthority().startsWith(".") || !bucketFolder.isDirectory()) {
             throw new FileNotFoundException("NoSuchBucket: the bucket " + name.getAuthority() + " does not exist");
         }
         journal = conf.get("fs.nimbus.journal");

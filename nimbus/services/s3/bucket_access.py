@@ -1,0 +1,142 @@
+"""A bucket's access settings (policy, Block Public Access, object ownership, canned ACL) and the
+resource policy the authorization step applies to requests on the bucket and its objects.
+
+No row means AWS's defaults for a new bucket: no policy, Block Public Access on in all four
+settings, ownership BucketOwnerEnforced (ACLs disabled), ACL private.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import select
+
+from nimbus.policy import Policy, PolicyError, parse_policy
+from nimbus.policy.public import without_public_statements
+from nimbus.services.registry import RequestContext
+from nimbus.services.s3 import s3
+from nimbus.services.s3.keys import no_such_bucket
+from nimbus.storage import Storage
+from nimbus.storage.s3_access_schema import BucketAccessRecord
+from nimbus.storage.schema import BucketRecord
+
+ACCESS = BucketAccessRecord.__table__
+BUCKETS = BucketRecord.__table__
+COLUMNS = [column.name for column in ACCESS.columns]
+ENFORCED = "BucketOwnerEnforced"
+BLOCK_SETTINGS = ("block_public_acls", "ignore_public_acls", "block_public_policy", "restrict_public_buckets")
+# what a public canned bucket ACL grants, as statements (READ lists, WRITE writes and deletes objects)
+_ACL_GRANTS = {
+    "public-read": ("*", ["s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads"], ""),
+    "public-read-write": (
+        "*",
+        [
+            "s3:ListBucket",
+            "s3:ListBucketVersions",
+            "s3:ListBucketMultipartUploads",
+            "s3:PutObject",
+            "s3:DeleteObject",
+        ],
+        "/*",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class BucketAccess:
+    bucket: str
+    policy: str | None = None
+    block_public_acls: bool | None = True
+    ignore_public_acls: bool | None = True
+    block_public_policy: bool | None = True
+    restrict_public_buckets: bool | None = True
+    object_ownership: str | None = ENFORCED
+    acl: str | None = "private"
+
+    @property
+    def has_block_configuration(self) -> bool:
+        return any(getattr(self, name) is not None for name in BLOCK_SETTINGS)
+
+    def blocks(self, setting: str) -> bool:
+        return bool(getattr(self, setting))
+
+
+def read_access(storage: Storage, bucket: str) -> BucketAccess | None:
+    """The bucket's settings, or None when there is no such bucket."""
+    with storage.database.engine.connect() as connection:
+        row = connection.execute(
+            select(BUCKETS.c.name.label("bucket_name"), ACCESS)
+            .select_from(BUCKETS.outerjoin(ACCESS, ACCESS.c.bucket == BUCKETS.c.name))
+            .where(BUCKETS.c.name == bucket)
+        ).first()
+    if row is None:
+        return None
+    if row.bucket is None:  # no settings yet: the defaults
+        return BucketAccess(bucket)
+    return BucketAccess(**{name: getattr(row, name) for name in COLUMNS})
+
+
+def existing_access(ctx: RequestContext, bucket: str) -> BucketAccess:
+    found = read_access(ctx.storage, bucket)
+    if found is None:
+        raise no_such_bucket(bucket)
+    return found
+
+
+def write_access(ctx: RequestContext, access: BucketAccess, **changes: Any) -> None:
+    changed = replace(access, **changes)
+    row = {name: getattr(changed, name) for name in COLUMNS}
+    database = ctx.storage.database
+    with database.engine.begin() as connection:
+        connection.execute(database.upsert(ACCESS, row.keys(), ["bucket"]), row)
+
+
+_policies: dict[str, Policy | None] = {}  # by bucket, until a bucket-level setting changes
+
+
+def bucket_resource_policy(storage: Storage, arn: str) -> Policy | None:
+    """The policy that applies to ``arn:aws:s3:::bucket`` and ``arn:aws:s3:::bucket/key``: the bucket
+    policy (less its public grants under RestrictPublicBuckets) and the grants of a public canned
+    ACL (unless ACLs are disabled or IgnorePublicAcls is on)."""
+    if not arn.startswith("arn:aws:s3:::"):
+        return None
+    bucket = arn[len("arn:aws:s3:::") :].split("/", 1)[0]
+    if bucket not in _policies:
+        access = read_access(storage, bucket)
+        if access is None:
+            return None
+        ignore_acls = access.object_ownership == ENFORCED or access.blocks("ignore_public_acls")
+        restrict = access.blocks("restrict_public_buckets")
+        _policies[bucket] = _effective(bucket, access.policy, restrict, None if ignore_acls else access.acl)
+    return _policies[bucket]
+
+
+s3.resource_policies(bucket_resource_policy, _policies.clear)
+
+
+@lru_cache(maxsize=1024)
+def _effective(bucket: str, document: str | None, restrict_public: bool, acl: str | None) -> Policy | None:
+    statements: list[Any] = []
+    name = f"bucket policy of {bucket}"
+    version = "2012-10-17"
+    if document:
+        try:
+            policy = parse_policy(document, "resource", name)
+        except PolicyError:  # it was checked when it was put
+            policy = None
+        if policy is not None:
+            policy = without_public_statements(policy) if restrict_public else policy
+            statements += policy.statements
+            version = policy.version
+    if acl in _ACL_GRANTS:
+        principal, actions, suffix = _ACL_GRANTS[acl]
+        resources = [f"arn:aws:s3:::{bucket}"] + ([f"arn:aws:s3:::{bucket}{suffix}"] if suffix else [])
+        grant = {"Effect": "Allow", "Principal": principal, "Action": actions, "Resource": resources}
+        statements += parse_policy(
+            {"Version": "2012-10-17", "Statement": grant}, "resource", f"ACL {acl}"
+        ).statements
+    if not statements:
+        return None
+    return Policy(name, version, tuple(statements))
