@@ -16,7 +16,7 @@ import string
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,6 +36,7 @@ class Credential:
     arn: str
     user_id: str
     created_at: datetime
+    status: str = "Active"  # or "Inactive": IAM's UpdateAccessKey turns a key off without deleting it
 
     @property
     def is_root(self) -> bool:
@@ -50,6 +51,7 @@ class Credential:
             "arn": self.arn,
             "user_id": self.user_id,
             "created_at": self.created_at.isoformat(),
+            "status": self.status,
         }
 
     @classmethod
@@ -93,21 +95,38 @@ class CredentialStore:
     def list(self) -> list[Credential]:
         return list(self._current().credentials.values())
 
-    def create(self, user_name: str) -> Credential:
+    @property
+    def account_id(self) -> str:
+        return self._current().account_id
+
+    @property
+    def version(self) -> tuple[int, int, int] | None:
+        """Changes whenever a key is added, changed or removed (by this process or another)."""
+        self._refresh()
+        return self._file_version
+
+    def for_user(self, user_name: str) -> list[Credential]:
+        return [cred for cred in self.list() if cred.user_name == user_name]
+
+    def create(
+        self, user_name: str, user_id: str | None = None, arn: str | None = None, limit: int | None = None
+    ) -> Credential:
+        """A new key for the user ``user_name`` (IAM passes the user's id and ARN; by default a second
+        key keeps the identity of the first); ``limit`` keys per user at most (LookupError)."""
         if not _USER_NAME.fullmatch(user_name) or user_name == ROOT_USER:
             raise ValueError(f"invalid user name {user_name!r}: use 1-64 of letters, digits and +=,.@_-")
         with self._file_lock():
             contents = self._read()
-            same_user = [cred for cred in contents.credentials.values() if cred.user_name == user_name]
-            # A second key for an existing user keeps that user's identity.
-            user_id = same_user[0].user_id if same_user else "AIDA" + _random(_BASE32, 17)
+            owned = [cred for cred in contents.credentials.values() if cred.user_name == user_name]
+            if limit is not None and len(owned) >= limit:
+                raise LookupError(f"user {user_name} already has {limit} access keys")
             credential = Credential(
                 access_key_id=_new_access_key_id(),
                 secret_access_key=_random(_SECRET_ALPHABET, 40),
                 account_id=contents.account_id,
                 user_name=user_name,
-                arn=f"arn:aws:iam::{contents.account_id}:user/{user_name}",
-                user_id=user_id,
+                arn=arn or f"arn:aws:iam::{contents.account_id}:user/{user_name}",
+                user_id=user_id or (owned[0].user_id if owned else "AIDA" + _random(_BASE32, 17)),
                 created_at=datetime.now(UTC),
             )
             self._write(
@@ -115,6 +134,16 @@ class CredentialStore:
             )
         self._refresh()
         return credential
+
+    def set_status(self, access_key_id: str, status: str) -> None:
+        with self._file_lock():
+            contents = self._read()
+            credential = contents.credentials.get(access_key_id)
+            if credential is None:
+                raise KeyError(access_key_id)
+            changed = {**contents.credentials, access_key_id: replace(credential, status=status)}
+            self._write(_Contents(contents.account_id, changed))
+        self._refresh()
 
     def delete(self, access_key_id: str) -> None:
         with self._file_lock():

@@ -170,7 +170,8 @@ def test_sts_with_bad_credentials(nimbus: NimbusServer) -> None:
 
 
 def test_keys_create_list_delete(nimbus: NimbusServer, bucket: str) -> None:
-    created = nimbus_cli("keys", "create", "alice", "--data-dir", str(nimbus.data_dir))
+    s3_policy = "arn:aws:iam::aws:policy/AmazonS3FullAccess"  # a new IAM user may do nothing without one
+    created = nimbus_cli("keys", "create", "alice", "--policy", s3_policy, "--data-dir", str(nimbus.data_dir))
     values = parse_exports(created.stdout)
     akid, secret = values.get("AWS_ACCESS_KEY_ID"), values.get("AWS_SECRET_ACCESS_KEY")
     assert akid and secret, created.stdout

@@ -111,9 +111,14 @@ def test_simulate_principal_policy(nimbus: NimbusServer, iam: Any, role_name: st
 
     results = iam.simulate_principal_policy(PolicySourceArn=arn, ActionNames=actions)["EvaluationResults"]
     assert [(r["EvalActionName"], r["EvalResourceName"], r["EvalDecision"]) for r in results] == [
-        ("sagemaker:CreateTrainingJob", "*", "allowed"),
-        ("s3:PutObject", "*", "allowed"),
+        ("sagemaker:CreateTrainingJob", "*", "implicitDeny"),  # a new role may do nothing
+        ("s3:PutObject", "*", "implicitDeny"),
     ]
+    allow_all = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    iam.put_role_policy(RoleName=role_name, PolicyName="everything", PolicyDocument=json.dumps(allow_all))
+    results = iam.simulate_principal_policy(PolicySourceArn=arn, ActionNames=actions)["EvaluationResults"]
+    assert [r["EvalDecision"] for r in results] == ["allowed", "allowed"]
+    assert results[0]["MatchedStatements"][0]["SourcePolicyId"].endswith("everything")
 
     deny_s3 = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "S3:*", "Resource": "*"}]}
     results = iam.simulate_principal_policy(
@@ -147,6 +152,7 @@ def test_simulate_principal_policy(nimbus: NimbusServer, iam: Any, role_name: st
             PolicySourceArn=f"arn:aws:iam::{nimbus.account_id}:root", ActionNames=actions
         )
     assert error_code(caught) == "InvalidInput"
+    iam.delete_role_policy(RoleName=role_name, PolicyName="everything")
 
 
 def test_missing_role_is_no_such_entity(iam: Any) -> None:

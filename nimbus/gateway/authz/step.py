@@ -1,0 +1,207 @@
+"""The authorization step: after authentication and before the operation, every request of every
+service is decided by one evaluator. The operation's IAM action, resources and condition keys come
+from the action table; the caller's policies from IAM; resource policies from the service that owns
+them. A denial is logged with the statement that decided it and answered as the service's own
+AccessDenied, unless the server runs with ``NIMBUS_AUTHORIZATION=log-only``, where it is only logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from nimbus.gateway.authz.actions import UNAUTHORIZED_OPERATIONS, IamAction, action_table
+from nimbus.gateway.authz.context import RequestFacts, Value, request_context
+from nimbus.gateway.authz.denials import access_denied, denied
+from nimbus.gateway.authz.resources import resource_arns
+from nimbus.policy import Decision, PolicySet, Principal, Request, evaluate
+from nimbus.policy.principals import ANONYMOUS
+from nimbus.services.iam.identities import Identities, Identity
+from nimbus.services.registry import Service
+from nimbus.storage import Storage
+from nimbus.storage.credentials import Credential
+from nimbus.storage.session_tokens import SessionClaims
+
+log = logging.getLogger("nimbus.authorization")
+ENFORCE, LOG_ONLY = "enforce", "log-only"
+ANONYMOUS_IDENTITY = Identity(Principal(ANONYMOUS, "", "anonymous"), PolicySet())
+_ROLE_ARN = re.compile(r"^arn:aws:iam::\d{12}:role/.+")
+_READS = ("Read", "List")
+_TRUSTED_ACTIONS = frozenset({"sts:AssumeRole", "sts:TagSession"})  # a role's trust policy must allow them
+
+
+@dataclass(frozen=True)
+class Check:
+    """One action on one resource that the request needs."""
+
+    action: IamAction
+    resource: str
+    context: Mapping[str, Value] = field(default_factory=dict)
+
+
+class Authorizer:
+    def __init__(self, storage: Storage, services: Mapping[str, Service], mode: str = ENFORCE) -> None:
+        self.storage = storage
+        self.mode = mode
+        self.identities = Identities(storage)
+        self.table = action_table(service.model for service in services.values())
+        self._resource_policies = {
+            service.model.signing_name: service.resource_policy
+            for service in services.values()
+            if service.resource_policy is not None
+        }
+
+    def identity(self, credential: Credential | None, session: SessionClaims | None, token: str) -> Identity:
+        if credential is None:
+            return ANONYMOUS_IDENTITY
+        return self.identities.resolve(credential, session, token)
+
+    def authorize(
+        self,
+        service: Service,
+        operation: str,
+        request: Mapping[str, Any],
+        facts: RequestFacts,
+        identity: Identity,
+    ) -> None:
+        prefix = service.model.signing_name
+        if (prefix, operation) in UNAUTHORIZED_OPERATIONS:
+            return
+        action = self.table.for_operation(prefix, operation)
+        if action is None:
+            if not identity.principal.is_root:
+                self._deny_unmapped(service, operation, identity)
+            return
+        context = {**request_context(facts, action, request), **identity.context}  # one for all checks
+        for check in self.checks(action, request, facts, identity):
+            decision = self.decide(identity, check, context)
+            if not decision.allowed:
+                self._refuse(service, identity, check, decision)
+
+    def decide(self, identity: Identity, check: Check, request_context: Mapping[str, Value]) -> Decision:
+        provider = self._resource_policies.get(check.action.prefix)
+        resource_policy = (
+            provider(self.storage, check.resource) if provider and check.resource != "*" else None
+        )
+        context = {**request_context, **check.context}
+        principal = identity.principal
+        policies = identity.policies
+        return evaluate(
+            Request(check.action.full_name, check.resource, principal, context, principal.account_id),
+            PolicySet(
+                policies.identity,
+                policies.boundary,
+                policies.session,
+                resource_policy,
+                resource_required=check.action.full_name in _TRUSTED_ACTIONS,
+            ),
+        )
+
+    def checks(
+        self, action: IamAction, request: Mapping[str, Any], facts: RequestFacts, identity: Identity
+    ) -> Iterator[Check]:
+        """The request's own action on each of its resources, S3's read of a copy's source, and
+        iam:PassRole for each role the request hands to the service."""
+        account = self.storage.credentials.account_id
+        main = action
+        if request.get("VersionId") and action.prefix == "s3":
+            main = self.table.version_action(action) or action
+        caller = identity.principal.arn
+        implied = {"UserNameWithPath": caller.split(":user/", 1)[1]} if ":user/" in caller else {}
+        resources = resource_arns(main, request, facts.region, account, implied)
+        for resource in resources:
+            yield Check(main, resource)
+        source = request.get("CopySource")
+        if isinstance(source, str) and action.prefix == "s3":
+            yield self._copy_source(source)
+        if "iam:PassRole" in action.dependent_actions:
+            pass_role = self.table.action("iam", "PassRole")
+            assert pass_role is not None
+            passed_to = {
+                "iam:passedtoservice": f"{action.prefix}.amazonaws.com",
+                "iam:associatedresourcearn": resources[0],
+            }
+            for role in sorted(set(_roles(request, account))):
+                yield Check(pass_role, role, passed_to)
+        if action.prefix == "sts" and request.get("Tags"):  # session tags need sts:TagSession too
+            tag_session = self.table.action("sts", "TagSession")
+            assert tag_session is not None
+            yield from (Check(tag_session, resource) for resource in resources)
+
+    def _copy_source(self, source: str) -> Check:
+        path, _, query = unquote(source).lstrip("/").partition("?")
+        versioned = "versionId=" in query
+        name = "GetObjectVersion" if versioned else "GetObject"
+        read = self.table.action("s3", name)
+        assert read is not None
+        return Check(read, f"arn:aws:s3:::{path}")
+
+    def after(self, service: Service, operation: str) -> None:
+        """After a write: IAM's changes may give the identities resolved before other policies; a
+        write to a resource that holds a policy (a bucket, not an object) may change that policy."""
+        action = self.table.for_operation(service.model.signing_name, operation)
+        if action is not None and action.access_level in _READS:
+            return
+        if service.model.signing_name == "iam":
+            self.identities.invalidate()
+        elif action is None or not any(kind.name == "object" for kind in action.resource_types):
+            service.resource_policies_changed()
+
+    def _refuse(self, service: Service, identity: Identity, check: Check, decision: Decision) -> None:
+        enforced = self.mode == ENFORCE
+        log.info(
+            json.dumps(
+                {
+                    "authorization": "denied" if enforced else "denied (log-only)",
+                    "principal": identity.principal.arn,
+                    "action": check.action.full_name,
+                    "resource": check.resource,
+                    "decision": decision.result,
+                    "deciding": decision.reason,
+                }
+            )
+        )
+        if enforced:
+            raise access_denied(
+                service.model, identity.principal.arn, check.action.full_name, check.resource, decision
+            )
+
+    def _deny_unmapped(self, service: Service, operation: str, identity: Identity) -> None:
+        """An operation the action table does not know (a new one): only the root user may call it."""
+        reason = f"Nimbus has no IAM action for {service.name} {operation}"
+        log.info(
+            json.dumps(
+                {
+                    "authorization": "denied",
+                    "principal": identity.principal.arn,
+                    "operation": operation,
+                    "deciding": reason,
+                }
+            )
+        )
+        if self.mode == ENFORCE:
+            raise denied(
+                service.model,
+                f"User: {identity.principal.arn} is not authorized to perform: {operation} ({reason})",
+            )
+
+
+def _roles(request: Mapping[str, Any], account: str) -> Iterator[str]:
+    """The roles a request hands over: role ARNs anywhere in its input, and EMR's role names."""
+    for name, value in request.items():
+        if isinstance(value, str):
+            if _ROLE_ARN.match(value):
+                yield value
+            elif name in ("ServiceRole", "AutoScalingRole") and value:
+                yield f"arn:aws:iam::{account}:role/{value}"
+        elif isinstance(value, Mapping):
+            yield from _roles(value, account)
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, Mapping):
+                    yield from _roles(item, account)
