@@ -18,6 +18,7 @@ from nimbus.services.rekognition import (  # noqa: E402, F401
     labels,
     moderation,
     search,
+    stream_processors,
     text,
     users,
     video_faces,

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection, Row
 
 from nimbus.services.registry import RequestContext
 from nimbus.services.rekognition.errors import collection_not_found, invalid_pagination_token, user_not_found
+from nimbus.storage import Storage
 from nimbus.storage.vision_schema import CollectionRecord, FaceRecord, UserRecord
 
 COLLECTIONS = CollectionRecord.__table__
@@ -45,6 +46,22 @@ def find_collection(
     if record is None:
         raise collection_not_found(collection_id)
     return record
+
+
+def collection_key(storage: Storage, account_id: str, region: str, collection_id: str) -> int:
+    """The collection's surrogate id, for background work that outlives requests (a video job, a
+    stream processor); ResourceNotFoundException once the collection has been deleted."""
+    with storage.database.engine.connect() as connection:
+        found = connection.execute(
+            select(COLLECTIONS.c.id).where(
+                COLLECTIONS.c.account_id == account_id,
+                COLLECTIONS.c.region == region,
+                COLLECTIONS.c.collection_id == collection_id,
+            )
+        ).scalar()
+    if found is None:
+        raise collection_not_found(collection_id)
+    return int(found)
 
 
 def collection_query(ctx: RequestContext) -> Any:

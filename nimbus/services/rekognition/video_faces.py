@@ -10,13 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
 
 from nimbus.engines.vision import faces as face_engine
 from nimbus.services.registry import RequestContext
 from nimbus.services.rekognition import rekognition
-from nimbus.services.rekognition.collection_records import COLLECTIONS, find_collection
-from nimbus.services.rekognition.errors import collection_not_found
+from nimbus.services.rekognition.collection_records import collection_key, find_collection
 from nimbus.services.rekognition.face_details import bounding_box, face_detail, requested_attributes
 from nimbus.services.rekognition.search import DEFAULT_MATCH_THRESHOLD, collection_face_matches
 from nimbus.services.rekognition.video_jobs import (
@@ -47,7 +45,8 @@ def faces_over_time(source: VideoSource, request: dict[str, Any]) -> dict[str, l
 
 @video_analysis(FACE_SEARCH)
 def persons_over_time(source: VideoSource, request: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    collection = _collection_id(source, request["CollectionId"])
+    job = source.job
+    collection = collection_key(source.storage, job.account_id, job.region, request["CollectionId"])
     threshold = request.get("FaceMatchThreshold", DEFAULT_MATCH_THRESHOLD)
     persons: list[np.ndarray] = []  # the latest descriptor of each person seen, by Index
     items = []
@@ -66,22 +65,6 @@ def persons_over_time(source: VideoSource, request: dict[str, Any]) -> dict[str,
     return {"TIMESTAMPS": items}
 
 
-def _collection_id(source: VideoSource, collection_id: str) -> int:
-    """The collection's surrogate id; it may have been deleted since the job started."""
-    job = source.job
-    with source.storage.database.engine.connect() as connection:
-        found = connection.execute(
-            select(COLLECTIONS.c.id).where(
-                COLLECTIONS.c.account_id == job.account_id,
-                COLLECTIONS.c.region == job.region,
-                COLLECTIONS.c.collection_id == collection_id,
-            )
-        ).scalar()
-    if found is None:
-        raise collection_not_found(collection_id)
-    return int(found)
-
-
 def _person_index(persons: list[np.ndarray], descriptor: np.ndarray) -> int:
     similarities = [face_engine.similarity(descriptor, known) for known in persons]
     if similarities and max(similarities) >= SAME_PERSON_SIMILARITY:
@@ -95,7 +78,7 @@ def _person_index(persons: list[np.ndarray], descriptor: np.ndarray) -> int:
 @rekognition.operation
 def start_face_detection(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     """DetectFaces (its attributes and limits) on frames sampled at NIMBUS_VIDEO_SAMPLE_FPS (default 1
-    per second). NotificationChannel is refused: Nimbus has no SNS."""
+    per second)."""
     return start_video_job(ctx, FACE_DETECTION, request)
 
 
@@ -112,7 +95,7 @@ def get_face_detection(ctx: RequestContext, request: dict[str, Any]) -> dict[str
 def start_face_search(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     """Faces on frames sampled at NIMBUS_VIDEO_SAMPLE_FPS (default 1 per second) are searched in the
     collection (up to 10 matches each); people are told apart by their face descriptors, not tracked
-    by their bodies. NotificationChannel is refused (no SNS)."""
+    by their bodies."""
     find_collection(ctx, request["CollectionId"])
     return start_video_job(ctx, FACE_SEARCH, request)
 

@@ -4,8 +4,9 @@ runner that analyses the video, and the paged Get* answer.
 A Start* call checks the S3 object and records the job IN_PROGRESS; one runner thread per server
 then decodes the video (OpenCV), looks at frames sampled at ``NIMBUS_VIDEO_SAMPLE_FPS`` (default 1 per
 second; shot detection looks at every frame) and stores the result items in the job's row:
-SUCCEEDED, or FAILED with a StatusMessage saying why. While it runs, StatusMessage shows how far it
-has got. A server that starts fails the jobs an earlier process left IN_PROGRESS.
+SUCCEEDED, or FAILED with a StatusMessage saying why, and publishes the completion message to the
+job's NotificationChannel. While it runs, StatusMessage shows how far it has got. A server that
+starts fails the jobs an earlier process left IN_PROGRESS (and notifies their channels).
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from nimbus.errors import AwsError
 from nimbus.services.job_runners import RunnerPerStorage
 from nimbus.services.registry import RequestContext
 from nimbus.services.rekognition import rekognition
-from nimbus.services.rekognition.errors import invalid_parameter
 from nimbus.services.rekognition.images import S3_OBJECT_MESSAGE, invalid_s3_object
+from nimbus.services.rekognition.job_notifications import check_notification_channel, notify_job_finished
 from nimbus.services.rekognition.pagination import page_start
 from nimbus.services.rekognition.work_queue import WorkQueue
 from nimbus.services.s3.records import find_object
@@ -101,10 +102,7 @@ def s3_object_of(request: dict[str, Any]) -> dict[str, Any]:
 
 def start_video_job(ctx: RequestContext, operation: str, request: dict[str, Any]) -> dict[str, Any]:
     """Records the job (or finds the one this ClientRequestToken started) and queues it."""
-    if request.get("NotificationChannel"):
-        raise invalid_parameter(
-            "Nimbus has no Amazon SNS, so NotificationChannel is not supported: poll the Get operation."
-        )
+    check_notification_channel(ctx, request.get("NotificationChannel"))
     _check_video_object(ctx, s3_object_of(request))
     token = request.get("ClientRequestToken")
     comparable = {name: value for name, value in request.items() if name != "ClientRequestToken"}
@@ -265,12 +263,16 @@ def _set_progress(storage: Storage, job_id: str, done_ms: int, duration_ms: int)
 
 
 def _finish(storage: Storage, job_id: str, status: str, **columns: Any) -> None:
+    """Ends the job, then tells its NotificationChannel (after the commit: a Get* the message prompts
+    sees the outcome)."""
     with storage.database.engine.begin() as connection:
         connection.execute(
             update(JOBS)
             .where(JOBS.c.job_id == job_id, JOBS.c.status == "IN_PROGRESS")
             .values(status=status, completed_at=datetime.now(UTC), **columns)
         )
+        job = connection.execute(select(JOBS).where(JOBS.c.job_id == job_id)).one()
+    notify_job_finished(storage, job)
 
 
 class VideoRunner:
@@ -311,12 +313,12 @@ class VideoRunner:
 
 
 def _fail_interrupted_jobs(storage: Storage) -> None:
-    with storage.database.engine.begin() as connection:
-        connection.execute(
-            update(JOBS)
-            .where(JOBS.c.status == "IN_PROGRESS")
-            .values(status="FAILED", status_message=INTERRUPTED, completed_at=datetime.now(UTC))
-        )
+    with storage.database.engine.connect() as connection:
+        interrupted = connection.execute(
+            select(JOBS.c.job_id).where(JOBS.c.status == "IN_PROGRESS")
+        ).scalars()
+    for job_id in list(interrupted):
+        _finish(storage, job_id, "FAILED", status_message=INTERRUPTED)
 
 
 video_runner: RunnerPerStorage[VideoRunner] = RunnerPerStorage(VideoRunner, _fail_interrupted_jobs)

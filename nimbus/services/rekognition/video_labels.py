@@ -38,8 +38,7 @@ def labels_over_time(source: VideoSource, request: dict[str, Any]) -> dict[str, 
 @rekognition.operation
 def start_label_detection(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     """Labels as DetectLabels finds them (its smaller vocabulary), on frames sampled at
-    NIMBUS_VIDEO_SAMPLE_FPS (default 1 per second). NotificationChannel is refused: Nimbus has no SNS,
-    so poll GetLabelDetection."""
+    NIMBUS_VIDEO_SAMPLE_FPS (default 1 per second)."""
     return start_video_job(ctx, OPERATION, request)
 
 

@@ -36,7 +36,7 @@ def moderation_over_time(source: VideoSource, request: dict[str, Any]) -> dict[s
 @rekognition.operation
 def start_content_moderation(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     """The labels of DetectModerationLabels (nudity only: Explicit, Explicit Nudity) on frames sampled
-    at NIMBUS_VIDEO_SAMPLE_FPS (default 1 per second). NotificationChannel is refused (no SNS)."""
+    at NIMBUS_VIDEO_SAMPLE_FPS (default 1 per second)."""
     return start_video_job(ctx, OPERATION, request)
 
 

@@ -93,7 +93,7 @@ def _timecode(frame_number: int, frame_rate: float) -> str:
 def start_segment_detection(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     """Shots come from colour-histogram and pixel differences between consecutive frames (hard cuts;
     gradual dissolves are not split); the only technical cue is BlackFrames (no ColorBars, EndCredits,
-    Slate, Studio logo or Content). NotificationChannel is refused (no SNS)."""
+    Slate, Studio logo or Content)."""
     return start_video_job(ctx, OPERATION, request)
 
 

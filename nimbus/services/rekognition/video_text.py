@@ -34,7 +34,7 @@ def text_over_time(source: VideoSource, request: dict[str, Any]) -> dict[str, li
 @rekognition.operation
 def start_text_detection(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     """DetectText (its filters too) on frames sampled at NIMBUS_VIDEO_SAMPLE_FPS (default 1 per
-    second); detection ids count from 0 in each frame. NotificationChannel is refused (no SNS)."""
+    second); detection ids count from 0 in each frame."""
     return start_video_job(ctx, OPERATION, request)
 
 

@@ -1,0 +1,14 @@
+"""Amazon SNS: topics whose messages are delivered to SQS queues (in the same transaction as the
+Publish, so nothing a Publish answered for is lost) and to HTTP(S) endpoints (from a durable outbox,
+retried), with subscription confirmation, filter policies and raw delivery."""
+
+from __future__ import annotations
+
+from nimbus.services.registry import Service
+
+sns = Service(
+    "sns", validation_error="InvalidParameter", unsigned_operations=frozenset({"ConfirmSubscription"})
+)
+
+# the operation modules register themselves on import
+from nimbus.services.sns import publish, subscriptions, topics  # noqa: E402, F401

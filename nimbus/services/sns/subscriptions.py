@@ -1,0 +1,241 @@
+"""Subscriptions: SQS queues (confirmed at once, as for a queue of the topic's own account) and
+HTTP(S) endpoints (sent a SubscriptionConfirmation; confirmed by ConfirmSubscription, signed or
+through the SubscribeURL)."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Row
+
+from nimbus.errors import AwsError
+from nimbus.services.registry import RequestContext
+from nimbus.services.sns import sns
+from nimbus.services.sns.delivery import DeliveryEnvelope, deliverer, owe_delivery
+from nimbus.services.sns.filter_policy import parse_policy
+from nimbus.services.sns.records import (
+    SUBSCRIPTIONS,
+    TOPICS,
+    find_subscription,
+    find_topic,
+    invalid_parameter,
+    is_fifo,
+    shown_arn,
+)
+from nimbus.services.sqs.records import QUEUES
+
+DELIVERABLE = ("sqs", "http", "https")
+SETTABLE = frozenset(
+    {"DeliveryPolicy", "FilterPolicy", "FilterPolicyScope", "RawMessageDelivery", "RedrivePolicy"}
+)
+PAGE_SIZE = 100
+
+
+def _checked(attributes: dict[str, str]) -> dict[str, str]:
+    for name, value in attributes.items():
+        if name not in SETTABLE:
+            raise invalid_parameter(f"AttributeName: {name} is not a valid subscription attribute")
+        if name == "FilterPolicy" and value:
+            parse_policy(value)
+        if name == "FilterPolicyScope" and value not in ("MessageAttributes", "MessageBody"):
+            raise invalid_parameter("FilterPolicyScope: must be MessageAttributes or MessageBody")
+        if name == "RawMessageDelivery" and value.lower() not in ("true", "false"):
+            raise invalid_parameter("RawMessageDelivery: must be true or false")
+    return {
+        name: value.lower() if name == "RawMessageDelivery" else value for name, value in attributes.items()
+    }
+
+
+def _check_endpoint(
+    ctx: RequestContext, connection: Any, topic: Row[Any], protocol: str, endpoint: str
+) -> None:
+    if protocol not in DELIVERABLE:
+        raise invalid_parameter(
+            f"Nimbus delivers to sqs, http and https subscriptions; it cannot deliver to {protocol}"
+        )
+    if protocol == "sqs":
+        queue = connection.execute(select(QUEUES).where(QUEUES.c.arn == endpoint)).first()
+        if queue is None or queue.account_id != ctx.caller.account_id:
+            raise invalid_parameter("Invalid SQS endpoint ARN")
+        if is_fifo(topic) != (queue.attributes.get("FifoQueue") == "true"):
+            raise invalid_parameter(
+                "FIFO topics deliver to FIFO queues only, and standard topics to standard queues"
+            )
+    elif urlsplit(endpoint).scheme != protocol or not urlsplit(endpoint).netloc:
+        raise invalid_parameter(f"Endpoint must be an {protocol}:// URL")
+
+
+@sns.operation
+def subscribe(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """Protocols: sqs (a queue of the caller's account) and http/https; others are refused."""
+    protocol = request["Protocol"].lower()
+    endpoint = request.get("Endpoint") or ""
+    attributes = _checked(dict(request.get("Attributes") or {}))
+    with ctx.storage.database.engine.begin() as connection:
+        topic = find_topic(ctx, connection, request["TopicArn"])
+        _check_endpoint(ctx, connection, topic, protocol, endpoint)
+        existing = connection.execute(
+            select(SUBSCRIPTIONS).where(
+                SUBSCRIPTIONS.c.topic_arn == topic.arn,
+                SUBSCRIPTIONS.c.protocol == protocol,
+                SUBSCRIPTIONS.c.endpoint == endpoint,
+            )
+        ).first()
+        if existing is not None:
+            if any(existing.attributes.get(key) != value for key, value in attributes.items()):
+                raise invalid_parameter("Attributes: the subscription exists with different attributes")
+            return {"SubscriptionArn": _answered_arn(existing, request)}
+        arn = f"{topic.arn}:{uuid.uuid4()}"
+        token = None if protocol == "sqs" else secrets.token_hex(64)
+        connection.execute(
+            insert(SUBSCRIPTIONS).values(
+                arn=arn,
+                topic_arn=topic.arn,
+                account_id=ctx.caller.account_id,
+                protocol=protocol,
+                endpoint=endpoint,
+                attributes=attributes,
+                confirmation_token=token,
+                created_at=datetime.now(UTC),
+            )
+        )
+        subscription = connection.execute(select(SUBSCRIPTIONS).where(SUBSCRIPTIONS.c.arn == arn)).one()
+        if token is not None:
+            owe_delivery(connection, subscription, _confirmation_request(ctx, topic, token))
+    deliverer(ctx.storage).wake()
+    return {"SubscriptionArn": _answered_arn(subscription, request)}
+
+
+def _answered_arn(subscription: Row[Any], request: dict[str, Any]) -> str:
+    return subscription.arn if request.get("ReturnSubscriptionArn") else shown_arn(subscription)
+
+
+def _confirmation_request(ctx: RequestContext, topic: Row[Any], token: str) -> DeliveryEnvelope:
+    query = urlencode({"Action": "ConfirmSubscription", "TopicArn": topic.arn, "Token": token})
+    message = (
+        f"You have chosen to subscribe to the topic {topic.arn}.\n"
+        "To confirm the subscription, visit the SubscribeURL included in this message."
+    )
+    return DeliveryEnvelope(
+        "SubscriptionConfirmation",
+        {
+            "Token": token,
+            "TopicArn": topic.arn,
+            "Message": message,
+            "SubscribeURL": f"http://{ctx.host or 'localhost'}/?{query}",
+        },
+    )
+
+
+@sns.operation
+def confirm_subscription(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """Served unsigned as well, as AWS serves the SubscribeURL it sends."""
+    with ctx.storage.database.engine.begin() as connection:
+        subscription = connection.execute(
+            select(SUBSCRIPTIONS).where(
+                SUBSCRIPTIONS.c.topic_arn == request["TopicArn"],
+                SUBSCRIPTIONS.c.confirmation_token == request["Token"],
+            )
+        ).first()
+        if subscription is None:
+            topic = connection.execute(select(TOPICS).where(TOPICS.c.arn == request["TopicArn"])).first()
+            if topic is None:
+                raise AwsError("NotFound", "Topic does not exist", 404)
+            raise invalid_parameter("Token")
+        connection.execute(
+            update(SUBSCRIPTIONS)
+            .where(SUBSCRIPTIONS.c.arn == subscription.arn)
+            .values(confirmation_token=None)
+        )
+    return {"SubscriptionArn": subscription.arn}
+
+
+@sns.operation
+def unsubscribe(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    with ctx.storage.database.engine.begin() as connection:
+        find_subscription(ctx, connection, request["SubscriptionArn"])
+        connection.execute(delete(SUBSCRIPTIONS).where(SUBSCRIPTIONS.c.arn == request["SubscriptionArn"]))
+    return {}
+
+
+def _shape(subscription: Row[Any]) -> dict[str, Any]:
+    return {
+        "SubscriptionArn": shown_arn(subscription),
+        "Owner": subscription.account_id,
+        "Protocol": subscription.protocol,
+        "Endpoint": subscription.endpoint,
+        "TopicArn": subscription.topic_arn,
+    }
+
+
+def _page(query: Any, ctx: RequestContext, token: str | None) -> dict[str, Any]:
+    if token:
+        query = query.where(SUBSCRIPTIONS.c.arn > token)
+    with ctx.storage.database.engine.connect() as connection:
+        rows = connection.execute(query.order_by(SUBSCRIPTIONS.c.arn).limit(PAGE_SIZE + 1)).all()
+    output: dict[str, Any] = {"Subscriptions": [_shape(row) for row in rows[:PAGE_SIZE]]}
+    if len(rows) > PAGE_SIZE:
+        output["NextToken"] = rows[PAGE_SIZE - 1].arn
+    return output
+
+
+@sns.operation
+def list_subscriptions(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    query = select(SUBSCRIPTIONS).where(
+        SUBSCRIPTIONS.c.account_id == ctx.caller.account_id,
+        SUBSCRIPTIONS.c.arn.like(f"arn:aws:sns:{ctx.region}:%"),
+    )
+    return _page(query, ctx, request.get("NextToken"))
+
+
+@sns.operation
+def list_subscriptions_by_topic(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    with ctx.storage.database.engine.connect() as connection:
+        topic = find_topic(ctx, connection, request["TopicArn"])
+    return _page(
+        select(SUBSCRIPTIONS).where(SUBSCRIPTIONS.c.topic_arn == topic.arn), ctx, request.get("NextToken")
+    )
+
+
+@sns.operation
+def get_subscription_attributes(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    with ctx.storage.database.engine.connect() as connection:
+        subscription = find_subscription(ctx, connection, request["SubscriptionArn"])
+    attributes = {
+        "RawMessageDelivery": "false",
+        **subscription.attributes,
+        "SubscriptionArn": subscription.arn,
+        "TopicArn": subscription.topic_arn,
+        "Owner": subscription.account_id,
+        "Protocol": subscription.protocol,
+        "Endpoint": subscription.endpoint,
+        "ConfirmationWasAuthenticated": "true",
+        "PendingConfirmation": "true" if subscription.confirmation_token else "false",
+        "SubscriptionPrincipal": ctx.caller.arn,
+    }
+    if "FilterPolicy" in attributes:
+        attributes.setdefault("FilterPolicyScope", "MessageAttributes")
+    return {"Attributes": attributes}
+
+
+@sns.operation
+def set_subscription_attributes(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    name = request["AttributeName"]
+    value = request.get("AttributeValue") or ""
+    with ctx.storage.database.engine.begin() as connection:
+        subscription = find_subscription(ctx, connection, request["SubscriptionArn"])
+        if value:
+            attributes = {**subscription.attributes, **_checked({name: value})}
+        elif name in SETTABLE:  # an empty value removes the attribute (a filter policy, say)
+            attributes = {key: item for key, item in subscription.attributes.items() if key != name}
+        else:
+            raise invalid_parameter(f"AttributeName: {name} is not a valid subscription attribute")
+        connection.execute(
+            update(SUBSCRIPTIONS).where(SUBSCRIPTIONS.c.arn == subscription.arn).values(attributes=attributes)
+        )
+    return {}
