@@ -1,0 +1,1 @@
+"""Processing jobs: each instance's /opt/ml/processing folder, and the runner."""

@@ -1,0 +1,1 @@
+"""Hyperparameter tuning jobs: search spaces, strategies, their runner and their records."""
