@@ -1,0 +1,131 @@
+"""Web console page times with 10,000 objects in a bucket, beside the API call each page is built on.
+
+Starts Nimbus, puts 10,000 small objects (1,000 of them under a folder), signs in to the console as
+the root user and times each page (HTML, over loopback HTTP, as a browser would fetch it) and the
+ListObjectsV2 call behind the bucket pages. Prints Markdown.
+
+    bench/run.sh console [--objects 10000] [--repeat 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from s3_bench import Server, percentile, start_nimbus
+
+CONSOLE = "/_nimbus/console"
+
+
+def fill(server: Server, bucket: str, count: int) -> None:
+    s3 = server.client(max_pool_connections=16)
+    s3.create_bucket(Bucket=bucket)
+    keys = [f"folder/item-{n:05d}.txt" if n % 10 == 0 else f"item-{n:05d}.txt" for n in range(count)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda key: s3.put_object(Bucket=bucket, Key=key, Body=key.encode()), keys))
+
+
+def signed_in(server: Server) -> requests.Session:
+    session = requests.Session()
+    base = server.endpoint_url + CONSOLE
+    form = session.get(f"{base}/sign-in", timeout=30).text
+    token = re.search(r'name="csrf" value="([^"]+)"', form)
+    assert token is not None
+    answer = session.post(
+        f"{base}/sign-in",
+        data={
+            "csrf": token.group(1),
+            "access_key_id": server.access_key,
+            "secret_access_key": server.secret_key,
+        },
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text[:500]
+    return session
+
+
+def timed(call: Any, repeat: int) -> tuple[float, float]:
+    """(median, p95) in milliseconds of ``repeat`` calls after one warm-up call."""
+    call()
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times), percentile(times, 95)
+
+
+def page(session: requests.Session, url: str) -> Any:
+    def fetch() -> None:
+        answer = session.get(url, timeout=30)
+        assert answer.status_code == 200, (url, answer.status_code)
+
+    return fetch
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--objects", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=30)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as work:
+        server = start_nimbus(Path(work))
+        try:
+            bucket = "console-bench"
+            started = time.perf_counter()
+            fill(server, bucket, args.objects)
+            print(f"{args.objects} objects put in {time.perf_counter() - started:.1f} s\n")
+            session = signed_in(server)
+            base = server.endpoint_url + CONSOLE
+            s3 = server.client()
+            deep_token = s3.list_objects_v2(Bucket=bucket, Delimiter="/", MaxKeys=5000)[
+                "NextContinuationToken"
+            ]
+            rows = [
+                ("Overview (7 counts, recent calls)", page(session, f"{base}/"), None),
+                (
+                    "Bucket, first page of 100",
+                    page(session, f"{base}/s3/{bucket}"),
+                    lambda: s3.list_objects_v2(Bucket=bucket, Delimiter="/", MaxKeys=100),
+                ),
+                (
+                    "Bucket, a page 5,000 keys in",
+                    page(session, f"{base}/s3/{bucket}?token={requests.utils.quote(deep_token)}"),
+                    lambda: s3.list_objects_v2(
+                        Bucket=bucket, Delimiter="/", MaxKeys=100, ContinuationToken=deep_token
+                    ),
+                ),
+                (
+                    "Folder of 1,000, first page",
+                    page(session, f"{base}/s3/{bucket}?prefix=folder/"),
+                    lambda: s3.list_objects_v2(Bucket=bucket, Delimiter="/", Prefix="folder/", MaxKeys=100),
+                ),
+                (
+                    "Object page (head, tags, text preview)",
+                    page(session, f"{base}/s3/{bucket}/object?key=item-00001.txt"),
+                    None,
+                ),
+                ("Bucket list", page(session, f"{base}/s3"), None),
+            ]
+            print("| page | console page p50 (ms) | p95 (ms) | its API call p50 (ms) |")
+            print("| --- | --- | --- | --- |")
+            for name, fetch, api in rows:
+                p50, p95 = timed(fetch, args.repeat)
+                api_p50 = f"{timed(api, args.repeat)[0]:.1f}" if api else "n/a"
+                print(f"| {name} | {p50:.1f} | {p95:.1f} | {api_p50} |")
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()

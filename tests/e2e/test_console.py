@@ -1,0 +1,640 @@
+"""The web console in a real browser: Debian's Chromium driven by Playwright, against a real server.
+
+One browser (a fresh, empty profile) and the session's server for the whole module. Every request
+the browser makes to anything but loopback is blocked and counted, every console error collected;
+both must stay empty. Screenshots of every page go to test-artifacts/console/ (CI keeps them).
+"""
+
+from __future__ import annotations
+
+import io
+import ipaddress
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import numpy as np
+import pytest
+import requests
+from botocore.exceptions import ClientError
+from conftest import REPO_ROOT, NimbusServer, error_code, nimbus_cli
+from emr_support import wait_for_state, wait_for_step
+from PIL import Image
+from playwright.sync_api import BrowserContext, Page, Route, expect, sync_playwright
+from skimage import data as sample_images
+from sklearn.datasets import load_breast_cancer
+
+CHROMIUM = "/usr/bin/chromium"
+# a closed network: nothing in the background, no updates, no QUIC probes
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = REPO_ROOT / "test-artifacts" / "console"
+CONSOLE = "/_nimbus/console"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+LOCALE = "en_US"
+XGBOOST = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+ROUNDS = 12
+TRAINING_LOGS = "/aws/sagemaker/TrainingJobs"
+
+
+# the elements that stick out of the screen on the right, for the message of a failed width check
+WIDEST = """Array.from(document.querySelectorAll("main *"))
+    .filter((element) => element.getBoundingClientRect().right > window.innerWidth)
+    .slice(-3).map((element) => element.outerHTML.slice(0, 160))"""
+
+
+@dataclass
+class Watch:
+    """What the browser did that it must not: requests beyond loopback, console errors."""
+
+    blocked: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def clear(self) -> tuple[list[str], list[str]]:
+        seen = (list(self.blocked), list(self.errors))
+        self.blocked.clear()
+        self.errors.clear()
+        return seen
+
+
+def _loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass
+class Browser:
+    context: BrowserContext
+    page: Page
+    watch: Watch
+    base: str
+
+    def open(self, path: str) -> Page:
+        self.page.goto(self.base + CONSOLE + path)
+        return self.page
+
+    def shot(self, name: str) -> None:
+        self.page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+    def clean(self) -> None:
+        """Nothing left loopback and nothing failed in the page since the last check."""
+        blocked, errors = self.watch.clear()
+        assert blocked == [], f"requests beyond loopback: {blocked}"
+        assert errors == [], f"console errors: {errors}"
+
+
+@pytest.fixture(scope="module")
+def browser(nimbus: NimbusServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    watch = Watch()
+
+    def guard(route: Route) -> None:
+        if route.request.url.startswith(("http:", "https:", "ws:", "wss:")) and not _loopback(
+            route.request.url
+        ):
+            watch.blocked.append(route.request.url)
+            route.abort("blockedbyclient")
+        else:
+            route.continue_()
+
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=CHROMIUM,
+            args=CHROMIUM_FLAGS,
+            headless=True,
+            viewport=DESKTOP,
+        )
+        try:
+            context.route("**/*", guard)
+            page = context.pages[0] if context.pages else context.new_page()
+            page.on("console", lambda message: message.type == "error" and watch.errors.append(message.text))
+            page.on("pageerror", lambda error: watch.errors.append(str(error)))
+            page.on("dialog", lambda dialog: dialog.accept())  # the "Delete ...?" confirmations
+            browser = Browser(context, page, watch, nimbus.endpoint_url)
+            sign_in(browser, nimbus.access_key, nimbus.secret_key)
+            yield browser
+        finally:
+            context.close()
+
+
+def sign_in(browser: Browser, access_key: str, secret_key: str) -> None:
+    page = browser.open("/")
+    expect(page).to_have_url(re.compile(r"/sign-in"))
+    page.get_by_label("Access key id").fill(access_key)
+    page.get_by_label("Secret access key").fill(secret_key)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+
+
+def jpeg(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "JPEG", quality=92)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    folder = tmp_path_factory.mktemp("photos")
+    astronaut = folder / "astronaut.jpg"
+    astronaut.write_bytes(jpeg(sample_images.astronaut()))
+    head = folder / "head.jpg"  # the same face, cropped and scaled differently
+    head.write_bytes(
+        jpeg(np.asarray(Image.fromarray(sample_images.astronaut()[0:300, 100:400]).resize((240, 240))))
+    )
+    return {"astronaut": astronaut, "head": head}
+
+
+@dataclass
+class Background:
+    """What takes seconds to be ready, started when the module starts and awaited where needed."""
+
+    bot_id: str
+    training_job: str
+    cluster_id: str
+    bucket: str
+
+
+@pytest.fixture(scope="module")
+def background(nimbus: NimbusServer) -> Iterator[Background]:
+    s3, sagemaker, emr = nimbus.client("s3"), nimbus.client("sagemaker"), nimbus.client("emr")
+    bucket = f"console-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    features, labels = load_breast_cancer(return_X_y=True)
+    rows = io.StringIO()
+    np.savetxt(rows, np.column_stack([labels, features]), delimiter=",", fmt="%.10g")
+    s3.put_object(Bucket=bucket, Key="train/train.csv", Body=rows.getvalue().encode())
+    job = f"console-{uuid.uuid4().hex[:10]}"
+    sagemaker.create_training_job(
+        TrainingJobName=job,
+        AlgorithmSpecification={"TrainingImage": XGBOOST, "TrainingInputMode": "File"},
+        RoleArn="arn:aws:iam::123456789012:role/SageMakerRole",
+        HyperParameters={"objective": "binary:logistic", "num_round": str(ROUNDS), "eval_metric": "error"},
+        InputDataConfig=[
+            {
+                "ChannelName": "train",
+                "ContentType": "text/csv",
+                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/train"}},
+            }
+        ],
+        OutputDataConfig={"S3OutputPath": f"s3://{bucket}/output"},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
+        StoppingCondition={"MaxRuntimeInSeconds": 600},
+    )
+    cluster_id = emr.run_job_flow(
+        Name="console-tiny",
+        ReleaseLabel="emr-7.2.0",
+        LogUri=f"s3://{bucket}/emr-logs/",
+        Instances={
+            "MasterInstanceType": "m5.xlarge",
+            "InstanceCount": 1,
+            "KeepJobFlowAliveWhenNoSteps": True,
+        },
+    )["JobFlowId"]
+    try:
+        yield Background(flowers_bot(nimbus.client("lexv2-models")), job, cluster_id, bucket)
+    finally:
+        emr.terminate_job_flows(JobFlowIds=[cluster_id])
+
+
+def flowers_bot(models: Any) -> str:
+    bot_id: str = models.create_bot(
+        botName=f"Flowers{uuid.uuid4().hex[:6]}",
+        roleArn="arn:aws:iam::123456789012:role/lex",
+        dataPrivacy={"childDirected": False},
+        idleSessionTTLInSeconds=300,
+    )["botId"]
+    where = {"botId": bot_id, "botVersion": "DRAFT", "localeId": LOCALE}
+    models.create_bot_locale(**where, nluIntentConfidenceThreshold=0.4)
+    flowers = models.create_slot_type(
+        **where,
+        slotTypeName="FlowerTypes",
+        slotTypeValues=[{"sampleValue": {"value": v}} for v in ("roses", "lilies", "tulips")],
+        valueSelectionSetting={"resolutionStrategy": "TopResolution"},
+    )["slotTypeId"]
+    utterances = [{"utterance": u} for u in ("I would like to order some flowers", "order {FlowerType}")]
+    intent = models.create_intent(**where, intentName="OrderFlowers", sampleUtterances=utterances)["intentId"]
+    prompt = {"messageGroups": [{"message": {"plainTextMessage": {"value": "What type of flowers?"}}}]}
+    slot = models.create_slot(
+        **where,
+        intentId=intent,
+        slotName="FlowerType",
+        slotTypeId=flowers,
+        valueElicitationSetting={
+            "slotConstraint": "Required",
+            "promptSpecification": {**prompt, "maxRetries": 1},
+        },
+    )["slotId"]
+    closing = {
+        "messageGroups": [{"message": {"plainTextMessage": {"value": "Your {FlowerType} are ordered."}}}]
+    }
+    models.update_intent(
+        **where,
+        intentId=intent,
+        intentName="OrderFlowers",
+        sampleUtterances=utterances,
+        slotPriorities=[{"priority": 1, "slotId": slot}],
+        intentClosingSetting={"closingResponse": closing},
+    )
+    models.build_bot_locale(**where)
+    for _ in range(600):
+        status = models.describe_bot_locale(**where)["botLocaleStatus"]
+        if status == "Built":
+            return bot_id
+        assert status not in ("Failed", "NotBuilt"), status
+        time.sleep(0.2)
+    raise AssertionError("the bot did not build")
+
+
+def wait_for_job(nimbus: NimbusServer, name: str) -> str:
+    sagemaker = nimbus.client("sagemaker")
+    for _ in range(600):
+        status = str(sagemaker.describe_training_job(TrainingJobName=name)["TrainingJobStatus"])
+        if status != "InProgress":
+            return status
+        time.sleep(0.2)
+    raise AssertionError(f"{name} is still training")
+
+
+def drop_files(page: Page, files: list[tuple[str, str, int]]) -> None:
+    """Drops files (name, type, size; text files hold their name) on the page's upload zone."""
+    transfer = page.evaluate_handle(
+        """(files) => {
+            const transfer = new DataTransfer();
+            for (const [name, type, size] of files) {
+                const body = size ? new Uint8Array(size).fill(7) : `x,y\\n1,2\\n3,${name}\\n`;
+                transfer.items.add(new File([body], name, { type }));
+            }
+            return transfer;
+        }""",
+        files,
+    )
+    page.dispatch_event("[data-upload]", "drop", {"dataTransfer": transfer})
+
+
+# ---- flows ----------------------------------------------------------------------------------------
+
+
+def test_bucket_drag_and_drop_upload_preview_share_and_delete(browser: Browser, nimbus: NimbusServer) -> None:
+    s3 = nimbus.client("s3")
+    bucket = f"dropped-{uuid.uuid4().hex[:10]}"
+    page = browser.open("/s3")
+    page.get_by_label("New bucket name").fill(bucket)
+    page.get_by_role("button", name="Create bucket").click()
+    expect(page.get_by_role("heading", name=bucket)).to_be_visible()
+    table, big = "ünï table.csv", "big.bin"  # a key with a space and non-ASCII letters
+    big_size = 17 * 1024 * 1024 + 5  # above the single-PUT limit: three parts of a multipart upload
+    drop_files(page, [(table, "text/csv", 0), (big, "application/octet-stream", big_size)])
+    expect(page.get_by_role("link", name=big)).to_be_visible(timeout=60_000)  # reloaded when done
+    assert s3.head_object(Bucket=bucket, Key=big)["ContentLength"] == big_size
+    assert s3.head_object(Bucket=bucket, Key=big)["ETag"].endswith('-3"')  # a multipart upload's ETag
+    page.get_by_role("link", name=table).click()
+    expect(page.locator(".preview table")).to_contain_text(table)  # the CSV's third row
+    assert page.locator(".preview th").all_inner_texts() == ["x", "y"]
+
+    page.get_by_label("Valid for").select_option("900")
+    page.get_by_role("button", name="Create link").click()
+    link = page.locator("[data-share-link]").input_value()
+    shared = requests.get(link, timeout=30)
+    assert shared.status_code == 200
+    assert shared.content == b"x,y\n1,2\n3,\xc3\xbcn\xc3\xaf table.csv\n"
+    assert requests.get(link.replace("Signature=", "Signature=0"), timeout=30).status_code == 403
+    browser.shot("flow-s3-csv-preview-and-share-link")
+
+    page.get_by_role("button", name="Delete", exact=True).click()
+    expect(page.locator(".flash.note")).to_contain_text(f"Deleted {table}")
+    page.get_by_label("Select all").check()
+    page.get_by_role("button", name="Delete selected").click()
+    expect(page.locator(".flash.note")).to_contain_text("Deleted 1 object(s)")
+    page.get_by_role("button", name="Delete bucket").click()
+    expect(page.locator(".flash.note")).to_contain_text(f"Bucket {bucket} deleted")
+    with pytest.raises(ClientError) as missing:
+        s3.head_bucket(Bucket=bucket)
+    assert error_code(missing) == "404"
+    browser.clean()
+
+
+def test_detect_labels_draws_boxes_on_the_image(browser: Browser, photos: dict[str, Any]) -> None:
+    page = browser.open("/rekognition")
+    page.get_by_label("Analysis").select_option("labels")
+    page.get_by_label("Image file (JPEG or PNG)").set_input_files(photos["astronaut"])
+    page.get_by_role("button", name="Analyze").click()
+    boxes = page.locator("figure.boxed .shape.label rect")
+    expect(boxes.first).to_be_attached()
+    drawn, image = boxes.first.bounding_box(), page.locator("figure.boxed img").bounding_box()
+    assert drawn is not None and image is not None and drawn["width"] > 20 and drawn["height"] > 20
+    assert image["x"] <= drawn["x"] and drawn["x"] + drawn["width"] <= image["x"] + image["width"] + 1
+    assert image["y"] <= drawn["y"] and drawn["y"] + drawn["height"] <= image["y"] + image["height"] + 1
+    assert "Person" in page.locator("figure.boxed figcaption").inner_text()
+    browser.shot("flow-rekognition-labels")
+    page.get_by_label("Show above").fill("100")  # the slider hides what is below it
+    expect(page.locator("figure.boxed .shape.label").first).to_be_hidden()
+    browser.clean()
+
+
+def test_index_a_face_then_search_by_another_photo_shows_the_match(
+    browser: Browser, photos: dict[str, Any]
+) -> None:
+    collection = f"people-{uuid.uuid4().hex[:8]}"
+    page = browser.open("/rekognition/collections")
+    page.get_by_label("New collection id").fill(collection)
+    page.get_by_role("button", name="Create collection").click()
+    index = page.locator("form", has=page.get_by_role("heading", name="Index faces"))
+    index.get_by_label("Image file (JPEG or PNG)").set_input_files(photos["astronaut"])
+    index.get_by_label("External image id").fill("eileen")
+    index.get_by_role("button", name="Index").click()
+    expect(page.locator(".flash.note")).to_contain_text("Indexed 1 face(s)")
+    search = page.locator("form", has=page.get_by_role("heading", name="Search by image"))
+    search.get_by_label("Image file (JPEG or PNG)").set_input_files(photos["head"])
+    search.get_by_role("button", name="Search").click()
+    match = page.locator("[data-match]").first
+    expect(match).to_contain_text("eileen")
+    assert float(match.locator("td").first.inner_text()) >= 80
+    assert page.locator("[data-search-result] .shape.match rect").count() == 1
+    browser.shot("flow-rekognition-face-search")
+    browser.clean()
+
+
+def test_a_two_turn_lex_chat_shows_the_slot_in_the_inspector(
+    browser: Browser, background: Background
+) -> None:
+    page = browser.open(f"/lex/{background.bot_id}/chat?alias=TSTALIASID&locale={LOCALE}")
+    say = page.get_by_label("Say")
+    say.fill("I would like to order some flowers")
+    say.press("Enter")
+    expect(page.locator(".transcript .bot").last).to_have_text("What type of flowers?")
+    expect(page.locator("#inspector")).to_contain_text("ElicitSlot")
+    say.fill("roses")
+    say.press("Enter")
+    expect(page.locator(".transcript .bot").last).to_have_text("Your roses are ordered.")
+    slot = page.locator('#inspector [data-slot="FlowerType"]')
+    expect(slot).to_contain_text("roses")
+    assert page.locator(".transcript li").count() == 4
+    browser.shot("flow-lex-chat")
+    browser.clean()
+
+
+def test_a_training_job_has_a_metric_chart_and_its_log(
+    browser: Browser, nimbus: NimbusServer, background: Background
+) -> None:
+    assert wait_for_job(nimbus, background.training_job) == "Completed"
+    page = browser.open(f"/sagemaker/training/{background.training_job}")
+    chart = page.locator("[data-chart]")
+    expect(chart).to_have_attribute("data-points", str(ROUNDS))  # one train:error per boosting round
+    expect(chart.locator("canvas")).to_be_visible()
+    assert "train-error" in page.locator("[data-log]").inner_text()
+    assert page.locator(".timeline li").count() >= 3
+    browser.shot("flow-sagemaker-training-job")
+    browser.clean()
+
+
+def test_an_endpoint_answers_the_invoke_form(
+    browser: Browser, nimbus: NimbusServer, background: Background
+) -> None:
+    sagemaker = nimbus.client("sagemaker")
+    assert wait_for_job(nimbus, background.training_job) == "Completed"
+    artifacts = sagemaker.describe_training_job(TrainingJobName=background.training_job)["ModelArtifacts"]
+    name = f"console-{uuid.uuid4().hex[:8]}"
+    sagemaker.create_model(
+        ModelName=name,
+        PrimaryContainer={"Image": XGBOOST, "ModelDataUrl": artifacts["S3ModelArtifacts"]},
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/SageMakerRole",
+    )
+    variant = {"VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1}
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=name, ProductionVariants=[{**variant, "InstanceType": "ml.m5.large"}]
+    )
+    sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    try:
+        sagemaker.get_waiter("endpoint_in_service").wait(
+            EndpointName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
+        )
+        row = ",".join(repr(float(value)) for value in load_breast_cancer().data[0])
+        expected = (
+            nimbus.client("sagemaker-runtime")
+            .invoke_endpoint(EndpointName=name, ContentType="text/csv", Body=row.encode())["Body"]
+            .read()
+            .decode()
+        )
+        page = browser.open(f"/sagemaker/endpoints/{name}")
+        page.get_by_label("Body").fill(row)
+        page.get_by_role("button", name="Invoke").click()
+        expect(page.locator("[data-invoked]")).to_have_text(expected.strip())
+        assert 0.0 <= float(expected) <= 1.0  # a probability from the breast cancer classifier
+        browser.shot("flow-sagemaker-invoke-endpoint")
+        browser.clean()
+    finally:
+        sagemaker.delete_endpoint(EndpointName=name)
+
+
+def test_describe_log_groups_behind_the_logs_page(nimbus: NimbusServer, background: Background) -> None:
+    logs = nimbus.client("logs")
+    wait_for_job(nimbus, background.training_job)
+    group = TRAINING_LOGS
+    listed = logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
+    assert [g["logGroupName"] for g in listed] == [group]
+    assert listed[0]["arn"] == listed[0]["logGroupArn"] + ":*" and listed[0]["storedBytes"] > 0
+    by_arn = logs.describe_log_groups(logGroupIdentifiers=[listed[0]["logGroupArn"]])["logGroups"]
+    assert [g["logGroupName"] for g in by_arn] == [group]
+    assert logs.describe_log_groups(logGroupNamePattern="NOSUCHGROUP")["logGroups"] == []
+    with pytest.raises(ClientError) as bad:
+        logs.describe_log_groups(nextToken="not-a-token")
+    assert error_code(bad) == "InvalidParameterException"
+
+
+def test_an_emr_step_shows_its_stdout(browser: Browser, nimbus: NimbusServer, background: Background) -> None:
+    emr = nimbus.client("emr")
+    assert wait_for_state(emr, background.cluster_id, {"WAITING"}) == "WAITING"
+    page = browser.open(f"/emr/{background.cluster_id}")
+    page.get_by_label("command-runner.jar arguments").fill("echo 'hello from the console'")
+    page.get_by_role("button", name="Add step").click()
+    note = page.locator(".flash.note")
+    expect(note).to_contain_text("added")
+    step_id = re.search(r"s-[A-Z0-9]+", note.inner_text()).group(0)  # type: ignore[union-attr]
+    assert wait_for_step(emr, background.cluster_id, step_id)["Status"]["State"] == "COMPLETED"
+    page.reload()
+    page.locator("tr", has_text=step_id).get_by_role("link", name="stdout").click()
+    expect(page.locator("[data-step-log]")).to_contain_text("hello from the console")
+    browser.shot("flow-emr-step-stdout")
+    browser.clean()
+
+
+def test_the_console_address_is_printed_at_start_and_by_status(nimbus: NimbusServer) -> None:
+    address = f"{nimbus.endpoint_url}{CONSOLE}/"
+    assert f"console: {address}" in nimbus.log_text()
+    assert address in nimbus_cli("status", "--port", str(nimbus.port)).stdout
+
+
+# ---- refusals -------------------------------------------------------------------------------------
+
+
+def test_requests_without_a_session_or_csrf_token_are_refused(browser: Browser, nimbus: NimbusServer) -> None:
+    base = nimbus.endpoint_url + CONSOLE
+    anonymous = requests.get(f"{base}/s3", allow_redirects=False, timeout=30)
+    assert anonymous.status_code == 303 and "/sign-in" in anonymous.headers["location"]
+    assert requests.get(f"{base}/s3?format=json", timeout=30).status_code == 401
+    assert requests.get(f"{nimbus.endpoint_url}/_nimbus/recent-calls", timeout=30).status_code == 403
+    bucket = f"forged-{uuid.uuid4().hex[:8]}"
+    assert requests.post(f"{base}/s3/create-bucket", data={"bucket": bucket}, timeout=30).status_code == 401
+    # the browser's own session, without the form's CSRF token, or from another site's page
+    without_token = browser.context.request.post(f"{base}/s3/create-bucket", form={"bucket": bucket})
+    assert without_token.status == 403
+    token = browser.page.locator('meta[name="csrf-token"]').get_attribute("content") or ""
+    cross_site = browser.context.request.post(
+        f"{base}/s3/create-bucket",
+        form={"bucket": bucket, "csrf": token},
+        headers={"Origin": "http://attacker.example"},
+    )
+    assert cross_site.status == 403
+    with pytest.raises(ClientError):
+        nimbus.client("s3").head_bucket(Bucket=bucket)
+    missing = browser.context.request.get(f"{base}/s3/{bucket}")  # AWS's error, shown as AWS said it
+    assert missing.status == 404 and "NoSuchBucket" in missing.text()
+    cookie = next(c for c in browser.context.cookies() if c["name"] == "nimbus_console")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == CONSOLE
+
+
+def test_an_iam_user_acts_with_their_own_permissions(nimbus: NimbusServer) -> None:
+    """The console goes through the same authorization step as the API: a user allowed only to
+    list buckets sees the list, and is refused a bucket, with IAM's own answer."""
+    iam = nimbus.client("iam")
+    user = f"viewer-{uuid.uuid4().hex[:6]}"
+    iam.create_user(UserName=user)
+    iam.put_user_policy(
+        UserName=user,
+        PolicyName="list-only",
+        PolicyDocument='{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+        '"Action": "s3:ListAllMyBuckets", "Resource": "*"}]}',
+    )
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    session = requests.Session()
+    base = nimbus.endpoint_url + CONSOLE
+    form = session.get(f"{base}/sign-in", timeout=30).text
+    token = re.search(r'name="csrf" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+    wrong = session.post(
+        f"{base}/sign-in",
+        data={"csrf": token, "access_key_id": key["AccessKeyId"], "secret_access_key": "x" * 40},
+        timeout=30,
+    )
+    assert wrong.status_code == 401 and "SignatureDoesNotMatch" in wrong.text
+    signed_in = session.post(
+        f"{base}/sign-in",
+        data={
+            "csrf": token,
+            "access_key_id": key["AccessKeyId"],
+            "secret_access_key": key["SecretAccessKey"],
+        },
+        timeout=30,
+    )
+    assert signed_in.status_code == 200 and f"user/{user}" in signed_in.text
+    token = re.search(r'name="csrf-token" content="([^"]+)"', signed_in.text).group(1)  # type: ignore[union-attr]
+    assert session.get(f"{base}/s3?format=json", timeout=30).status_code == 200
+    bucket = f"denied-{uuid.uuid4().hex[:8]}"
+    refused = session.post(
+        f"{base}/s3/create-bucket",
+        data={"bucket": bucket, "csrf": token},
+        headers={"Accept": "application/json"},
+        timeout=30,
+    )
+    assert refused.status_code == 403 and refused.json()["Error"]["Code"] == "AccessDenied"
+    with pytest.raises(ClientError):
+        nimbus.client("s3").head_bucket(Bucket=bucket)
+    denied = session.get(f"{base}/lex?format=json", timeout=30)
+    assert denied.status_code == 403 and denied.json()["Error"]["Code"] == "AccessDeniedException"
+    overview = session.get(f"{base}/?format=json&console=1", timeout=30).json()
+    assert {call["arn"] for call in overview["calls"] + overview["errors"]} == {key_arn(nimbus, user)}
+    assert any(call["operation"] == "CreateBucket" for call in overview["errors"])
+
+
+def key_arn(nimbus: NimbusServer, user: str) -> str:
+    return f"arn:aws:iam::{nimbus.account_id}:user/{user}"
+
+
+# ---- every page -----------------------------------------------------------------------------------
+
+
+def test_every_page_opens_cleanly_at_desktop_and_phone_width(
+    browser: Browser, nimbus: NimbusServer, background: Background, photos: dict[str, Any]
+) -> None:
+    s3 = nimbus.client("s3")
+    s3.put_object(Bucket=background.bucket, Key="photos/astronaut.jpg", Body=photos["astronaut"].read_bytes())
+    models = nimbus.client("sagemaker")
+    emr_steps = nimbus.client("emr").list_steps(ClusterId=background.cluster_id)["Steps"]
+    step_path = f"/emr/{background.cluster_id}/steps/{emr_steps[0]['Id']}/log" if emr_steps else "/emr"
+    log_stream = nimbus.client("logs").describe_log_streams(
+        logGroupName=TRAINING_LOGS, logStreamNamePrefix=f"{background.training_job}/"
+    )["logStreams"][0]["logStreamName"]
+    collection = nimbus.client("rekognition").list_collections()["CollectionIds"][0]
+    pages = {
+        "overview": "/",
+        "s3-buckets": "/s3",
+        "s3-objects": f"/s3/{background.bucket}?prefix=photos/",
+        "s3-object": f"/s3/{background.bucket}/object?key={quote('photos/astronaut.jpg')}",
+        "s3-settings": f"/s3/{background.bucket}/settings",
+        "rekognition-lab": "/rekognition",
+        "rekognition-collections": "/rekognition/collections",
+        "rekognition-collection": f"/rekognition/collections/{collection}",
+        "rekognition-custom-labels": "/rekognition/custom-labels",
+        "lex-bots": "/lex",
+        "lex-bot": f"/lex/{background.bot_id}",
+        "lex-locale": f"/lex/{background.bot_id}/locales/{LOCALE}",
+        "lex-missed": f"/lex/{background.bot_id}/locales/{LOCALE}/missed",
+        "lex-chat": f"/lex/{background.bot_id}/chat",
+        "sagemaker-training-jobs": "/sagemaker",
+        "sagemaker-training-job": f"/sagemaker/training/{background.training_job}",
+        "sagemaker-models": "/sagemaker/models",
+        "sagemaker-endpoints": "/sagemaker/endpoints",
+        "sagemaker-transform": "/sagemaker/transform",
+        "sagemaker-tuning": "/sagemaker/tuning",
+        "sagemaker-processing": "/sagemaker/processing",
+        "emr-clusters": "/emr",
+        "emr-cluster": f"/emr/{background.cluster_id}",
+        "emr-step-log": step_path,
+        "logs-groups": "/logs",
+        "logs-group": f"/logs/group?name={quote(TRAINING_LOGS)}&pattern=error",
+        "logs-stream": f"/logs/stream?group={quote(TRAINING_LOGS)}&stream={quote(log_stream)}",
+    }
+    assert models.list_training_jobs()["TrainingJobSummaries"]
+    page = browser.page
+    for name, path in pages.items():
+        for width, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+            page.set_viewport_size(viewport)
+            assert browser.open(path).url.startswith(nimbus.endpoint_url + CONSOLE), name
+            expect(page.locator("main h1")).to_be_visible()
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, (
+                f"{name} is {overflow} px wider than a {width} screen: {page.evaluate(WIDEST)}"
+            )
+            page.screenshot(path=SCREENSHOTS / f"{name}-{width}.png", full_page=True)
+        twin = browser.context.request.get(
+            nimbus.endpoint_url + CONSOLE + path, headers={"Accept": "application/json"}
+        )
+        assert twin.status == 200 and isinstance(twin.json(), dict), name
+        browser.clean()
+    page.set_viewport_size(DESKTOP)
+    page.emulate_media(color_scheme="dark")
+    browser.open("/")
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(15, 18, 22)"
+    page.screenshot(path=SCREENSHOTS / "overview-dark.png", full_page=True)
+    page.emulate_media(color_scheme="light")
+    page.keyboard.press("Tab")  # the first stop is the link that skips to the content
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    browser.clean()
