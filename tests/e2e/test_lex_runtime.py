@@ -6,6 +6,7 @@ RecognizeUtterance with text and with espeak-ng speech, aggregated utterances, a
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import gzip
 import json
 import threading
@@ -16,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+import requests
 from botocore.exceptions import ClientError
 from conftest import NimbusServer, error_code
 
@@ -163,15 +165,21 @@ def add_slot(models: Any, bot_id: str, intent_id: str, name: str, type_id: str, 
     )["slotId"]
 
 
+def flower_types(models: Any, bot_id: str, strategy: str) -> str:
+    return str(
+        models.create_slot_type(
+            botId=bot_id,
+            botVersion="DRAFT",
+            localeId=LOCALE,
+            slotTypeName="FlowerTypes",
+            slotTypeValues=[{"sampleValue": {"value": v}} for v in ("roses", "lilies", "tulips")],
+            valueSelectionSetting={"resolutionStrategy": strategy},
+        )["slotTypeId"]
+    )
+
+
 def order_flowers(models: Any, bot_id: str) -> None:
-    flowers = models.create_slot_type(
-        botId=bot_id,
-        botVersion="DRAFT",
-        localeId=LOCALE,
-        slotTypeName="FlowerTypes",
-        slotTypeValues=[{"sampleValue": {"value": v}} for v in ("roses", "lilies", "tulips")],
-        valueSelectionSetting={"resolutionStrategy": "TopResolution"},
-    )["slotTypeId"]
+    flowers = flower_types(models, bot_id, "TopResolution")
     intent = models.create_intent(
         botId=bot_id,
         botVersion="DRAFT",
@@ -460,3 +468,342 @@ def test_malformed_audio_is_refused(runtime: Any, flowers_bot: tuple[str, str]) 
             inputStream=b"\x01\x02\x03",  # an odd number of bytes is no 16-bit PCM
         )
     assert error_code(raised) == "ValidationException"
+
+
+def aws_order_flowers(models: Any, bot_id: str) -> None:
+    """AWS's OrderFlowers example bot, as its documentation defines it (without the Lambda)."""
+    flowers = flower_types(models, bot_id, "OriginalValue")
+    intent = models.create_intent(
+        botId=bot_id,
+        botVersion="DRAFT",
+        localeId=LOCALE,
+        intentName="OrderFlowers",
+        sampleUtterances=[
+            {"utterance": "I would like to pick up flowers"},
+            {"utterance": "I would like to order some flowers"},
+        ],
+    )
+    slots = [
+        add_slot(models, bot_id, intent["intentId"], name, type_id, text)
+        for name, type_id, text in (
+            ("FlowerType", flowers, "What type of flowers would you like to order?"),
+            ("PickupDate", "AMAZON.Date", "What day do you want the {FlowerType} to be picked up?"),
+            ("PickupTime", "AMAZON.Time", "At what time do you want the {FlowerType} to be picked up?"),
+        )
+    ]
+    models.update_intent(
+        botId=bot_id,
+        botVersion="DRAFT",
+        localeId=LOCALE,
+        intentId=intent["intentId"],
+        intentName="OrderFlowers",
+        sampleUtterances=intent["sampleUtterances"],
+        slotPriorities=[{"priority": i + 1, "slotId": slot_id} for i, slot_id in enumerate(slots)],
+        intentConfirmationSetting={
+            "promptSpecification": prompt(
+                "Okay, your {FlowerType} will be ready for pickup by {PickupTime} on {PickupDate}. "
+                "Does this sound okay?"
+            ),
+            "declinationResponse": plain("Okay, I will not place your order."),
+        },
+    )
+
+
+def garden(models: Any, bot_id: str) -> None:
+    """A bot with a multi-value slot, a composite slot and a conditional branch on slot capture."""
+    plants = models.create_slot_type(
+        botId=bot_id,
+        botVersion="DRAFT",
+        localeId=LOCALE,
+        slotTypeName="PlantTypes",
+        slotTypeValues=[{"sampleValue": {"value": v}} for v in ("ferns", "cacti", "orchids")],
+        valueSelectionSetting={"resolutionStrategy": "TopResolution"},
+    )["slotTypeId"]
+    window = models.create_slot_type(
+        botId=bot_id,
+        botVersion="DRAFT",
+        localeId=LOCALE,
+        slotTypeName="DeliveryWindow",
+        compositeSlotTypeSetting={
+            "subSlots": [
+                {"name": "Day", "slotTypeId": "AMAZON.Date"},
+                {"name": "Time", "slotTypeId": "AMAZON.Time"},
+            ]
+        },
+    )["slotTypeId"]
+    intent_id = models.create_intent(
+        botId=bot_id,
+        botVersion="DRAFT",
+        localeId=LOCALE,
+        intentName="OrderPlants",
+        sampleUtterances=[
+            {"utterance": "I want to buy plants"},
+            {"utterance": "order some plants for my garden"},
+        ],
+        intentClosingSetting={"closingResponse": plain("Delivering {Plants}.")},
+    )["intentId"]
+    capture = {
+        "captureConditional": {
+            "active": True,
+            "conditionalBranches": [
+                {
+                    "name": "Several",
+                    "condition": {"expressionString": "COUNT({Plants}) > 1"},
+                    "response": plain("A fine selection."),
+                    "nextStep": {"dialogAction": {"type": "ElicitSlot", "slotToElicit": "Delivery"}},
+                }
+            ],
+            "defaultBranch": {
+                "nextStep": {"dialogAction": {"type": "ElicitSlot", "slotToElicit": "Delivery"}}
+            },
+        }
+    }
+    plants_slot = models.create_slot(
+        botId=bot_id,
+        botVersion="DRAFT",
+        localeId=LOCALE,
+        intentId=intent_id,
+        slotName="Plants",
+        slotTypeId=plants,
+        multipleValuesSetting={"allowMultipleValues": True},
+        valueElicitationSetting={
+            "slotConstraint": "Required",
+            "promptSpecification": prompt("Which plants?"),
+            "slotCaptureSetting": capture,
+        },
+    )["slotId"]
+    delivery_slot = models.create_slot(
+        botId=bot_id,
+        botVersion="DRAFT",
+        localeId=LOCALE,
+        intentId=intent_id,
+        slotName="Delivery",
+        slotTypeId=window,
+        valueElicitationSetting={
+            "slotConstraint": "Required",
+            "promptSpecification": prompt("When should we deliver?"),
+        },
+        subSlotSetting={
+            "expression": "Day AND Time",
+            "slotSpecifications": {
+                "Day": {
+                    "slotTypeId": "AMAZON.Date",
+                    "valueElicitationSetting": {"promptSpecification": prompt("Which day?")},
+                },
+                "Time": {
+                    "slotTypeId": "AMAZON.Time",
+                    "valueElicitationSetting": {"promptSpecification": prompt("At what time?")},
+                },
+            },
+        },
+    )["slotId"]
+    models.update_intent(
+        botId=bot_id,
+        botVersion="DRAFT",
+        localeId=LOCALE,
+        intentId=intent_id,
+        intentName="OrderPlants",
+        sampleUtterances=[
+            {"utterance": "I want to buy plants"},
+            {"utterance": "order some plants for my garden"},
+        ],
+        intentClosingSetting={"closingResponse": plain("Delivering {Plants}.")},
+        slotPriorities=[{"priority": 1, "slotId": plants_slot}, {"priority": 2, "slotId": delivery_slot}],
+    )
+
+
+@pytest.fixture(scope="module")
+def aws_flowers_bot(models: Any) -> tuple[str, str]:
+    return make_bot(models, "AwsOrderFlowers", lambda bot_id: aws_order_flowers(models, bot_id), None)
+
+
+def test_aws_order_flowers_with_relative_dates_and_part_of_day_times(
+    runtime: Any, aws_flowers_bot: tuple[str, str]
+) -> None:
+    say = talk(runtime, aws_flowers_bot, f"aws-flowers-{uuid.uuid4().hex[:6]}")
+    assert said(say("I would like to order some flowers")) == [
+        "What type of flowers would you like to order?"
+    ]
+    assert said(say("roses")) == ["What day do you want the roses to be picked up?"]
+    reply = say("a week from Friday")
+    assert said(reply) == ["At what time do you want the roses to be picked up?"]
+    today = dt.date.today()
+    friday = today + dt.timedelta(days=(4 - today.weekday()) % 7 or 7)  # a weekday: the next one
+    expected_day = (friday + dt.timedelta(days=7)).isoformat()
+    confirm = say("half past four in the afternoon")
+    slots = confirm["sessionState"]["intent"]["slots"]
+    assert slots["PickupTime"]["value"]["interpretedValue"] == "16:30"
+    assert slots["PickupDate"]["value"]["interpretedValue"] == expected_day
+    assert said(confirm) == [
+        f"Okay, your roses will be ready for pickup by 16:30 on {expected_day}. Does this sound okay?"
+    ]
+    one_turn = talk(runtime, aws_flowers_bot, f"aws-flowers-{uuid.uuid4().hex[:6]}")(
+        "I would like to pick up flowers, tulips, at noon tomorrow"
+    )
+    slots = one_turn["sessionState"]["intent"]["slots"]
+    assert slots["PickupTime"]["value"]["interpretedValue"] == "12:00"
+    assert slots["PickupDate"]["value"]["interpretedValue"] == (today + dt.timedelta(days=1)).isoformat()
+    assert one_turn["sessionState"]["dialogAction"]["type"] == "ConfirmIntent"
+
+
+def test_multi_value_composite_slots_and_a_conditional_branch(runtime: Any, models: Any) -> None:
+    bot = make_bot(models, "Garden", lambda bot_id: garden(models, bot_id), None)
+    say = talk(runtime, bot, "garden-1")
+    assert said(say("I want to buy plants")) == ["Which plants?"]
+    chosen = say("ferns and orchids")
+    plants = chosen["sessionState"]["intent"]["slots"]["Plants"]
+    assert plants["shape"] == "List"
+    assert [item["value"]["interpretedValue"] for item in plants["values"]] == ["ferns", "orchids"]
+    assert said(chosen) == ["A fine selection.", "When should we deliver?"]
+    day = say("next friday")
+    assert day["sessionState"]["dialogAction"] == {
+        "type": "ElicitSlot",
+        "slotToElicit": "Delivery",
+        "subSlotToElicit": {"name": "Time"},
+    }
+    assert said(day) == ["At what time?"]
+    done = say("half past four in the afternoon")
+    delivery = done["sessionState"]["intent"]["slots"]["Delivery"]
+    assert delivery["shape"] == "Composite"
+    assert delivery["subSlots"]["Time"]["value"]["interpretedValue"] == "16:30"
+    assert said(done) == ["Delivering ferns and orchids."]
+
+
+TEST_SET_CSV = """Line #,Conversation #,Source,Input,Expected Output Intent,Expected Output Slot 1
+1,,User,I would like to order some flowers,OrderFlowers,
+2,,User,what is my balance,CheckBalance,
+3,1,User,I would like to pick up flowers,OrderFlowers,
+4,1,Agent,What type of flowers would you like to order?,,
+5,1,User,roses,OrderFlowers,FlowerType = roses
+"""
+
+
+def import_test_set(models: Any, s3: Any, bucket: str, name: str, body: str) -> dict[str, Any]:
+    s3.put_object(Bucket=bucket, Key=f"{name}.csv", Body=body.encode())
+    import_id = models.create_upload_url()["importId"]
+    models.start_import(
+        importId=import_id,
+        mergeStrategy="FailOnConflict",
+        resourceSpecification={
+            "testSetImportResourceSpecification": {
+                "testSetName": name,
+                "roleArn": "arn:aws:iam::123456789012:role/lex",
+                "storageLocation": {"s3BucketName": bucket, "s3Path": "test-sets/"},
+                "importInputLocation": {"s3BucketName": bucket, "s3Path": f"{name}.csv"},
+                "modality": "Text",
+            }
+        },
+    )
+    return models.describe_import(importId=import_id)
+
+
+def test_a_test_set_runs_with_per_intent_and_per_slot_results_and_is_logged(
+    runtime: Any, models: Any, s3: Any, bucket: str, aws_flowers_bot: tuple[str, str], nimbus: NimbusServer
+) -> None:
+    bot_id, alias_id = aws_flowers_bot
+    alias = models.describe_bot_alias(botId=bot_id, botAliasId=alias_id)
+    group = "/lex/order-flowers"
+    models.update_bot_alias(
+        botId=bot_id,
+        botAliasId=alias_id,
+        botAliasName=alias["botAliasName"],
+        botVersion=alias["botVersion"],
+        botAliasLocaleSettings=alias["botAliasLocaleSettings"],
+        conversationLogSettings={
+            "textLogSettings": [
+                {
+                    "enabled": True,
+                    "destination": {
+                        "cloudWatch": {
+                            "cloudWatchLogGroupArn": f"arn:aws:logs:us-east-1:123456789012:log-group:{group}",
+                            "logPrefix": "flowers/",
+                        }
+                    },
+                }
+            ]
+        },
+    )
+    imported = import_test_set(models, s3, bucket, "flowers-tests", TEST_SET_CSV)
+    assert imported["importStatus"] == "Completed"
+    test_set_id = imported["importedResourceId"]
+    described = models.describe_test_set(testSetId=test_set_id)
+    assert described["status"] == "Ready" and described["numTurns"] == 5
+    records = models.list_test_set_records(testSetId=test_set_id)["testSetRecords"]
+    assert records[4]["turnSpecification"]["userTurn"]["expected"]["intent"]["slots"] == {
+        "FlowerType": {"value": "roses"}
+    }
+    target = {"botAliasTarget": {"botId": bot_id, "botAliasId": alias_id, "localeId": LOCALE}}
+    execution_id = models.start_test_execution(testSetId=test_set_id, target=target, apiMode="NonStreaming")[
+        "testExecutionId"
+    ]
+    for _ in range(240):
+        status = models.describe_test_execution(testExecutionId=execution_id)["testExecutionStatus"]
+        if status not in ("Pending", "InProgress"):
+            break
+        time.sleep(0.5)
+    assert status == "Completed"
+
+    def results(kind: str) -> dict[str, Any]:
+        return models.list_test_execution_result_items(
+            testExecutionId=execution_id, resultFilterBy={"resultTypeFilter": kind}
+        )["testExecutionResults"]
+
+    by_intent = {
+        (item["intentName"], item["multiTurnConversation"]): item["resultCounts"]["intentMatchResultCounts"]
+        for item in results("IntentClassificationTestResults")["intentClassificationTestResults"]["items"]
+    }
+    assert by_intent == {
+        ("CheckBalance", False): {"Mismatched": 1},
+        ("OrderFlowers", False): {"Matched": 1},
+        ("OrderFlowers", True): {"Matched": 2},
+    }
+    slots = results("SlotResolutionTestResults")["intentLevelSlotResolutionTestResults"]["items"]
+    assert slots[0]["slotResolutionResults"][0]["resultCounts"]["slotMatchResultCounts"] == {"Matched": 1}
+    agent = results("UtteranceLevelResults")["utteranceLevelTestResults"]["items"][3]["turnResult"]["agent"]
+    assert agent["actualAgentPrompt"] == agent["expectedAgentPrompt"]
+    url = models.get_test_execution_artifacts_url(testExecutionId=execution_id)["downloadArtifactsUrl"]
+    assert "CheckBalance" in requests.get(url, timeout=30).text
+    report_id = models.create_test_set_discrepancy_report(testSetId=test_set_id, target=target)[
+        "testSetDiscrepancyReportId"
+    ]
+    report = models.describe_test_set_discrepancy_report(testSetDiscrepancyReportId=report_id)
+    assert [item["intentName"] for item in report["testSetDiscrepancyTopErrors"]["intentDiscrepancies"]] == [
+        "CheckBalance"
+    ]
+    window = {
+        "startDateTime": dt.datetime.now(dt.UTC) - dt.timedelta(hours=1),
+        "endDateTime": dt.datetime.now(dt.UTC),
+    }
+    heard = models.list_utterance_analytics_data(
+        botId=bot_id, **window, filters=[{"name": "Channel", "operator": "EQ", "values": ["TestWorkbench"]}]
+    )["utterances"]
+    assert {item["utterance"] for item in heard} == {
+        "I would like to order some flowers",
+        "what is my balance",
+        "I would like to pick up flowers",
+        "roses",
+    }
+    metrics = models.list_intent_metrics(
+        botId=bot_id,
+        **window,
+        metrics=[{"name": "Count", "statistic": "Sum"}],
+        groupBy=[{"name": "IntentName"}],
+        filters=[{"name": "Channel", "operator": "EQ", "values": ["TestWorkbench"]}],
+    )["results"]
+    counts = {item["groupByKeys"][0]["value"]: item["metricsResults"][0]["value"] for item in metrics}
+    assert counts == {"OrderFlowers": 2.0, "FallbackIntent": 1.0}
+    events = nimbus.client("logs").filter_log_events(logGroupName=group)["events"]
+    logged = [json.loads(event["message"]) for event in events]
+    assert {entry["inputTranscript"] for entry in logged} >= {"roses", "what is my balance"}
+    assert all(event["logStreamName"].startswith(f"flowers/{bot_id}/{alias_id}/") for event in events)
+
+
+def test_a_bad_test_set_fails_its_import_and_unknown_ones_are_not_found(
+    models: Any, s3: Any, bucket: str
+) -> None:
+    failed = import_test_set(models, s3, bucket, "bad-tests", "Input,Expected Output Intent\nhello,Greet\n")
+    assert failed["importStatus"] == "Failed"
+    assert "Source" in failed["failureReasons"][0]
+    with pytest.raises(ClientError) as raised:
+        models.describe_test_set(testSetId="NOSUCHTEST")
+    assert error_code(raised) == "ResourceNotFoundException"

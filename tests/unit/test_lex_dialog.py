@@ -106,7 +106,9 @@ class WordOverlap:
             scores.append((intent["intentName"], best))
         return sorted(scores, key=lambda item: -item[1])
 
-    def slot_values(self, intent_name: str, text: str, only: str | None) -> dict[str, dict[str, Any]]:
+    def slot_values(
+        self, intent_name: str, text: str, only: str | None, hints: dict[str, list[str]]
+    ) -> dict[str, dict[str, Any]]:
         intent = next(i for i in self.snapshot["intents"] if i["intentName"] == intent_name)
         types = {t["slotTypeId"]: t for t in self.snapshot["slotTypes"]}
         found = {}
@@ -388,3 +390,120 @@ def test_put_session_prompt_is_the_slot_prompt() -> None:
 )
 def test_confirmation_answers(text: str, state: str | None) -> None:
     assert confirmation_state(text) == state
+
+
+def _step(action: str, **extra: Any) -> dict[str, Any]:
+    return {"dialogAction": {"type": action, **extra.pop("dialog", {})}, **extra}
+
+
+def test_a_slot_capture_branch_chooses_the_next_step_and_sets_values() -> None:
+    capture = {
+        "captureConditional": {
+            "active": True,
+            "conditionalBranches": [
+                {
+                    "name": "Roses",
+                    "condition": {"expressionString": '{FlowerType} = "roses" AND [vip] = "yes"'},
+                    "response": {
+                        "messageGroups": [{"message": {"plainTextMessage": {"value": "Fine roses!"}}}]
+                    },
+                    "nextStep": _step(
+                        "ConfirmIntent",
+                        intent={
+                            "name": "OrderFlowers",
+                            "slots": {"PickupDay": {"value": {"interpretedValue": "monday"}}},
+                        },
+                        sessionAttributes={"branch": "roses"},
+                    ),
+                }
+            ],
+            "defaultBranch": {"nextStep": _step("ElicitSlot", dialog={"slotToElicit": "PickupDay"})},
+        }
+    }
+    snapshot = flowers_snapshot()
+    snapshot["intents"][0]["slots"][1]["valueElicitationSetting"]["slotCaptureSetting"] = capture
+    chat = Chat(snapshot)
+    chat.conversation.state["sessionAttributes"] = {"vip": "yes"}
+    chat.say("I would like to order flowers")
+    chat.say("roses")
+    assert chat.said == ["Fine roses!", "Order roses for monday?"]
+    assert chat.action == {"type": "ConfirmIntent"}
+    assert chat.conversation.state["sessionAttributes"]["branch"] == "roses"
+    other = Chat(snapshot)
+    other.say("I would like to order flowers")
+    other.say("tulips")
+    assert other.action == {"type": "ElicitSlot", "slotToElicit": "PickupDay"}
+
+
+def test_an_initial_response_then_a_started_intent_and_the_closing_next_step() -> None:
+    snapshot = flowers_snapshot(
+        initialResponseSetting={
+            "initialResponse": plain("Welcome to the flower shop."),
+            "nextStep": _step("ElicitSlot", dialog={"slotToElicit": "PickupDay"}),
+        },
+        intentClosingSetting={
+            "closingResponse": plain("Your {FlowerType} are ordered."),
+            "nextStep": _step("ElicitIntent"),
+        },
+    )
+    chat = Chat(snapshot)
+    chat.say("I would like to order flowers")
+    assert chat.said == ["Welcome to the flower shop.", "What day?"]
+    assert chat.action == {"type": "ElicitSlot", "slotToElicit": "PickupDay"}
+    chat.say("friday")
+    chat.say("roses")
+    chat.say("yes")
+    assert chat.said == ["Your roses are ordered."]
+    assert chat.action == {"type": "ElicitIntent"}
+    assert chat.intent["state"] == "ReadyForFulfillment"
+
+
+def test_a_declination_next_step_starts_another_intent_and_loops_are_refused() -> None:
+    confirmation = flowers_snapshot()["intents"][0]["intentConfirmationSetting"]
+    snapshot = flowers_snapshot(
+        intentConfirmationSetting={
+            **confirmation,
+            "declinationNextStep": _step("StartIntent", intent={"name": "TrackOrder"}),
+        }
+    )
+    snapshot["intents"][1]["inputContexts"] = []
+    snapshot["intents"][1]["intentClosingSetting"] = {"closingResponse": plain("Tracking.")}
+    chat = Chat(snapshot)
+    for text in ("buy roses", "friday", "no"):
+        chat.say(text)
+    assert chat.intent["name"] == "TrackOrder"
+    assert chat.said == ["Okay, no order.", "Tracking."]
+    looping = flowers_snapshot(
+        initialResponseSetting={"nextStep": _step("StartIntent", intent={"name": "OrderFlowers"})}
+    )
+    with pytest.raises(AwsError) as raised:
+        Chat(looping).say("I would like to order flowers")
+    assert raised.value.code == "ValidationException"
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("{Size} > 3 AND {Size} <= 10", True),
+        ('{Size} >= 12 OR [tier] = "GOLD"', True),
+        ("NOT ({Size} = 5)", False),
+        ('{Toppings} CONTAINS "ham"', True),
+        ("COUNT({Toppings}) = 2", True),
+        ("EXISTS({Missing})", False),
+        ('{Missing} != "x"', False),
+        ('$.inputMode = "Text" && [tier] != "silver"', True),
+        ("Make AND (Model OR Vin)", True),
+    ],
+)
+def test_condition_expressions(expression: str, expected: bool) -> None:
+    from nimbus.services.lexv2_runtime.conditions import evaluate
+    from nimbus.services.lexv2_runtime.steps import resolver, scalar_slot
+
+    slots = {
+        "Size": scalar_slot("5"),
+        "Toppings": {"shape": "List", "values": [scalar_slot("ham"), scalar_slot("pineapple")]},
+        "Make": scalar_slot("Honda"),
+        "Model": scalar_slot("Civic"),
+    }
+    resolve = resolver(slots, {"tier": "gold"}, {}, {"inputMode": "Text", "inputTranscript": "hi"})
+    assert evaluate(expression, resolve) is expected

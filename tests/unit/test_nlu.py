@@ -143,6 +143,20 @@ def test_the_elicited_slot_may_be_the_whole_reply(reply: str, slot: str, expecte
     assert slots[slot].interpreted == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "date", "time"),
+    [
+        ("I want to pick them up at half past four in the afternoon tomorrow", "2026-11-26", "16:30"),
+        ("noon tomorrow", "2026-11-26", "12:00"),
+        ("a week from Friday at 5pm", "2026-12-04", "17:00"),
+    ],
+)
+def test_relative_dates_and_part_of_day_times_in_one_sentence(text: str, date: str, time: str) -> None:
+    slots = extract_slots(text, FLOWER_TEMPLATES, FLOWER_SLOTS, TYPES, now=NOW)
+    assert slots["PickupDate"].interpreted == date
+    assert slots["PickupTime"].interpreted == time
+
+
 def test_two_slots_of_one_type_follow_the_template_words() -> None:
     slots = extract_slots(
         "please move twenty five dollars from my savings to checking",
@@ -186,7 +200,11 @@ BUILTINS = [
     ("AMAZON.Date", "December 4th", "2026-12-04"),
     ("AMAZON.Date", "january 2nd", "2027-01-02"),
     ("AMAZON.Date", "2026-12-04", "2026-12-04"),
-    ("AMAZON.Date", "next week", "2026-11-30"),
+    ("AMAZON.Date", "next week", "2026-11-29"),  # Lex V2: a future week is this week's last day
+    ("AMAZON.Date", "last week", "2026-11-16"),
+    ("AMAZON.Date", "a week from Friday", "2026-12-04"),
+    ("AMAZON.Date", "friday next week", "2026-12-04"),
+    ("AMAZON.Date", "two days after tomorrow", "2026-11-28"),
     ("AMAZON.Date", "next month", "2026-12-31"),
     ("AMAZON.Date", "in 3 days", "2026-11-28"),
     ("AMAZON.Date", "banana", None),
@@ -195,11 +213,21 @@ BUILTINS = [
     ("AMAZON.Time", "10:30 am", "10:30"),
     ("AMAZON.Time", "9 in the evening", "21:00"),
     ("AMAZON.Time", "midnight", "00:00"),
+    ("AMAZON.Time", "half past four in the afternoon", "16:30"),
+    ("AMAZON.Time", "quarter to six in the evening", "17:45"),
+    ("AMAZON.Time", "four thirty pm", "16:30"),
+    ("AMAZON.Time", "in the morning", "MO"),
+    ("AMAZON.Time", "tonight", "NI"),
+    ("AMAZON.Time", "in 20 minutes", "10:20"),
     ("AMAZON.Time", "banana", None),
     ("AMAZON.Duration", "two hours", "PT2H"),
     ("AMAZON.Duration", "30 minutes", "PT30M"),
     ("AMAZON.Duration", "3 days", "P3D"),
     ("AMAZON.Duration", "1 hour and 30 minutes", "PT1H30M"),
+    ("AMAZON.Duration", "an hour and a half", "PT90M"),
+    ("AMAZON.Duration", "a couple of days", "P2D"),
+    ("AMAZON.Number", "three and a half", "3.5"),
+    ("AMAZON.Number", "minus five", "-5"),
     ("AMAZON.EmailAddress", "Jane.Doe@Example.com", "Jane.Doe@example.com"),
     ("AMAZON.EmailAddress", "john at example dot com", "john@example.com"),
     ("AMAZON.EmailAddress", "nope", None),
@@ -243,3 +271,27 @@ def test_type_names_are_case_insensitive_as_in_lex() -> None:
     value = resolve_builtin("AMAZON.DATE", "today", now=NOW)
     assert value is not None
     assert value.interpreted == "2026-11-25"
+
+
+def test_a_hinted_phrase_is_preferred_for_its_slot() -> None:
+    expanding = {"FlowerTypes": SlotTypeSpec("FlowerTypes", FLOWERS.values, restrict=False)}
+    templates = ["I want {FlowerType} for my mother"]
+    plain = extract_slots("I want the blue orchid bouquet", templates, FLOWER_SLOTS, expanding, now=NOW)
+    hinted = extract_slots(
+        "I want the blue orchid bouquet",
+        templates,
+        FLOWER_SLOTS,
+        expanding,
+        now=NOW,
+        hints={"FlowerType": ["blue orchid"]},
+    )
+    assert "FlowerType" not in plain
+    assert hinted["FlowerType"].interpreted == "blue orchid"
+
+
+def test_a_multi_value_slot_takes_every_value() -> None:
+    slots = [SlotSpec("FlowerType", "FlowerTypes", multiple=True)]
+    found = extract_slots("roses, lilies and tulips please", ["I want {FlowerType}"], slots, TYPES, now=NOW)
+    value = found["FlowerType"]
+    assert [item.interpreted for item in value.values] == ["roses", "lilies", "tulips"]
+    assert value.interpreted == "roses and lilies and tulips"

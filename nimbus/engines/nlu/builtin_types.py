@@ -46,7 +46,7 @@ _NUMBER_WORDS = (
 )
 _NUMBER_PHRASE = rf"(?:(?:a|an)\s+)?(?:{_NUMBER_WORDS})(?:(?:\s+and|\s*-)?\s*(?:{_NUMBER_WORDS}))*"
 _DIGITS = r"-?\d+(?:,\d{3})*(?:\.\d+)?"
-_AMOUNT = rf"(?:{_DIGITS}|{_NUMBER_PHRASE}|a|an|half\s+an?)"
+_AMOUNT = rf"(?:(?:{_DIGITS}|{_NUMBER_PHRASE})(?:\s+and\s+a\s+half)?|a|an|half\s+an?)"
 _ORDINAL_DAY = r"\d{1,2}(?:st|nd|rd|th)?"
 
 EXAMPLES: dict[str, tuple[str, ...]] = {
@@ -74,6 +74,16 @@ def words_to_number(text: str) -> float | None:
     cleaned = text.strip().lower().replace(",", "")
     if re.fullmatch(r"-?\d+(?:\.\d+)?", cleaned):
         return float(cleaned)
+    if cleaned in ("a couple", "a couple of", "a pair", "a pair of"):
+        return 2.0
+    signed = re.fullmatch(r"(?:minus|negative)\s+(.+)", cleaned)
+    if signed:
+        magnitude = words_to_number(signed.group(1))
+        return None if magnitude is None else -magnitude
+    halves = re.fullmatch(r"(.+?)\s+and\s+a\s+half", cleaned)
+    if halves:
+        whole = words_to_number(halves.group(1))
+        return None if whole is None else whole + 0.5
     dozen = re.fullmatch(r"(?:(a|one|two|three|four|five|half\s+a)\s+)?dozens?", cleaned)
     if dozen:
         count = {"a": 1, "half a": 0.5, None: 1}.get(dozen.group(1))
@@ -124,7 +134,8 @@ def _add_months(day: date, months: int) -> date:
 
 
 def _relative_date(phrase: str, today: date) -> date | None:
-    """Lex's readings of relative dates (weeks: their Monday; months, years: their last day)."""
+    """Lex V2's readings of relative dates: a future week is the last day of this week, this or last
+    week its first day; a month or a year its last day; "a week from Friday" counts from Friday."""
     simple = {
         "today": 0,
         "tonight": 0,
@@ -134,12 +145,37 @@ def _relative_date(phrase: str, today: date) -> date | None:
         "day after tomorrow": 2,
         "the day after tomorrow": 2,
     }
+    phrase = re.sub(r"\s+(?:morning|afternoon|evening|night)$", "", phrase)
     if phrase in simple:
         return today + timedelta(days=simple[phrase])
     match = re.fullmatch(r"(?:(this|next|coming|this coming)\s+)?(" + "|".join(WEEKDAYS) + r")", phrase)
     if match:
         return _future_weekday(today, WEEKDAYS.index(match.group(2)), strictly_after=match.group(1) != "this")
-    return _relative_period(phrase, today) or _date_offset(phrase, today)
+    week_day = re.fullmatch(
+        r"(?:("
+        + "|".join(WEEKDAYS)
+        + r")\s+(this|next)\s+week|(this|next)\s+week\s+("
+        + "|".join(WEEKDAYS)
+        + r"))",
+        phrase,
+    )
+    if week_day:
+        day = WEEKDAYS.index(week_day.group(1) or week_day.group(4))
+        monday = today - timedelta(days=today.weekday())
+        return monday + timedelta(days=day, weeks=(week_day.group(2) or week_day.group(3)) == "next")
+    return _relative_period(phrase, today) or _date_offset(phrase, today) or _counted_from(phrase, today)
+
+
+def _counted_from(phrase: str, today: date) -> date | None:
+    """ "a week from Friday", "two days after tomorrow": an offset from another relative date."""
+    match = re.fullmatch(rf"({_AMOUNT})\s+(day|week)s?\s+(?:from|after)\s+(.+)", phrase)
+    if not match or match.group(3) in ("now", "today"):
+        return None
+    anchor = _relative_date(match.group(3), today)
+    if anchor is None:
+        return None
+    amount = words_to_number(match.group(1)) or 1
+    return anchor + timedelta(days=amount * (7 if match.group(2) == "week" else 1))
 
 
 def _relative_period(phrase: str, today: date) -> date | None:
@@ -149,7 +185,8 @@ def _relative_period(phrase: str, today: date) -> date | None:
     step = {"this": 0, "next": 1, "last": -1}[match.group(1)]
     unit = match.group(2)
     if unit == "week":
-        return today - timedelta(days=today.weekday()) + timedelta(weeks=step)
+        monday = today - timedelta(days=today.weekday())
+        return monday + timedelta(days=6) if step > 0 else monday + timedelta(weeks=step)
     if unit == "weekend":
         return _future_weekday(today, 5, strictly_after=False) + timedelta(weeks=max(step, 0))
     if unit == "month":
@@ -200,6 +237,10 @@ def resolve_date(text: str, now: datetime) -> SlotValue | None:
 
 _DATE_PATTERN = "|".join(
     [
+        r"\b(?:" + "|".join(WEEKDAYS) + r")\s+(?:this|next)\s+week\b",
+        r"\b(?:this|next)\s+week\s+(?:" + "|".join(WEEKDAYS) + r")\b",
+        rf"\b{_AMOUNT}\s+(?:day|week)s?\s+(?:from|after)\s+(?:(?:this|next|coming)\s+)?"
+        r"(?:" + "|".join(WEEKDAYS) + r"|tomorrow)\b",
         r"\b(?:the\s+)?day\s+after\s+tomorrow\b",
         r"\b(?:today|tonight|tomorrow|yesterday)\b",
         r"\b(?:(?:this\s+coming|this|next|coming)\s+)?(?:" + "|".join(WEEKDAYS) + r")\b",
@@ -221,53 +262,87 @@ def find_dates(text: str, now: datetime) -> list[Span]:
 # ---- times --------------------------------------------------------------------------------
 
 _TIME_WORDS = {"noon": "12:00", "midday": "12:00", "midnight": "00:00"}
-_PART_OF_DAY = r"(?:in\s+the\s+(morning|afternoon|evening)|at\s+night|tonight)"
+# Lex's time ranges for a part of the day said alone ("in the morning" -> MO)
+_DAY_PARTS = {"morning": "MO", "afternoon": "AF", "evening": "EV", "night": "NI", "tonight": "NI"}
+_DAY_PART = r"(?:(?:in\s+the|this|at|tomorrow|today)\s+)?(morning|afternoon|evening|night)|(tonight)"
 _HOUR = r"(\d{1,2}|" + _NUMBER_WORDS.split("|twenty")[0] + r")"
+_UNITS = "one|two|three|four|five|six|seven|eight|nine"
+_SPOKEN_MINUTES = (
+    rf"(?:oh\s+(?:{_UNITS})|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|"
+    rf"nineteen|(?:twenty|thirty|forty|fifty)(?:[\s-](?:{_UNITS}))?)"
+)
+_CLOCK = (
+    rf"(?:(half|quarter)\s+(past|after|to|till)\s+)?{_HOUR}"
+    rf"(?::(\d{{2}})|\s+(\d{{2}}(?!\d)|{_SPOKEN_MINUTES}\b))?"
+    rf"(?:\s*(o'?clock))?(?:\s*(a\.?m\.?|p\.?m\.?))?(?:\s*,?\s*(?:{_DAY_PART}))?"
+)
+_RELATIVE_TIME = (
+    rf"in\s+({_AMOUNT})\s+(minute|min|hour|hr)s?|({_AMOUNT})\s+(minute|min|hour|hr)s?\s+from\s+now"
+)
 
 
-def resolve_time(text: str) -> SlotValue | None:
+def resolve_time(text: str, now: datetime) -> SlotValue | None:
+    """Clock times (a part of the day or am/pm settles the hour), noon and midnight, "now", times
+    relative to now ("in 20 minutes"), and a part of the day alone (Lex's MO, AF, EV, NI)."""
     phrase = re.sub(r"\s+", " ", text.strip(" .,!?").lower())
-    phrase = re.sub(r"^(?:at|around|by|for)\s+", "", phrase)
+    phrase = re.sub(r"^(?:at|around|about|by|for)\s+", "", phrase)
     if phrase in _TIME_WORDS:
         return _value(text, _TIME_WORDS[phrase])
-    match = re.fullmatch(
-        rf"(?:(half|quarter)\s+(past|to)\s+)?{_HOUR}(?::(\d{{2}})|\s+(\d{{2}}))?\s*(?:o'?clock)?\s*"
-        rf"(a\.?m\.?|p\.?m\.?)?\s*{_PART_OF_DAY}?",
-        phrase,
-    )
-    if not match:
-        return None
-    return _clock_value(text, match)
+    if phrase in ("now", "right now"):
+        return _value(text, now.strftime("%H:%M"))
+    part = re.fullmatch(_DAY_PART, phrase)
+    if part:
+        return _value(text, _DAY_PARTS[part.group(1) or part.group(2)])
+    relative = re.fullmatch(_RELATIVE_TIME, phrase)
+    if relative:
+        amount = words_to_number(relative.group(1) or relative.group(3)) or 1
+        unit = relative.group(2) or relative.group(4)
+        later = now + timedelta(minutes=amount * (60 if unit.startswith("h") else 1))
+        return _value(text, later.strftime("%H:%M"))
+    match = re.fullmatch(_CLOCK, phrase)
+    return _clock_value(text, match) if match else None
 
 
 def _clock_value(text: str, match: re.Match[str]) -> SlotValue | None:
-    fraction, direction, hour_text, minute_text, spaced_minute, meridiem, part = match.groups()
+    fraction, direction, hour_text, minute_text, spaced_minute, _, meridiem, part, tonight = match.groups()
     hour = int(hour_text) if hour_text.isdigit() else int(text2num(hour_text, "en"))
-    minute = int(minute_text or spaced_minute or 0)
+    minute = int(minute_text or _spoken_minute(spaced_minute or "0"))
     if fraction:
         minute = 30 if fraction == "half" else 15
-        if direction == "to":
+        if direction in ("to", "till"):
             hour, minute = hour - 1, 60 - minute
-    if hour > 23 or minute > 59:
+    if hour > 23 or minute > 59 or (hour > 12 and meridiem):
         return None
-    pm = (meridiem or "").startswith("p") or part in ("afternoon", "evening") or "night" in match.group(0)
-    if meridiem or part or "night" in match.group(0) or hour == 0 or hour > 12:
-        hour = hour % 12 + 12 * pm if hour <= 12 else hour
+    part = part or tonight
+    if part == "morning" or (meridiem or "").startswith("a"):
+        return _value(text, f"{hour % 12:02d}:{minute:02d}")
+    if part or meridiem:  # afternoon, evening, night, pm: the later reading (but 12 at night is midnight)
+        evening = (hour % 12 + 12) % 24 if not (part in ("night", "tonight") and hour == 12) else 0
+        return _value(text, f"{evening:02d}:{minute:02d}")
+    if hour == 0 or hour > 12:
         return _value(text, f"{hour:02d}:{minute:02d}")
-    morning, evening = f"{hour % 12:02d}:{minute:02d}", f"{hour % 12 + 12:02d}:{minute:02d}"
-    return SlotValue(text, morning, (morning, evening))
+    morning, evening_text = f"{hour % 12:02d}:{minute:02d}", f"{hour % 12 + 12:02d}:{minute:02d}"
+    return SlotValue(text, morning, (morning, evening_text))
 
 
-def find_times(text: str) -> list[Span]:
-    clock = (
-        rf"\b(?:(?:half|quarter)\s+(?:past|to)\s+)?{_HOUR}(?::\d{{2}})?\s*"
-        rf"(?:o'?clock|a\.?m\.?|p\.?m\.?)(?:\s*{_PART_OF_DAY})?"
-        rf"|\b{_HOUR}(?::\d{{2}})?\s+{_PART_OF_DAY}"
-        rf"|\b\d{{1,2}}:\d{{2}}\b|\b(?:noon|midday|midnight)\b"
-        rf"|\b(?:half|quarter)\s+(?:past|to)\s+{_HOUR}\b"
-        rf"|(?<=\bat\s){_HOUR}\b"
+def _spoken_minute(text: str) -> int:
+    return int(text) if text.isdigit() else int(words_to_number(text.replace("oh ", "")) or 0)
+
+
+def find_times(text: str, now: datetime) -> list[Span]:
+    """Clock times with a cue that they are times (minutes, o'clock, am/pm, a part of the day, "half
+    past", or "at" before a bare hour), noon and midnight, and times relative to now."""
+    spans = _regex_spans(
+        text, rf"\b(?:noon|midday|midnight|{_RELATIVE_TIME})\b", lambda t: resolve_time(t, now)
     )
-    return _regex_spans(text, clock, resolve_time)
+    for match in re.finditer(rf"\b{_CLOCK}\b", text, re.IGNORECASE):
+        fraction, _, _, minute, spaced, oclock, meridiem, part, tonight = match.groups()
+        after_at = re.search(r"\bat\s+$", text[: match.start()], re.IGNORECASE) is not None
+        cued = fraction or minute or spaced or oclock or meridiem or part or tonight or after_at
+        value = resolve_time(match.group(0), now) if cued else None
+        if value is not None and not any(s.start < match.end() and match.start() < s.end for s in spans):
+            spans.append(Span(match.start(), match.end(), value))
+    return sorted(spans, key=lambda s: s.start)
 
 
 # ---- durations ----------------------------------------------------------------------------
@@ -290,6 +365,9 @@ _DURATION_PART = rf"({_AMOUNT})\s+(second|sec|minute|min|hour|hr|day|week|month|
 def resolve_duration(text: str) -> SlotValue | None:
     phrase = re.sub(r"\s+", " ", text.strip(" .,!?").lower())
     phrase = re.sub(r"^(?:for|about|around)\s+", "", phrase)
+    phrase = re.sub(r"\ba\s+couple\s+of\b", "two", phrase)
+    # "an hour and a half" -> "one and a half hours"
+    phrase = re.sub(r"\b(an?|one)\s+(\w+?)s?\s+and\s+a\s+half$", r"one and a half \2s", phrase)
     parts = re.findall(_DURATION_PART, phrase)
     if not parts or re.sub(_DURATION_PART, "", phrase).strip(" ,") not in ("", "and"):
         return None
@@ -307,7 +385,7 @@ def resolve_duration(text: str) -> SlotValue | None:
 
 
 def find_durations(text: str) -> list[Span]:
-    pattern = rf"\b{_DURATION_PART}(?:\s*(?:,|and)?\s*{_DURATION_PART})*\b"
+    pattern = rf"\b{_DURATION_PART}(?:\s*(?:,|and)?\s*{_DURATION_PART})*(?:\s+and\s+a\s+half)?\b"
     return _regex_spans(text, pattern, resolve_duration)
 
 
@@ -569,7 +647,7 @@ def _table(
         "AMAZON.Number": (resolve_number, find_numbers),
         "AMAZON.AlphaNumeric": (resolve_alphanumeric, find_alphanumerics),
         "AMAZON.Date": (lambda t: resolve_date(t, now), lambda t: find_dates(t, now)),
-        "AMAZON.Time": (resolve_time, find_times),
+        "AMAZON.Time": (lambda t: resolve_time(t, now), lambda t: find_times(t, now)),
         "AMAZON.Duration": (resolve_duration, find_durations),
         "AMAZON.EmailAddress": (resolve_email, find_emails),
         "AMAZON.PhoneNumber": (lambda t: resolve_phone(t, locale), lambda t: find_phones(t, locale)),

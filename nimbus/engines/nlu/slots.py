@@ -1,18 +1,20 @@
 """Slot filling: an intent's sample utterances (with ``{Slot}`` placeholders) guide where values are.
 
-Three passes, each filling only the slots still empty:
+First, phrases the caller hinted for a slot (Lex's runtime hints) that occur in the utterance and
+resolve as the slot's type. Then three passes, each filling only the slots still empty:
 1. alignment: an utterance that follows a sample utterance word for word gives each slot its span;
 2. scanning: values of each slot's type found anywhere in the utterance (dates, times, custom
    values...), preferring the one after the word that precedes ``{Slot}`` in a sample utterance;
 3. context: for types with open values (expanding custom types, names), the words between the
    literal words around ``{Slot}`` in a sample utterance.
-The slot being elicited (``only``) may also be the whole reply ("tomorrow", "roses").
+The slot being elicited (``only``) may also be the whole reply ("tomorrow", "roses"). A slot that
+takes several values (``multiple``) gets every value of its type found in the utterance.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -42,10 +44,12 @@ _REPLY_FILLER = re.compile(
 
 @dataclass(frozen=True)
 class SlotSpec:
-    """A slot of an intent: its name and type ("AMAZON.Date" or a custom type's name)."""
+    """A slot of an intent: its name and type ("AMAZON.Date" or a custom type's name), and whether it
+    takes several values ("roses and tulips")."""
 
     name: str
     slot_type: str
+    multiple: bool = False
 
 
 @dataclass
@@ -95,10 +99,15 @@ def extract_slots(
     now: datetime,
     locale: str = "en_US",
     only: str | None = None,
+    hints: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, SlotValue]:
-    """Values of ``slots`` in ``text``, by slot name; a slot not found is absent."""
+    """Values of ``slots`` in ``text``, by slot name; a slot not found is absent. ``hints`` maps a slot
+    name to phrases to prefer for it."""
     context = _Context(text, templates, types, now, locale)
-    found = _align(context, slots)
+    found = _hinted(context, slots, hints or {})
+    for name, span in _align(context, [s for s in slots if s.name not in found]).items():
+        if not _overlaps(span, found.values()):
+            found[name] = span
     _scan(context, [s for s in slots if s.name not in found], found, only)
     _from_template_context(context, [s for s in slots if s.name not in found], found)
     elicited = next((s for s in slots if s.name == only), None)
@@ -106,7 +115,35 @@ def extract_slots(
         value = _whole_reply(context, elicited)
         if value is not None:
             found[elicited.name] = Span(0, len(text), value)
+    for slot in slots:
+        if slot.multiple and slot.name in found:
+            found[slot.name] = _all_values(context, slot, found)
     return {name: span.value for name, span in found.items()}
+
+
+def _hinted(context: _Context, slots: list[SlotSpec], hints: Mapping[str, Sequence[str]]) -> dict[str, Span]:
+    found: dict[str, Span] = {}
+    for slot in slots:
+        for phrase in hints.get(slot.name, ()):
+            match = re.search(rf"(?<!\w){re.escape(phrase.strip())}(?!\w)", context.text, re.IGNORECASE)
+            value = context.resolve(slot, match.group(0)) if match and phrase.strip() else None
+            if match and value is not None and not _overlaps(Span(*match.span(), value), found.values()):
+                found[slot.name] = Span(match.start(), match.end(), value)
+                break
+    return found
+
+
+def _all_values(context: _Context, slot: SlotSpec, found: dict[str, Span]) -> Span:
+    """Every value of the slot's type in the text, beside the one already found for it."""
+    others = [span for name, span in found.items() if name != slot.name]
+    spans = [span for span in context.find(slot) if not _overlaps(span, others)]
+    if not any(span.start == found[slot.name].start for span in spans):
+        spans.append(found[slot.name])
+    spans.sort(key=lambda span: span.start)
+    original = context.text[spans[0].start : spans[-1].end]
+    joined = " and ".join(span.value.interpreted for span in spans) if len(spans) > 1 else original
+    values = tuple(span.value for span in spans)
+    return Span(spans[0].start, spans[-1].end, SlotValue(original, joined, (), values))
 
 
 def _align(context: _Context, slots: list[SlotSpec]) -> dict[str, Span]:

@@ -10,11 +10,13 @@ _WORD = re.compile(r"[\w@.+'-]+", re.UNICODE)
 
 @dataclass(frozen=True)
 class SlotValue:
-    """Lex's ``originalValue``, ``interpretedValue`` and ``resolvedValues`` for one slot."""
+    """Lex's ``originalValue``, ``interpretedValue`` and ``resolvedValues`` for one slot; a slot that
+    takes several values (Lex's multi-value slots) also holds each of them in ``values``."""
 
     original: str
     interpreted: str
     resolved: tuple[str, ...]
+    values: tuple[SlotValue, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,16 @@ lexv2_models = Service("lexv2-models", unchecked_patterns=frozenset({"LambdaARN"
 # the operation modules register themselves on import
 from nimbus.services.lexv2_models import (  # noqa: E402, F401
     aliases,
+    analytics,
     bots,
     build,
     builtins,
+    discrepancy_reports,
     export_import,
     intents,
     locales,
     slot_types,
     slots,
+    test_sets,
     versions,
 )

@@ -146,6 +146,18 @@ def _slot_problems(
     elicitation = definition.get("valueElicitationSetting", {})
     if elicitation.get("slotConstraint") == "Required" and not elicitation.get("promptSpecification"):
         problems.append(f"The required slot {slot} of intent {intent} has no prompt.")
+    multiple = (definition.get("multipleValuesSetting") or {}).get("allowMultipleValues")
+    if multiple and slot_type not in custom_types:
+        problems.append(
+            f"The slot {slot} of intent {intent} allows multiple values, which only custom slot types take."
+        )
+    for sub_slot, spec in ((definition.get("subSlotSetting") or {}).get("slotSpecifications") or {}).items():
+        sub_type = spec.get("slotTypeId")
+        if sub_type not in custom_types and sub_type not in BUILT_IN_SLOT_TYPES:
+            problems.append(
+                f"The sub-slot {sub_slot} of slot {slot} of intent {intent} uses the slot type {sub_type}, "
+                "which does not exist."
+            )
     return problems
 
 

@@ -46,6 +46,7 @@ from nimbus.services.lexv2_models.records import (
     transaction,
 )
 from nimbus.services.lexv2_models.restore import restore_locale
+from nimbus.services.lexv2_models.test_sets import import_test_set
 from nimbus.services.registry import RequestContext
 from nimbus.services.s3.buckets import create_bucket
 from nimbus.services.s3.objects import delete_object, get_object, put_object
@@ -54,7 +55,7 @@ from nimbus.storage.lex_schema import LexBotRecord, LexLocaleRecord, LexTransfer
 URL_LIFETIME = timedelta(minutes=5)  # as Lex's download and upload URLs
 
 
-def _bucket(ctx: RequestContext) -> str:
+def internal_bucket(ctx: RequestContext) -> str:
     """The account's internal bucket for archives, made on first use."""
     name = f"nimbus-lex-{ctx.caller.account_id}"
     try:
@@ -65,10 +66,10 @@ def _bucket(ctx: RequestContext) -> str:
     return name
 
 
-def _presigned_url(ctx: RequestContext, method: str, key: str) -> str:
+def presigned_url(ctx: RequestContext, method: str, key: str) -> str:
     credential = ctx.storage.credentials.lookup(ctx.caller.access_key_id)
     assert credential is not None  # the request was signed with it
-    url = f"http://{ctx.host}/{_bucket(ctx)}/{quote(key)}"
+    url = f"http://{ctx.host}/{internal_bucket(ctx)}/{quote(key)}"
     request = AWSRequest(method=method, url=url)
     signer = S3SigV4QueryAuth(
         Credentials(credential.access_key_id, credential.secret_access_key),
@@ -149,7 +150,13 @@ def create_export(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any
     export_id = new_id()
     key = f"exports/{export_id}.zip"
     put_object(
-        ctx, {"Bucket": _bucket(ctx), "Key": key, "Body": io.BytesIO(data), "ContentType": "application/zip"}
+        ctx,
+        {
+            "Bucket": internal_bucket(ctx),
+            "Key": key,
+            "Body": io.BytesIO(data),
+            "ContentType": "application/zip",
+        },
     )
     when = now()
     transfer = LexTransferRecord(
@@ -173,7 +180,7 @@ def create_export(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any
 def describe_export(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     with transaction(ctx) as session:
         transfer = _find_transfer(session, ctx, "export", request["exportId"])
-    url = _presigned_url(ctx, "GET", transfer.object_key)
+    url = presigned_url(ctx, "GET", transfer.object_key)
     return output_of("DescribeExport", {**_transfer_shape(transfer), "downloadUrl": url})
 
 
@@ -205,7 +212,7 @@ def delete_export(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any
     with transaction(ctx) as session:
         transfer = _find_transfer(session, ctx, "export", request["exportId"])
         session.delete(transfer)
-    delete_object(ctx, {"Bucket": _bucket(ctx), "Key": transfer.object_key})
+    delete_object(ctx, {"Bucket": internal_bucket(ctx), "Key": transfer.object_key})
     return {"exportId": request["exportId"], "exportStatus": "Deleting"}
 
 
@@ -232,12 +239,12 @@ def create_upload_url(ctx: RequestContext, request: dict[str, Any]) -> dict[str,
                 updated_at=when,
             )
         )
-    return {"importId": import_id, "uploadUrl": _presigned_url(ctx, "PUT", key)}
+    return {"importId": import_id, "uploadUrl": presigned_url(ctx, "PUT", key)}
 
 
 def _uploaded(ctx: RequestContext, key: str) -> bytes:
     try:
-        body = get_object(ctx, {"Bucket": _bucket(ctx), "Key": key})
+        body = get_object(ctx, {"Bucket": internal_bucket(ctx), "Key": key})
     except AwsError as error:
         if error.code == "NoSuchKey":
             raise invalid("Nothing was uploaded to the import's upload URL.") from None
@@ -246,7 +253,11 @@ def _uploaded(ctx: RequestContext, key: str) -> bytes:
     return bytes(body["Body"].read())
 
 
-_IMPORT_TYPES = {"botImportSpecification": "Bot", "botLocaleImportSpecification": "BotLocale"}
+_IMPORT_TYPES = {
+    "botImportSpecification": "Bot",
+    "botLocaleImportSpecification": "BotLocale",
+    "testSetImportResourceSpecification": "TestSet",
+}
 
 
 def _import_type(specification: dict[str, Any]) -> str:
@@ -254,7 +265,8 @@ def _import_type(specification: dict[str, Any]) -> str:
         if name in specification:
             return kind
     raise invalid(
-        "Nimbus imports bots and bot locales (botImportSpecification, botLocaleImportSpecification)."
+        "Nimbus imports bots, bot locales and test sets (botImportSpecification, "
+        "botLocaleImportSpecification, testSetImportResourceSpecification)."
     )
 
 
@@ -312,7 +324,8 @@ def _import_locale(
 @lexv2_models.operation
 def start_import(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     """Imports run to their end (Completed or Failed) before this answers; the Append merge strategy
-    and file passwords are not supported."""
+    and file passwords are not supported. A test set is read from its importInputLocation in S3 (a
+    CSV in Lex's test set format; Text modality only)."""
     if request["mergeStrategy"] == "Append":
         raise invalid("Nimbus imports with the Overwrite or FailOnConflict merge strategy.")
     if request.get("filePassword"):
@@ -322,7 +335,6 @@ def start_import(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]
         transfer = _find_transfer(session, ctx, "import", request["importId"])
         if transfer.status is not None:
             raise invalid(f"The import {transfer.transfer_id} was already started.")
-    data = _uploaded(ctx, transfer.object_key)
     definition: dict[str, Any] = {
         "resourceSpecification": request["resourceSpecification"],
         "mergeStrategy": request["mergeStrategy"],
@@ -330,10 +342,18 @@ def start_import(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]
     }
     status, reasons = "Completed", []
     try:
-        archive = read_archive(data)
-        with transaction(ctx) as session:
-            bot = (_import_bot if kind == "Bot" else _import_locale)(session, ctx, request, archive)
-            definition.update(importedResourceId=bot.bot_id, importedResourceName=bot.bot_name)
+        if kind == "TestSet":  # read from its importInputLocation in S3, not from the upload URL
+            test_set = import_test_set(
+                ctx, request["resourceSpecification"]["testSetImportResourceSpecification"]
+            )
+            definition.update(
+                importedResourceId=test_set.test_set_id, importedResourceName=test_set.test_set_name
+            )
+        else:
+            archive = read_archive(_uploaded(ctx, transfer.object_key))
+            with transaction(ctx) as session:
+                bot = (_import_bot if kind == "Bot" else _import_locale)(session, ctx, request, archive)
+                definition.update(importedResourceId=bot.bot_id, importedResourceName=bot.bot_name)
     except ValueError as error:
         status, reasons = "Failed", [str(error)]
     except AwsError as error:  # a name taken (FailOnConflict), a bot that is not there...
@@ -374,5 +394,5 @@ def delete_import(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any
     with transaction(ctx) as session:
         transfer = _find_transfer(session, ctx, "import", request["importId"])
         session.delete(transfer)
-    delete_object(ctx, {"Bucket": _bucket(ctx), "Key": transfer.object_key})
+    delete_object(ctx, {"Bucket": internal_bucket(ctx), "Key": transfer.object_key})
     return {"importId": request["importId"], "importStatus": "Deleting"}

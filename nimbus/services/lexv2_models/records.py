@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -30,6 +30,13 @@ from nimbus.storage.lex_schema import (
     LexSlotTypeRecord,
 )
 
+
+class _Owned(Protocol):
+    account_id: str
+    region: str
+
+
+T = TypeVar("T", bound=_Owned)
 DRAFT = "DRAFT"
 _ID_ALPHABET = string.ascii_uppercase + string.digits
 # Builds run in threads of this process; a Building row owned by another process was cut off by a restart.
@@ -70,6 +77,14 @@ def models_dir(ctx: RequestContext, bot_id: str) -> Path:
 
 
 # ---- lookups ---------------------------------------------------------------------------------
+
+
+def find_owned(session: Session, ctx: RequestContext, table: type[T], key: str, kind: str) -> T:
+    """A row of the caller's account and region (test sets, executions, reports); else not found."""
+    row = session.get(table, key)
+    if row is None or row.account_id != ctx.caller.account_id or row.region != ctx.region:
+        raise not_found(kind, key)
+    return row
 
 
 def find_bot(session: Session, ctx: RequestContext, bot_id: str) -> LexBotRecord:

@@ -83,6 +83,17 @@ class BotLocale:
     def slot(self, intent_name: str, slot_name: str) -> dict[str, Any] | None:
         return next((slot for slot in self.slots(intent_name) if slot["slotName"] == slot_name), None)
 
+    def sub_slots(self, intent_name: str, slot_name: str) -> dict[str, dict[str, Any]]:
+        """A composite slot's sub-slot specifications by name ({} for other slots)."""
+        setting = (self.slot(intent_name, slot_name) or {}).get("subSlotSetting") or {}
+        return dict(setting.get("slotSpecifications") or {})
+
+    def sub_slot_expression(self, intent_name: str, slot_name: str) -> str:
+        """The expression saying which sub-slots fill a composite slot (default: all of them)."""
+        setting = (self.slot(intent_name, slot_name) or {}).get("subSlotSetting") or {}
+        names = self.sub_slots(intent_name, slot_name)
+        return str(setting.get("expression") or " AND ".join(names))
+
     def slot_types(self) -> list[dict[str, Any]]:
         return list(self.snapshot.get("slotTypes") or [])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from nimbus.services.lexv2_runtime import lexv2_runtime
-from nimbus.services.lexv2_runtime.dialog import TEXT_RESPONSE, Utterance
+from nimbus.services.lexv2_runtime.dialog import TEXT_RESPONSE, Utterance, hint_phrases
 from nimbus.services.lexv2_runtime.errors import validation
 from nimbus.services.lexv2_runtime.header_codec import decode_json, encode_json, encode_text
 from nimbus.services.lexv2_runtime.speech_input import transcript_of
@@ -55,7 +55,15 @@ def recognize_utterance(ctx: RequestContext, request: dict[str, Any]) -> dict[st
     content_type = request.get("requestContentType") or ""
     stream = request.get("inputStream")
     body = stream.read() if stream is not None and hasattr(stream, "read") else bytes(stream or b"")
-    text, input_mode = transcript_of(bot, content_type, body)
+    hints = (session_state or {}).get("runtimeHints") or {}
+    hinted = [
+        phrase
+        for intent_name in hints.get("slotHints") or {}
+        for phrases in hint_phrases(hints["slotHints"], intent_name).values()
+        for phrase in phrases
+    ]
+    heard = transcript_of(bot, content_type, body, hinted)
+    text, input_mode = heard.text, heard.input_mode
     if not text.strip():
         raise validation("The input stream holds no text or speech to recognize.")
     if len(text) > MAX_TEXT:
@@ -67,6 +75,7 @@ def recognize_utterance(ctx: RequestContext, request: dict[str, Any]) -> dict[st
         request_attributes=attributes,
         input_mode=input_mode,
         response_content_type=request.get("responseContentType") or TEXT_RESPONSE,
+        audio=heard.audio,
     )
     conversation = take_turn(ctx, request, bot, utterance, session_state)
     output: dict[str, Any] = {

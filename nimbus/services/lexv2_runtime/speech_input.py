@@ -4,20 +4,30 @@ engine with its vocabulary biased to the bot's own utterances and slot values.""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from nimbus.engines.speech import AudioFormatError, SpeechRecognizer, decode_audio
+from nimbus.engines.speech.audio import encode_wav
 from nimbus.services.lexv2_runtime.bot_locale import BotLocale
 from nimbus.services.lexv2_runtime.errors import validation
 
 _SLOT_REFERENCE = re.compile(r"\{[A-Za-z0-9_]+\}")
 
 
-def transcript_of(bot: BotLocale, content_type: str, body: bytes) -> tuple[str, str]:
-    """The utterance's text and Lex's input mode (``Text`` or ``Speech``)."""
+@dataclass(frozen=True)
+class Heard:
+    text: str
+    input_mode: str  # Lex's Text or Speech
+    audio: bytes = b""  # speech as a 16 kHz mono WAV, for audio logs
+
+
+def transcript_of(bot: BotLocale, content_type: str, body: bytes, hinted: list[str] | None = None) -> Heard:
+    """The utterance's text and Lex's input mode; ``hinted`` phrases (the request's runtime hints)
+    join the recognizer's vocabulary."""
     media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type == "text/plain":
         try:
-            return body.decode("utf-8"), "Text"
+            return Heard(body.decode("utf-8"), "Text")
         except UnicodeDecodeError:
             raise validation("The text input stream is not valid UTF-8.") from None
     if not media_type.startswith("audio/"):
@@ -26,11 +36,11 @@ def transcript_of(bot: BotLocale, content_type: str, body: bytes) -> tuple[str, 
         pcm = decode_audio(body, content_type)
     except AudioFormatError as error:
         raise validation(f"Invalid audio input stream: {error}") from None
-    return _recognizer(bot).transcribe(pcm).text, "Speech"
+    return Heard(_recognizer(bot, hinted or []).transcribe(pcm).text, "Speech", encode_wav(pcm))
 
 
-def _recognizer(bot: BotLocale) -> SpeechRecognizer:
-    phrases = bot_phrases(bot)
+def _recognizer(bot: BotLocale, hinted: list[str]) -> SpeechRecognizer:
+    phrases = bot_phrases(bot) + hinted
     return SpeechRecognizer.for_phrases(phrases) if phrases else SpeechRecognizer.generic()
 
 

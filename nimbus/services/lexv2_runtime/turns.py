@@ -10,6 +10,7 @@ from typing import Any
 from nimbus.services.lexv2_runtime.bot_locale import BotLocale
 from nimbus.services.lexv2_runtime.code_hooks import invoke_code_hook
 from nimbus.services.lexv2_runtime.contexts import from_shape
+from nimbus.services.lexv2_runtime.conversation_logs import log_turn
 from nimbus.services.lexv2_runtime.dialog import Conversation, Dialog, Utterance
 from nimbus.services.lexv2_runtime.locale_understanding import understanding_for
 from nimbus.services.lexv2_runtime.missed_utterances import record_utterance
@@ -23,7 +24,9 @@ def take_turn(
     bot: BotLocale,
     utterance: Utterance,
     session_state: dict[str, Any] | None,
+    channel: str = "API",
 ) -> Conversation:
+    """``channel`` names where the user is (``API``, or a messaging platform) in the conversation log."""
     key = SessionKey.of(ctx, request)
     stored = load_session(ctx, key, utterance.now)
     conversation = stored.conversation if stored is not None else Conversation()
@@ -33,12 +36,13 @@ def take_turn(
     reply = dialog.respond(conversation, utterance)
     save_session(ctx, key, stored, reply.conversation, utterance.now, bot.idle_session_ttl)
     record_utterance(ctx, bot, utterance.text, reply.missed, utterance.now)
+    log_turn(ctx, bot, utterance, reply.conversation, reply.missed, channel)
     return reply.conversation
 
 
 def with_caller_state(conversation: Conversation, state: dict[str, Any], now: datetime) -> Conversation:
     """The conversation with the members of a caller's SessionState in place of the stored ones."""
-    kept = {name: value for name, value in state.items() if name not in ("activeContexts", "runtimeHints")}
+    kept = {name: value for name, value in state.items() if name != "activeContexts"}
     if "intent" in kept:
         slots = kept["intent"].get("slots") or {}
         kept["intent"] = {

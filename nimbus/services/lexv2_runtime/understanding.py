@@ -14,7 +14,11 @@ class Understanding(Protocol):
         """Intent names with confidences in [0, 1], best first."""
         ...
 
-    def slot_values(self, intent_name: str, text: str, only: str | None) -> dict[str, dict[str, Any]]:
-        """Slot name -> the runtime Slot shape (``{"value": {...}, "shape": "Scalar"}``) for the slots
-        of the intent found in ``text``; ``only`` narrows it to the slot being elicited."""
+    def slot_values(
+        self, intent_name: str, text: str, only: str | None, hints: dict[str, list[str]]
+    ) -> dict[str, dict[str, Any]]:
+        """Slot name -> the runtime Slot shape (``Scalar``, ``List`` for a multi-value slot,
+        ``Composite`` with ``subSlots``) for the slots of the intent found in ``text``; ``only`` names
+        the slot being elicited (``Slot.SubSlot`` for a sub-slot of a composite slot); ``hints`` maps
+        a slot name (``Slot.SubSlot`` for a sub-slot) to phrases the caller hinted for it."""
         ...
