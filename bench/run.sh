@@ -2,8 +2,13 @@
 # One command for the benchmarks: `bench/run.sh` runs them all; `bench/run.sh s3 [args]` runs one.
 # Each prints Markdown; record results with the date and machine in bench/RESULTS.md.
 #   s3              Nimbus vs moto_server: 4 KiB and 256 MiB objects, and the raw disk (s3_bench.py)
+#   s3-conformance  Ceph's s3-tests (core selection) against Nimbus and moto: --suite <checkout>
+#   s3-fuzz         the S3 request-path fuzzing with a full budget (--examples N)
 #   vision          Rekognition through the API vs the engines in-process, and 100,000-face search
 #   vision-quality  face verification, label top-5 and OCR accuracy on data nobody here labelled
+#   vision-large    DetectFaces and DetectLabels on a 12-megapixel photo: API, engine, time per stage
+#   objects         COCO object detection AP and Confidence calibration: COCO val2017 folders as arguments
+#   faces           face recall by size and pose, Confidence calibration: COCO val2017 folders as arguments
 #   nlu             intent F1 of the NLU engine on the Braun et al. 2017 corpora beside published systems
 #   lex             Lex V2 through the API: intent F1, RecognizeText latency, build time, speech WER
 #   speech          word error rate and real-time factor of the speech recognizer
@@ -11,15 +16,29 @@
 #                   `mlflow models serve`; a built-in XGBoost training job vs xgboost.train
 #   transform       batch transform records/s of a 1,000,000-row CSV (1 and 2 instances) vs in-process predict
 #   emr             RunJobFlow to WAITING, step overhead, MLlib training on 1 and 2 workers vs local mode
-#   video           Rekognition Video: seconds of video analysed per wall second; Custom Labels training time, F1
+#   video           Rekognition Video: seconds of video analysed per wall second
+#   custom-labels   Custom Labels through the API: held-out accuracy on digits and Fashion-MNIST, training time
+#   streams         SQS send/receive throughput vs moto_server; face-search stream processor lag on 720p
+#   iam             authorization decision latency (p50/p99), the evaluator vs @cloud-copilot/iam-simulate
+#   tuning          hyperparameter tuning: Bayesian vs Random on the same budget, over several seeds
+#   console         web console page times with 10,000 objects, beside the API calls behind them
+#   recommender     Inference Recommender: Default job time, and 3 back-to-back runs' agreement
+#   crossover       matrix multiply and an MLP training step, CPU 1..N threads vs GPU: exponents, crossover, PNG
+#   registry        container registry push/pull MB/s (skopeo) vs the raw disk; container endpoint latency vs
+#                   the built-in runtime (registry_bench.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-.venv/bin/python}"
 [ -x "$PYTHON" ] || PYTHON=python3
 declare -A SCRIPTS=(
   [s3]=bench/s3_bench.py
+  [s3-conformance]=bench/s3_conformance.py
+  [s3-fuzz]=bench/s3_fuzz.py
   [vision]=bench/vision_bench.py
   [vision-quality]=bench/vision_quality.py
+  [vision-large]=bench/vision_large_photo.py
+  [objects]=bench/object_quality.py
+  [faces]=bench/face_quality.py
   [nlu]=bench/nlu_bench.py
   [lex]=bench/lex_bench.py
   [speech]=bench/speech_bench.py
@@ -27,6 +46,14 @@ declare -A SCRIPTS=(
   [transform]=bench/transform_bench.py
   [emr]=bench/emr_bench.py
   [video]=bench/video_bench.py
+  [custom-labels]=bench/custom_labels_quality.py
+  [streams]=bench/streams_bench.py
+  [iam]=bench/iam_bench.py
+  [tuning]=bench/tuning_bench.py
+  [console]=bench/console_bench.py
+  [recommender]=bench/recommender_bench.py
+  [crossover]=bench/crossover_bench.py
+  [registry]=bench/registry_bench.py
 )
 # MLflow, the sagemaker bench's peer, lives in its own venv: its pins may conflict with the project's.
 # Created from pinned requirements when missing; the lock keeps concurrent pip installs apart.
@@ -45,7 +72,7 @@ if [ $# -gt 0 ]; then
   [ "$name" != sagemaker ] || ensure_mlflow_venv
   exec "$PYTHON" "${SCRIPTS[$name]}" "$@"
 fi
-for name in s3 vision vision-quality nlu lex speech sagemaker transform emr video; do
+for name in s3 vision vision-quality vision-large nlu lex speech sagemaker transform emr video custom-labels streams iam; do
   echo "## $name"; echo
   [ "$name" != sagemaker ] || ensure_mlflow_venv
   "$PYTHON" "${SCRIPTS[$name]}"

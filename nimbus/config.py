@@ -26,11 +26,45 @@ class Settings(BaseSettings):
     spark_master: str | None = Field(default=None, pattern=r"^(spark|k8s)://.+")
     # stored-video analysis looks at this many frames per second (shot detection looks at every frame)
     video_sample_fps: float = Field(default=1.0, gt=0, le=30)
+    # Rekognition stream processors analyse this many frames per second of live video
+    stream_sample_fps: float = Field(default=2.0, gt=0, le=30)
+    # S3 lifecycle rules are applied by a sweep this often (and at once by POST /_nimbus/s3/lifecycle-sweep)
+    s3_lifecycle_interval: float = Field(default=3600.0, gt=0)
+
+    # "enforce": IAM policies decide every request; "log-only": denials are logged, not enforced
+    # (for moving an existing Nimbus to IAM: run a while, read the log, write the policies)
+    authorization: str = Field(default="enforce", pattern=r"^(enforce|log-only)$")
+
+    tls: bool = False  # serve HTTPS (`nimbus serve --tls`)
+    # the container registry (OCI distribution API, ECR's images) listens on a port of its own, so no
+    # path of it can collide with S3's; default: the next port after `port`
+    registry_port: int | None = Field(default=None, ge=0, le=65535)
+    # SageMaker runs images with this container runtime (a path or name; default: podman, else docker)
+    container_runtime: str | None = None
+    # registries besides Nimbus's own that SageMaker may pull images from (host[:port], comma-separated;
+    # credentials from the runtime's own `podman login`)
+    container_registries: str = ""
+    # the package index script mode installs a requirements.txt from (default: pip's own configuration)
+    pip_index_url: str | None = None
+    # a JSON file whose instance types replace or extend the shipped table (prices of your region...)
+    instance_types: Path | None = None
 
     @property
     def endpoint_url(self) -> str:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
+
+    @property
+    def resolved_registry_port(self) -> int:
+        if self.registry_port is not None:
+            return self.registry_port
+        return self.port + 1 if self.port else 0
+
+    @property
+    def registry_address(self) -> str:
+        """``host:port`` of the registry, as ``docker login`` and image URIs name it."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"{host}:{self.resolved_registry_port}"
 
     @property
     def resolved_database_url(self) -> str:

@@ -12,6 +12,7 @@ import botocore
 
 from nimbus.gateway.catalog import default_catalog
 from nimbus.services.registry import Service
+from nimbus.services.s3.conformance import conformance_notes
 
 
 def render() -> str:
@@ -27,6 +28,7 @@ def render() -> str:
     ]
     for service in sorted(catalog.services.values(), key=lambda item: item.name):
         lines += _service_section(service)
+    lines += conformance_notes()
     return "\n".join(lines).rstrip() + "\n"
 
 

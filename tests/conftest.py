@@ -103,6 +103,7 @@ class NimbusServer:
         self.host = host
         self.settings = settings or {}  # NIMBUS_* variables for the server, beyond the defaults
         self.port = free_port()
+        self.registry_port = free_port()  # the container registry's port (NIMBUS_REGISTRY_PORT)
         self.proc: subprocess.Popen[bytes] | None = None
         self.access_key = ""
         self.secret_key = ""
@@ -137,7 +138,7 @@ class NimbusServer:
                     str(self.data_dir),
                 ],
                 cwd=REPO_ROOT,
-                env=_subprocess_env() | self.settings,
+                env=_subprocess_env() | {"NIMBUS_REGISTRY_PORT": str(self.registry_port)} | self.settings,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -146,10 +147,14 @@ class NimbusServer:
         self._wait_healthy()
         self._load_credentials()
 
-    def _server_output(self) -> str:
+    def log_text(self) -> str:
+        """Everything the running server has logged so far."""
         if self._log_path is None or not self._log_path.exists():
-            return "<no output>"
-        text = self._log_path.read_text(errors="replace")
+            return ""
+        return self._log_path.read_text(errors="replace")
+
+    def _server_output(self) -> str:
+        text = self.log_text()
         return text[-8000:] if text else "<no output>"
 
     def _wait_healthy(self) -> None:

@@ -15,12 +15,26 @@ from starlette.types import Receive, Scope, Send
 
 from nimbus import __version__
 from nimbus.config import Settings
+from nimbus.console import CONSOLE_PREFIX
+from nimbus.console.app import Console
+from nimbus.engines.containers.runtime import runtime_problem
 from nimbus.errors import AwsError, internal_error
+from nimbus.gateway.authz.step import Authorizer
 from nimbus.gateway.catalog import Catalog, default_catalog
+from nimbus.gateway.cors import add_cors_headers, preflight
 from nimbus.gateway.dispatch import Target, dispatch
+from nimbus.gateway.internal import LIFECYCLE_SWEEP, lifecycle_sweep
+from nimbus.gateway.notebook_proxy import is_notebook_path, proxy_http, proxy_websocket
 from nimbus.gateway.post_upload import handle_post_upload, is_post_upload
+from nimbus.gateway.put_media import is_put_media, put_media
+from nimbus.gateway.recent_calls import RECENT_CALLS, Call, RecentCalls, now_text, recent_calls
+from nimbus.gateway.registry.api import registry_request
+from nimbus.gateway.sagemaker_extensions import is_sagemaker_extension, sagemaker_extension
 from nimbus.protocol.http import Headers, HttpRequest, HttpResponse
 from nimbus.protocol.serializers import serialize_error
+from nimbus.services.ecr.address import serve_registry_at
+from nimbus.services.sagemaker.containers import container_runtime
+from nimbus.services.sts.role_credentials import CREDENTIALS_PATH, credentials_answer, serve_at
 from nimbus.storage import Storage
 
 log = logging.getLogger("nimbus.requests")
@@ -28,6 +42,8 @@ log = logging.getLogger("nimbus.requests")
 # A request refused before its body was read: up to this much is read and dropped to keep the
 # connection; beyond it the connection closes (as S3 does) rather than receive gigabytes for nothing.
 UNREAD_BODY_DRAIN_LIMIT = 16 * 1024 * 1024
+LOGGED = ("service", "operation", "status", "ms", "request_id")  # a request's log line
+USER_AGENT_KEPT = 200
 
 
 class Gateway:
@@ -35,12 +51,27 @@ class Gateway:
         self.settings = settings
         self.catalog = catalog or default_catalog()
         self.storage: Storage | None = None
+        self.authorizer: Authorizer | None = None
+        self.recent_calls = RecentCalls()
+        self.console: Console | None = None
+        self.registry_port = settings.resolved_registry_port
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
+        elif scope["type"] == "http" and (scope.get("server") or ("", 0))[1] == self.registry_port:
+            await self._registry(scope, receive, send)
+        elif scope["type"] == "http" and scope["path"].startswith(CONSOLE_PREFIX):
+            assert self.console is not None
+            await self.console(scope, receive, send)
+        elif scope["type"] == "http" and is_notebook_path(scope["path"]):
+            assert self.storage is not None
+            await proxy_http(scope, receive, send, self.storage)
         elif scope["type"] == "http":
             await self._http(scope, receive, send)
+        elif scope["type"] == "websocket":  # only notebook instances' kernels and terminals
+            assert self.storage is not None
+            await proxy_websocket(scope, receive, send, self.storage)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -48,6 +79,12 @@ class Gateway:
             if message["type"] == "lifespan.startup":
                 try:
                     self.storage = Storage.open(self.settings.data_dir, self.settings.resolved_database_url)
+                    self.authorizer = Authorizer(
+                        self.storage, self.catalog.services, self.settings.authorization
+                    )
+                    serve_at(self.settings.endpoint_url)
+                    serve_registry_at(self.settings.registry_address, self.settings.tls)
+                    self.console = Console(self, self.settings)
                     for service in self.catalog.services.values():
                         for hook in service.startup_hooks:
                             hook(self.storage)
@@ -65,43 +102,104 @@ class Gateway:
         started = time.perf_counter()
         request = _http_request(scope)
         if request.path == "/_nimbus/health":
-            await _send(send, HttpResponse(200, {"Content-Type": "application/json"}, self._health()))
+            health = await anyio.to_thread.run_sync(self._health)
+            await _send(send, HttpResponse(200, {"Content-Type": "application/json"}, health))
+            return
+        if request.path == CREDENTIALS_PATH and self.storage is not None:  # jobs' role credentials
+            token = request.headers.get("authorization", "")
+            status, body = await anyio.to_thread.run_sync(credentials_answer, self.storage, token)
+            await _send(send, HttpResponse(status, {"Content-Type": "application/json"}, body))
             return
         target = Target()
         request_id = _request_id()
-        assert self.storage is not None
+        error_code = None
+        assert self.storage is not None and self.authorizer is not None
         try:
-            if is_post_upload(request):
+            if request.method == "OPTIONS":  # a browser's CORS preflight, unsigned
+                target.service = self.catalog.services["s3"]
+                response = await anyio.to_thread.run_sync(preflight, request, self.storage)
+            elif request.path == LIFECYCLE_SWEEP:
+                response = await lifecycle_sweep(request, receive, self.storage)
+            elif request.path == RECENT_CALLS:
+                response = await recent_calls(request, receive, self.storage, self.recent_calls)
+            elif is_sagemaker_extension(request):
+                target.service = self.catalog.services["sagemaker"]
+                response = await sagemaker_extension(
+                    request, receive, self.storage, target.service, self.authorizer
+                )
+            elif is_post_upload(request):
                 target.service = self.catalog.services["s3"]
                 response = await handle_post_upload(
-                    request, scope, receive, self.catalog, self.storage, request_id
+                    request, scope, receive, self.catalog, self.storage, request_id, self.authorizer
                 )
+            elif is_put_media(request):  # answers itself: its response streams while its body does
+                target.service = self.catalog.services["kinesisvideo"]
+                await put_media(request, receive, send, self.storage, request_id)
+                log.info(
+                    json.dumps({"service": "kinesisvideo", "operation": "PutMedia", "request_id": request_id})
+                )
+                return
             else:
-                response = await dispatch(request, receive, self.catalog, self.storage, request_id, target)
+                response = await dispatch(
+                    request, receive, self.catalog, self.storage, request_id, target, self.authorizer
+                )
         except AwsError as error:
+            error_code = error.code
             response = self._error_response(error, target, request, request_id)
         except Exception:
             log.exception(
                 "unhandled error in %s", target.operation.name if target.operation else request.path
             )
+            error_code = "InternalError"
             response = self._error_response(internal_error(), target, request, request_id)
         _add_request_id(response, target, request_id)
+        if "origin" in request.headers and (target.service is None or target.service.name == "s3"):
+            await anyio.to_thread.run_sync(add_cors_headers, request, response, self.storage)
         if target.body is not None and not await target.body.drain(UNREAD_BODY_DRAIN_LIMIT):
             response.headers["Connection"] = "close"
         try:
             await _send(send, response)
         finally:
-            log.info(
-                json.dumps(
-                    {
-                        "service": target.service.name if target.service else None,
-                        "operation": target.operation.name if target.operation else None,
-                        "status": response.status,
-                        "ms": round((time.perf_counter() - started) * 1000, 2),
-                        "request_id": request_id,
-                    }
-                )
+            call = Call(
+                time=now_text(),
+                service=target.service.name if target.service else None,
+                operation=target.operation.name if target.operation else None,
+                status=response.status,
+                ms=round((time.perf_counter() - started) * 1000, 2),
+                request_id=request_id,
+                error=error_code,
+                account_id=target.caller.account_id if target.caller else "",
+                arn=target.caller.arn if target.caller else "",
+                user_agent=(request.headers.get("user-agent") or "")[:USER_AGENT_KEPT],
             )
+            if call.operation is not None:
+                self.recent_calls.add(call)
+            log.info(json.dumps({name: getattr(call, name) for name in LOGGED}))
+
+    async def _registry(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The registry's port: the OCI distribution API (docker/podman push and pull)."""
+        started = time.perf_counter()
+        request = _http_request(scope)
+        assert self.storage is not None and self.authorizer is not None
+        try:
+            response = await registry_request(
+                request, receive, self.storage, self.authorizer, self.catalog.services["ecr"]
+            )
+        except Exception:
+            log.exception("unhandled error in registry %s %s", request.method, request.path)
+            response = HttpResponse(500, {"Content-Type": "application/json"}, b'{"errors": []}')
+        await _send(send, response)
+        ms = round((time.perf_counter() - started) * 1000, 2)
+        log.info(
+            json.dumps(
+                {
+                    "service": "registry",
+                    "operation": f"{request.method} {request.path}",
+                    "status": response.status,
+                    "ms": ms,
+                }
+            )
+        )
 
     def _error_response(
         self, error: AwsError, target: Target, request: HttpRequest, request_id: str
@@ -116,15 +214,47 @@ class Gateway:
                 "version": __version__,
                 "services": sorted(self.catalog.services),
                 "data_dir": str(self.settings.data_dir),
+                "containers": self._containers(),
             }
         ).encode()
+
+    def _containers(self) -> str:
+        """Whether SageMaker can run the user's images here, and if not why (asked once)."""
+        assert self.storage is not None
+        problem = runtime_problem(container_runtime(self.storage))
+        return problem or "can run (SageMaker runs images of the registry in containers)"
 
 
 def _http_request(scope: Scope) -> HttpRequest:
     raw_path = scope.get("raw_path") or scope["path"].encode()
     path = raw_path.decode("latin-1").split("?", 1)[0]
-    headers = Headers((name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"])
-    return HttpRequest(scope["method"], path, scope["query_string"].decode("latin-1"), headers)
+    headers = Headers((name.decode("latin-1"), _header_text(value)) for name, value in scope["headers"])
+    client = scope.get("client") or ("", 0)
+    return HttpRequest(
+        scope["method"],
+        path,
+        scope["query_string"].decode("latin-1"),
+        headers,
+        client=client[0],
+        secure=scope.get("scheme") == "https",
+    )
+
+
+def _header_text(value: bytes) -> str:
+    """Clients send non-ASCII header values (user metadata) as UTF-8, which is also what they sign."""
+    try:
+        return value.decode()
+    except UnicodeDecodeError:
+        return value.decode("latin-1")
+
+
+def _header_bytes(value: object) -> bytes:
+    """Latin-1 as HTTP clients read it; UTF-8 for what Latin-1 cannot hold (never an exception)."""
+    text = str(value)
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode()
 
 
 def _request_id() -> str:
@@ -141,8 +271,7 @@ def _add_request_id(response: HttpResponse, target: Target, request_id: str) -> 
 
 async def _send(send: Send, response: HttpResponse) -> None:
     headers = [
-        (name.lower().encode("latin-1"), str(value).encode("latin-1"))
-        for name, value in response.headers.items()
+        (_header_bytes(name.lower()), _header_bytes(value)) for name, value in response.headers.items()
     ]
     body = response.body
     if isinstance(body, bytes):

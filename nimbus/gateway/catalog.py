@@ -7,8 +7,13 @@ from functools import cached_property
 from nimbus.errors import AwsError
 from nimbus.protocol.http import HttpRequest
 from nimbus.protocol.router import match_operation
+from nimbus.services.ecr import ecr
 from nimbus.services.emr import emr
 from nimbus.services.iam import iam
+from nimbus.services.kinesis import kinesis
+from nimbus.services.kinesisvideo import kinesisvideo
+from nimbus.services.kinesisvideo_archived import kinesis_video_archived_media
+from nimbus.services.kinesisvideo_media import kinesis_video_media
 from nimbus.services.lexv2_models import lexv2_models
 from nimbus.services.lexv2_runtime import lexv2_runtime
 from nimbus.services.logs import logs
@@ -17,6 +22,8 @@ from nimbus.services.rekognition import rekognition
 from nimbus.services.s3 import s3
 from nimbus.services.sagemaker import sagemaker
 from nimbus.services.sagemaker_runtime import sagemaker_runtime
+from nimbus.services.sns import sns
+from nimbus.services.sqs import sqs, sqs_query
 from nimbus.services.sts import sts
 
 
@@ -39,6 +46,14 @@ class Catalog:
             if "targetPrefix" in service.model.metadata
         }
 
+    def unsigned_action(self, request: HttpRequest) -> Service | None:
+        """The query-protocol service whose unsigned operation the URL names (a link SNS sent)."""
+        action = request.query_value("Action")
+        for service in self.services.values():
+            if action in service.unsigned_operations and service.model.protocol == "query":
+                return service
+        return None
+
     def resolve(self, signing_name: str | None, request: HttpRequest) -> Service:
         """Picks the service: by X-Amz-Target for json services, else by signing name and path."""
         target = request.headers.get("x-amz-target")
@@ -47,6 +62,10 @@ class Catalog:
             if service is None:
                 raise AwsError("UnknownOperationException", f"Nimbus serves no operation {target}.")
             return service
+        if signing_name is None:
+            anonymous = self.unsigned_action(request)
+            if anonymous is not None:
+                return anonymous
         candidates = [
             service
             for service in self.by_signing_name.get(signing_name or _unsigned_service(request), [])
@@ -76,5 +95,24 @@ def _unsigned_service(request: HttpRequest) -> str:
 
 def default_catalog() -> Catalog:
     return Catalog(
-        [emr, iam, lexv2_models, lexv2_runtime, logs, rekognition, s3, sagemaker, sagemaker_runtime, sts]
+        [
+            ecr,
+            emr,
+            iam,
+            kinesis,
+            kinesisvideo,
+            kinesis_video_archived_media,
+            kinesis_video_media,
+            lexv2_models,
+            lexv2_runtime,
+            logs,
+            rekognition,
+            s3,
+            sagemaker,
+            sagemaker_runtime,
+            sns,
+            sqs,
+            sqs_query,
+            sts,
+        ]
     )

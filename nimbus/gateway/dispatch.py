@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +14,9 @@ from starlette.types import Receive
 
 from nimbus.errors import AwsError, not_implemented
 from nimbus.gateway import auth
+from nimbus.gateway.authz.facts import request_facts
+from nimbus.gateway.authz.signers import Signers
+from nimbus.gateway.authz.step import Authorizer
 from nimbus.gateway.body import ThreadBodyStream, read_body
 from nimbus.gateway.catalog import Catalog
 from nimbus.gateway.integrity import verify_body_integrity
@@ -27,6 +31,7 @@ from nimbus.storage.streams import BodyStream
 MAX_BODY = 64 * 1024 * 1024  # non-streaming requests (a 5 MB image as base64 JSON fits with room)
 MAX_HEADER_SECTION = 8 * 1024
 SMALL_BODY = 1024 * 1024  # S3's limit on the request header section
+ANONYMOUS = Caller("", "", "", "anonymous")  # of an operation AWS serves unsigned
 
 
 @dataclass
@@ -36,6 +41,7 @@ class Target:
     service: Service | None = None
     operation: OperationModel | None = None
     body: ThreadBodyStream | None = None  # a streamed body, which the gateway drains if the service did not
+    caller: Caller | None = None  # who signed it, once verified
 
 
 async def dispatch(
@@ -45,9 +51,10 @@ async def dispatch(
     storage: Storage,
     request_id: str,
     target: Target,
+    authorizer: Authorizer,
 ) -> HttpResponse:
     scope = auth.read_scope(request)
-    routed = _path_style(request) if scope is None or scope.signing_name == "s3" else request
+    routed = path_style(request) if scope is None or scope.signing_name == "s3" else request
     target.service = catalog.resolve(scope.signing_name if scope else None, routed)
     if _header_section_size(request) > MAX_HEADER_SECTION:
         raise AwsError(
@@ -63,36 +70,63 @@ async def dispatch(
     function = target.service.operations.get(target.operation.name)
     if function is None:
         raise not_implemented(target.service.name, target.operation.name)
+    signers = Signers(storage, request, target.service.model.protocol)
+    credential = None
     if scope is None:
-        raise _unsigned(target.service.model.protocol)
-    if streaming:
-        request.stream = await _body_stream(request, receive, target)
-    signed = routed if scope.method.endswith("v2") else request
-    credential = auth.verify(
-        signed, scope, storage.credentials.lookup, datetime.now(UTC), target.service.model.protocol
-    )
-    routed.body, routed.stream = signed.body, signed.stream  # verify may have decoded an aws-chunked body
+        unsigned = target.operation.name in target.service.unsigned_operations
+        if not unsigned and target.service.name != "s3":  # S3 serves anonymous callers a policy allows
+            raise _unsigned(target.service.model.protocol)
+        if streaming:
+            request.stream = await _body_stream(request, receive, target)
+        caller = ANONYMOUS
+    else:
+        if streaming:
+            request.stream = await _body_stream(request, receive, target)
+        signed = routed if scope.method.endswith("v2") else request
+        credential = auth.verify(
+            signed, scope, signers.lookup, datetime.now(UTC), target.service.model.protocol
+        )
+        routed.body, routed.stream = signed.body, signed.stream  # verify may have decoded aws-chunked bodies
+        caller = Caller(credential.access_key_id, credential.account_id, credential.user_id, credential.arn)
+    target.caller = caller
     if not streaming:
-        verify_body_integrity(routed, _checksum_required(target.operation))
+        operation = target.operation
+        verify_body_integrity(routed, _checksum_required(operation), _has_body_checksum(operation))
     parsed = parse_request(
         target.operation, routed, labels, target.service.validation_error, target.service.unchecked_patterns
     )
     ctx = RequestContext(
         request_id=request_id,
-        region=scope.region,
-        caller=Caller(credential.access_key_id, credential.account_id, credential.user_id, credential.arn),
+        region=scope.region if scope else "",
+        caller=caller,
         storage=storage,
         received_at=datetime.now(UTC),
         host=request.headers.get("host", ""),
+        session_token=signers.token,
     )
-    return await anyio.to_thread.run_sync(_invoke, function, ctx, parsed, target.operation)
+    service, name = target.service, target.operation.name
+
+    def authorize() -> None:
+        if scope is None and name in service.unsigned_operations:
+            return  # AWS serves these to anyone (SNS's ConfirmSubscription: its token is the secret)
+        identity = authorizer.identity(credential, signers.session, signers.token)
+        authorizer.authorize(service, name, parsed, request_facts(routed, scope, ctx.region), identity)
+
+    response = await anyio.to_thread.run_sync(_invoke, function, ctx, parsed, target.operation, authorize)
+    authorizer.after(service, name)
+    return response
 
 
 def _invoke(
-    function: Operation, ctx: RequestContext, parsed: dict[str, Any], operation: OperationModel
+    function: Operation,
+    ctx: RequestContext,
+    parsed: dict[str, Any],
+    operation: OperationModel,
+    authorize: Callable[[], None],
 ) -> HttpResponse:
-    """Runs in a worker thread: the operation, its serialization, and the reading of a streamed
-    payload that is small anyway (one thread hop per request instead of one per chunk)."""
+    """Runs in a worker thread: the authorization step, the operation, its serialization, and the
+    reading of a streamed payload that is small anyway (one thread hop per request, not one per chunk)."""
+    authorize()
     result: Any = function(ctx, parsed)
     status = None
     if isinstance(result, WithStatus):
@@ -158,6 +192,11 @@ def _checksum_required(operation: OperationModel) -> bool:
     return bool(operation.http_checksum_required or operation.http_checksum.get("requestChecksumRequired"))
 
 
+def _has_body_checksum(operation: OperationModel) -> bool:
+    """Whether the operation's x-amz-checksum-* headers describe its body (botocore's httpChecksum)."""
+    return _checksum_required(operation) or "requestAlgorithmMember" in operation.http_checksum
+
+
 def _has_streaming_payload(operation: OperationModel) -> bool:
     shape = operation.input_shape
     payload = shape.serialization.get("payload") if shape is not None else None
@@ -168,7 +207,7 @@ def _header_section_size(request: HttpRequest) -> int:
     return sum(len(name) + len(value) + 4 for name, value in request.headers.items())
 
 
-def _path_style(request: HttpRequest) -> HttpRequest:
+def path_style(request: HttpRequest) -> HttpRequest:
     """Rewrites a virtual-hosted S3 request (``bucket.localhost:4566``) to path style."""
     host = request.headers.get("host", "").rsplit(":", 1)[0]
     bucket, _, rest = host.partition(".")

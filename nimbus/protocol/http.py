@@ -42,6 +42,8 @@ class HttpRequest:
     headers: Headers
     body: bytes = b""
     stream: BodyStream | None = None  # set instead of body for streaming-payload operations
+    client: str = ""  # the caller's IP address (aws:SourceIp)
+    secure: bool = False  # whether it came over TLS (aws:SecureTransport)
     query: dict[str, list[str]] = field(init=False)
 
     def __post_init__(self) -> None:

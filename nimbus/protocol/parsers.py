@@ -150,7 +150,15 @@ def _header_member(member: Shape, text: str) -> Any:
         return [parse_scalar(member.member, part.strip(), RFC822) for part in text.split(",") if part.strip()]
     if member.type_name == "blob":
         return text.encode()
+    if "enum" in member.metadata:
+        return _enum_spelling(member.metadata["enum"], text)
     return parse_scalar(member, text, RFC822)
+
+
+def _enum_spelling(values: list[str], text: str) -> str:
+    """A header's enum value in any case, as S3 takes it (the AWS SDK for C++, under pyarrow and
+    others, sends ``x-amz-checksum-mode: enabled``)."""
+    return next((value for value in values if value.lower() == text.lower()), text)
 
 
 def _payload_member(member: Shape, request: HttpRequest, protocol: str) -> Any:

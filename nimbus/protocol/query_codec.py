@@ -31,7 +31,9 @@ def from_query(shape: Shape, params: dict[str, str], prefix: str = "") -> Any:
 
 def _list_from_query(shape: Shape, params: dict[str, str], prefix: str) -> list[Any] | None:
     if shape.serialization.get("flattened"):
-        base = prefix
+        # a flattened list's items take their member's name in place of the list's, where it has one
+        member_name = shape.member.serialization.get("name")
+        base = prefix if member_name is None else ".".join([*prefix.split(".")[:-1], member_name])
     else:
         base = f"{prefix}.{shape.member.serialization.get('name', 'member')}"
     if params.get(prefix) == "" and not any(key.startswith(f"{base}.") for key in params):

@@ -50,7 +50,14 @@ def match_operation(service: ServiceModel, request: HttpRequest) -> RouteMatch |
             name in request.query for name in route.required_query
         )
         missing = len(route.required_headers) + len(route.required_query) - present
-        score = (len(route.literal_query), present, -missing, route.literal_length)
+        # a deprecated operation (PutBucketLifecycle) yields to its successor on the same route
+        score = (
+            len(route.literal_query),
+            present,
+            -missing,
+            route.literal_length,
+            not route.operation.deprecated,
+        )
         if best is None or score > best[0]:
             labels = {name: unquote(value) for name, value in found.groupdict().items()}
             best = (score, RouteMatch(route.operation, labels))

@@ -16,6 +16,7 @@ from nimbus.protocol.xml_codec import to_xml
 
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
 S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"  # not in botocore's S3 metadata
+QUERY_ERROR_HEADER = "x-amzn-query-error"
 
 # S3's response root elements, which botocore's model does not name.
 _S3_ROOTS = {
@@ -31,6 +32,8 @@ _S3_ROOTS = {
     "GetObjectTagging": "Tagging",
     "GetBucketTagging": "Tagging",
     "GetBucketVersioning": "VersioningConfiguration",
+    "GetBucketCors": "CORSConfiguration",
+    "GetBucketLifecycleConfiguration": "LifecycleConfiguration",
     "GetObjectAttributes": "GetObjectAttributesResponse",
 }
 
@@ -71,7 +74,8 @@ def serialize_error(
         fault = "Sender" if error.sender_fault else "Receiver"
         response.body = (
             f'<ErrorResponse xmlns="{_xml_namespace(service)}"><Error><Type>{fault}</Type>'
-            f"{_xml_fields({'Code': error.code, 'Message': error.message, **error.fields})}</Error>"
+            f"{_xml_fields({'Code': query_error_code(error), 'Message': error.message, **error.fields})}"
+            "</Error>"
             f"<RequestId>{request_id}</RequestId></ErrorResponse>"
         ).encode()
     else:
@@ -83,6 +87,13 @@ def serialize_error(
             else (f"{XML_DECLARATION}<Error>{_xml_fields(fields)}</Error>".encode())
         )
     return response
+
+
+def query_error_code(error: AwsError) -> str:
+    """A service that left the query protocol for JSON (SQS) names each error by its shape and sends
+    its query-protocol code in ``x-amzn-query-error``; the query protocol answers with that code."""
+    legacy = error.headers.get(QUERY_ERROR_HEADER, "").split(";")[0]
+    return legacy or error.code
 
 
 def _xml_fields(fields: dict[str, str]) -> str:

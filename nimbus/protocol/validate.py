@@ -67,7 +67,7 @@ def _check_constraints(shape: Shape, value: Any, path: str, errors: list[str], s
     metadata = shape.metadata
     shown = _show(value)
     enum = metadata.get("enum")
-    if enum and isinstance(value, str) and value not in enum:
+    if enum and not skip_pattern and isinstance(value, str) and value not in enum:
         errors.append(
             f"Value {shown} at '{path}' failed to satisfy constraint: "
             f"Member must satisfy enum value set: [{', '.join(enum)}]"

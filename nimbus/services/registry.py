@@ -23,6 +23,7 @@ from botocore.model import OperationModel, ServiceModel
 from nimbus.services.models import load_service_model
 
 if TYPE_CHECKING:
+    from nimbus.policy import Policy
     from nimbus.storage import Storage
 
 Operation = Callable[["RequestContext", dict[str, Any]], Any]
@@ -46,6 +47,7 @@ class RequestContext:
     storage: Storage
     received_at: datetime
     host: str = ""  # the Host header, for building URLs users can follow (S3 Location, ...)
+    session_token: str = ""  # the STS session token the request was signed with, if any
 
 
 @dataclass
@@ -65,16 +67,27 @@ class Service:
         *,
         validation_error: str = "ValidationException",
         unchecked_patterns: frozenset[str] = frozenset(),
+        load_model: Callable[[], ServiceModel] | None = None,
+        unsigned_operations: frozenset[str] = frozenset(),
     ) -> None:
         self.name = name
+        # botocore's model of the service by default; a variant for a second wire protocol (SQS query)
+        self._load_model = load_model or (lambda: load_service_model(name))
         self.validation_error = validation_error
-        self.unchecked_patterns = unchecked_patterns  # shape names whose pattern Nimbus widens
+        self.unchecked_patterns = unchecked_patterns  # shape names whose pattern and enum Nimbus widens
+        # operations AWS serves without a signature (SNS's ConfirmSubscription, whose token is the secret)
+        self.unsigned_operations = unsigned_operations
         self.startup_hooks: list[Callable[[Storage], Any]] = []
         self.operations: dict[str, Operation] = {}
+        # the resource policies the service owns (S3's bucket policies, a role's trust policy for STS):
+        # resource ARN -> the parsed policy that applies to it, or None; and what to call when the
+        # service's resources changed (a provider that caches forgets then)
+        self.resource_policy: Callable[[Storage, str], Policy | None] | None = None
+        self.resource_policies_changed: Callable[[], None] = lambda: None
 
     @cached_property
     def model(self) -> ServiceModel:
-        return load_service_model(self.name)
+        return self._load_model()
 
     @cached_property
     def _names_by_function(self) -> dict[str, str]:
@@ -91,6 +104,14 @@ class Service:
         """Registers work to do when the server starts (resume or fail jobs a restart interrupted)."""
         self.startup_hooks.append(hook)
         return hook
+
+    def resource_policies(
+        self, provider: Callable[[Storage, str], Policy | None], changed: Callable[[], None] = lambda: None
+    ) -> None:
+        """Registers where the authorization step finds this service's resource policies, and what it
+        calls after an operation that may have changed them."""
+        self.resource_policy = provider
+        self.resource_policies_changed = changed
 
     def operation_model(self, name: str) -> OperationModel:
         return self.model.operation_model(name)

@@ -8,6 +8,7 @@ from pathlib import Path
 from nimbus.storage.credentials import CredentialStore
 from nimbus.storage.database import Database
 from nimbus.storage.objects import ObjectStore
+from nimbus.storage.session_tokens import SessionTokens
 
 
 @dataclass
@@ -18,6 +19,7 @@ class Storage:
     database: Database
     objects: ObjectStore
     credentials: CredentialStore
+    sessions: SessionTokens
 
     @classmethod
     def open(cls, data_dir: Path, database_url: str) -> Storage:
@@ -28,6 +30,7 @@ class Storage:
             database=database,
             objects=ObjectStore.open(data_dir / "s3", database),
             credentials=CredentialStore.open(data_dir),
+            sessions=SessionTokens.open(data_dir),
         )
 
     def close(self) -> None:

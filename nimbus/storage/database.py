@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -64,6 +66,19 @@ class Database:
     def session(self) -> Session:
         """A new session; use it as a context manager (``with database.session() as s:``)."""
         return self._sessions()
+
+    @contextmanager
+    def locked(self, name: str) -> Iterator[Connection]:
+        """A transaction that holds the write lock on ``name`` from its first statement, so what it
+        reads stays true until it commits: SQLite's database-wide write lock (BEGIN IMMEDIATE), or a
+        PostgreSQL advisory lock on the name's hash, released at commit."""
+        with self.engine.begin() as connection:
+            if self.engine.dialect.name == "sqlite":
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                digest = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+                connection.execute(select(func.pg_advisory_xact_lock(digest)))
+            yield connection
 
     def upsert(self, table: Table, columns: Iterable[str], key_columns: Iterable[str]) -> Insert:
         """INSERT ... ON CONFLICT (key) DO UPDATE for a row of ``columns``, in this database's dialect;

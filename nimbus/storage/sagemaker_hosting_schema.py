@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String
+from sqlalchemy import Boolean, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from nimbus.storage.schema import Base
@@ -23,6 +23,8 @@ class SageMakerModelRecord(Base):
     primary_container: Mapped[dict[str, Any]] = mapped_column()
     execution_role_arn: Mapped[str | None] = mapped_column(String(2048))
     created_at: Mapped[datetime]
+    # a container image runs with no network at all (a built-in runtime needs none either way)
+    enable_network_isolation: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class SageMakerEndpointConfigRecord(Base):

@@ -35,6 +35,7 @@ class TrainingJobRecord(Base):
     training_start: Mapped[datetime | None]
     training_end: Mapped[datetime | None]
     billable_seconds: Mapped[int | None] = mapped_column(Integer)
+    tuning_job_arn: Mapped[str | None] = mapped_column(String(256))  # set for a tuning job's trials
 
 
 class LogEventRecord(Base):

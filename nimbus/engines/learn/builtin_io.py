@@ -27,6 +27,8 @@ MODEL_FILE = "model_algo-1"
 CSV = "text/csv"
 JSON = "application/json"
 JSONLINES = "application/jsonlines"
+# the hyperparameter a tuning job adds to each training job it launches: its objective metric's name
+TUNING_OBJECTIVE_METRIC = "_tuning_objective_metric"
 
 
 class AlgorithmError(Exception):
@@ -42,9 +44,11 @@ class UnsupportedAccept(ValueError):
 
 
 class Hyperparameters:
-    """AWS's string hyperparameters, read by name with AWS-style validation messages."""
+    """AWS's string hyperparameters, read by name with AWS-style validation messages. A tuning job's
+    ``_tuning_objective_metric`` is accepted by every algorithm, as AWS's containers accept it."""
 
     def __init__(self, values: dict[str, str], known: Iterable[str]) -> None:
+        values = {name: value for name, value in values.items() if name != TUNING_OBJECTIVE_METRIC}
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise AlgorithmError(f"Additional hyperparameters are not allowed ({', '.join(unknown)})")

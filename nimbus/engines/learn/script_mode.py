@@ -4,8 +4,8 @@ scikit-learn, XGBoost and PyTorch framework containers. It reads ``/opt/ml/input
 hyperparameters as ``--name value`` arguments. Its output is the job's log; when it fails, the end
 of its stderr becomes the job's FailureReason (``/opt/ml/output/failure``).
 
-Run as ``python -m nimbus.engines.learn.script_mode``. A ``requirements.txt`` is not installed: the
-sandbox has no network, and the script sees the packages of the Python Nimbus runs on.
+Run as ``python -m nimbus.engines.learn.script_mode``, by the Python of an environment that holds
+the source directory's ``requirements.txt`` when it has one (requirements.py installs it before).
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import subprocess
 import sys
 import threading
 from collections import deque
-from pathlib import Path
 from typing import Any, TextIO
 
-ML_ROOT = Path(os.environ.get("NIMBUS_ML_ROOT", "/opt/ml"))
+from nimbus.engines.learn.builtin_io import ML_ROOT, TUNING_OBJECTIVE_METRIC
+
 CODE_DIR = ML_ROOT / "code"
 ERROR_LINES = 20
 # FailureReason holds 1024 characters: keep the end of stderr, where the exception is
@@ -35,6 +35,16 @@ def decoded_hyperparameters(raw: dict[str, str]) -> dict[str, Any]:
         except (TypeError, ValueError):
             values[name] = value
     return values
+
+
+def user_hyperparameters(hyperparameters: dict[str, Any]) -> dict[str, Any]:
+    """The user's hyperparameters: without the SDK's ``sagemaker_*`` ones and a tuning job's
+    ``_tuning_objective_metric``, as the training toolkit passes them to the script."""
+    return {
+        name: value
+        for name, value in hyperparameters.items()
+        if not name.startswith("sagemaker_") and name != TUNING_OBJECTIVE_METRIC
+    }
 
 
 def command_arguments(hyperparameters: dict[str, Any]) -> list[str]:
@@ -53,9 +63,10 @@ def training_environment(hyperparameters: dict[str, Any], program: str) -> dict[
     config = ML_ROOT / "input" / "config"
     resources = json.loads((config / "resourceconfig.json").read_text())
     data_config = json.loads((config / "inputdataconfig.json").read_text())
-    user = {name: value for name, value in hyperparameters.items() if not name.startswith("sagemaker_")}
+    user = user_hyperparameters(hyperparameters)
     channels = sorted(data_config)
     cpus = len(os.sched_getaffinity(0))
+    gpus = len([device for device in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if device])
     values: dict[str, Any] = {
         "SM_MODEL_DIR": str(ML_ROOT / "model"),
         "SM_INPUT_DIR": str(ML_ROOT / "input"),
@@ -70,7 +81,7 @@ def training_environment(hyperparameters: dict[str, Any], program: str) -> dict[
         "SM_CURRENT_INSTANCE_TYPE": resources.get("current_instance_type") or "",
         "SM_NETWORK_INTERFACE_NAME": resources.get("network_interface_name", "eth0"),
         "SM_NUM_CPUS": str(cpus),
-        "SM_NUM_GPUS": "0",
+        "SM_NUM_GPUS": str(gpus),
         "SM_NUM_NEURONS": "0",
         "SM_USER_ENTRY_POINT": program,
         "SM_MODULE_NAME": program.removesuffix(".py"),
@@ -96,7 +107,7 @@ def training_environment(hyperparameters: dict[str, Any], program: str) -> dict[
             "model_dir": values["SM_MODEL_DIR"],
             "module_name": values["SM_MODULE_NAME"],
             "num_cpus": cpus,
-            "num_gpus": 0,
+            "num_gpus": gpus,
             "output_data_dir": values["SM_OUTPUT_DATA_DIR"],
             "user_entry_point": program,
         }
@@ -124,9 +135,7 @@ def main() -> int:
     program = str(hyperparameters["sagemaker_program"])
     if not (CODE_DIR / program).is_file():
         return _fail(f"ImportError: the entry point {program} is not in the source directory.")
-    if (CODE_DIR / "requirements.txt").is_file():
-        print("requirements.txt is not installed: the script runs with the packages Nimbus has.", flush=True)
-    user = {name: value for name, value in hyperparameters.items() if not name.startswith("sagemaker_")}
+    user = user_hyperparameters(hyperparameters)
     command = program_command(program, command_arguments(user))
     env = {
         **os.environ,

@@ -7,7 +7,8 @@ framework container's defaults for the ones the script leaves out:
 - XGBoost: ``model_fn`` loads the Booster (``xgboost-model``, or the only file) from the model
   directory; ``predict_fn`` runs it on a DMatrix.
 - PyTorch: ``model_fn`` loads TorchScript ``model.pt`` (or ``model.pth``); ``predict_fn`` calls the
-  model on a float tensor in eval mode, without gradients.
+  model on a float tensor in eval mode, without gradients; model and tensors are on the instance's
+  device (``cuda`` for a GPU instance on a machine with a GPU).
 
 The scikit-learn and XGBoost containers hand JSON and CSV bodies to ``input_fn`` as text, PyTorch's
 as bytes, as AWS's containers do.
@@ -24,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from nimbus.engines.devices import current_device, torch_device
 from nimbus.engines.learn import array_codecs
 
 
@@ -78,14 +80,15 @@ def _torch_model(model_dir: str) -> Any:
 
     for name in ("model.pt", "model.pth"):
         if (Path(model_dir) / name).is_file():
-            return torch.jit.load(str(Path(model_dir) / name), map_location="cpu")
+            return torch.jit.load(str(Path(model_dir) / name), map_location=torch_device(current_device()))
     raise FileNotFoundError("Failed to load model with default model_fn: missing file model.pt or model.pth")
 
 
 def _torch_input(body: bytes | str, content_type: str) -> Any:
     import torch
 
-    return torch.as_tensor(np.asarray(array_codecs.decode(body, content_type), dtype=np.float32))
+    array = np.asarray(array_codecs.decode(body, content_type), dtype=np.float32)
+    return torch.as_tensor(array, device=torch_device(current_device()))
 
 
 def _torch_predict(data: Any, model: Any) -> Any:

@@ -92,8 +92,10 @@ def load_model(model_dir: Path) -> Model:
 
 
 def load_failure(error: Exception) -> str:
-    """Why the model did not load, as the worker says it."""
-    return f"The model could not be loaded: {type(error).__name__}: {error}"
+    """Why the model did not load, as the worker says it (without the native stack trace XGBoost
+    appends, which would push the message itself out of a FailureReason)."""
+    message = str(error).split("Stack trace:", 1)[0].strip()
+    return f"The model could not be loaded: {type(error).__name__}: {message}"
 
 
 def answer(
@@ -156,6 +158,8 @@ class ContainerHandler(BaseHTTPRequestHandler):
 
 class ModelServer(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog (5) resets connections that a burst of requests opens at once
+    request_queue_size = 128
 
     def __init__(self, port: int, container: Container) -> None:
         super().__init__((HOST, port), ContainerHandler)

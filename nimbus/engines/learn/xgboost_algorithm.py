@@ -19,11 +19,18 @@ from typing import Any
 import numpy as np
 import xgboost as xgb
 
-from nimbus.engines.learn.builtin_io import ML_ROOT, AlgorithmError, read_hyperparameters, run
+from nimbus.engines.devices import DeviceUnavailable, current_device, xgboost_device
+from nimbus.engines.learn.builtin_io import (
+    ML_ROOT,
+    TUNING_OBJECTIVE_METRIC,
+    AlgorithmError,
+    read_hyperparameters,
+    run,
+)
 
 CHANNELS = ("train", "validation")
 # hyperparameters that are not booster parameters
-NOT_PARAMS = {"num_round", "early_stopping_rounds", "csv_weights"}
+NOT_PARAMS = {"num_round", "early_stopping_rounds", "csv_weights", "eval_metric", TUNING_OBJECTIVE_METRIC}
 INTEGER_PARAMS = {"max_depth", "max_leaves", "max_bin", "num_parallel_tree", "seed", "num_class", "verbosity"}
 FLOAT_PARAMS = {
     "eta",
@@ -81,7 +88,16 @@ def booster_parameters(hyperparameters: dict[str, str]) -> tuple[dict[str, Any],
         if name in NOT_PARAMS:
             continue
         params[name] = typed_value(name, str(value))
-    return params, rounds
+    metrics = eval_metrics(hyperparameters)
+    return params | ({"eval_metric": metrics} if metrics else {}), rounds
+
+
+def eval_metrics(hyperparameters: dict[str, str]) -> list[str]:
+    """``eval_metric`` (comma-separated), plus a tuning job's objective metric (``validation:auc``
+    evaluates ``auc``), as AWS's container adds it."""
+    metrics = [name.strip() for name in hyperparameters.get("eval_metric", "").split(",") if name.strip()]
+    objective = hyperparameters.get(TUNING_OBJECTIVE_METRIC, "").partition(":")[2]
+    return metrics + ([objective] if objective and objective not in metrics else [])
 
 
 def typed_value(name: str, value: str) -> Any:
@@ -126,6 +142,10 @@ def libsvm_matrix(files: list[Path]) -> xgb.DMatrix:
 def train() -> None:
     hyperparameters = read_hyperparameters()
     params, rounds = booster_parameters(hyperparameters)
+    try:  # a GPU instance's job trains on its GPU, or fails saying why: never on the CPU unasked
+        params.setdefault("device", xgboost_device(current_device()))
+    except DeviceUnavailable as error:
+        raise AlgorithmError(str(error)) from None
     types = content_types()
     if "train" not in types and not (ML_ROOT / "input" / "data" / "train").is_dir():
         raise AlgorithmError(

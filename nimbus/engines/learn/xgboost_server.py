@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import xgboost
 
+from nimbus.engines.devices import current_device, xgboost_device
+
 MODEL_FILE = "xgboost-model"
 CSV = "text/csv"
 JSON = "application/json"
@@ -31,6 +33,7 @@ class XGBoostModel:
             raise FileNotFoundError(f"model artifact has no {MODEL_FILE} file at its root")
         self.booster = xgboost.Booster()
         self.booster.load_model(str(path))
+        self.booster.set_param({"device": xgboost_device(current_device())})
 
     def predict(self, body: bytes, content_type: str) -> np.ndarray:
         """Predictions for the rows in body; ValueError when the rows cannot be read."""

@@ -58,6 +58,7 @@ from nimbus.services.emr.scripts import fetch_script, is_script_runner, is_spark
 from nimbus.services.emr.step_logs import step_log_uri, system_context, upload_step_logs
 from nimbus.services.emr.written_objects import Journal
 from nimbus.services.job_runners import RunnerPerStorage
+from nimbus.services.sts.role_credentials import EC2, instance_profile_role, role_environment
 from nimbus.storage import Storage
 
 POLL_S = 0.25
@@ -389,7 +390,10 @@ class ClusterRunner:
             ctx = system_context(self.storage, cluster.account_id, cluster.region, cluster.caller_arn)
             arguments = [str(fetch_script(ctx, arguments[0], folder)), *arguments[1:]]
         (folder / "controller").write_text(f"Nimbus runs: {' '.join(arguments)}\n")
-        environment = spark_environment(folder)
+        profile = cluster.request.get("JobFlowRole") or ""
+        role_arn = instance_profile_role(self.storage, cluster.account_id, profile)
+        role, _ = role_environment(self.storage, role_arn, EC2, self.cluster_id, cluster.region)
+        environment = {**spark_environment(folder), **role}  # the nodes' role (the instance profile's)
         process = start_process(
             arguments, environment, folder, folder / "stdout", folder / "stderr", Sandbox((folder,))
         )

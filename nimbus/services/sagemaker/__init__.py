@@ -7,4 +7,16 @@ from nimbus.services.registry import Service
 sagemaker = Service("sagemaker")
 
 # the operation modules register themselves on import
-from nimbus.services.sagemaker import endpoint_configs, endpoints, models, training_jobs, transform_jobs  # noqa: E402, F401
+from nimbus.services.sagemaker import (  # noqa: E402, F401
+    endpoint_configs,
+    endpoints,
+    inference_recommendations_jobs,
+    models,
+    notebook_instances,
+    notebook_lifecycle_configs,
+    processing_jobs,
+    tags,
+    training_jobs,
+    transform_jobs,
+    tuning_jobs,
+)

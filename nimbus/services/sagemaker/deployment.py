@@ -7,12 +7,15 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from nimbus.engines.containers.runtime import ContainerRuntime, runtime_problem
 from nimbus.errors import AwsError
+from nimbus.services.sagemaker.containers import container_runtime, is_container_image, pullable_image
 from nimbus.services.sagemaker.images import serving_framework
 from nimbus.services.sagemaker.instances import instance_limits
 from nimbus.services.sagemaker.models import MODELS
 from nimbus.services.sagemaker.s3_locations import ArchiveUnreadable, extract_archive
 from nimbus.services.sagemaker.workers import VariantSpec, WorkerFailed
+from nimbus.services.sts.role_credentials import SAGEMAKER, role_environment
 from nimbus.storage import Storage
 
 SUBMIT_DIRECTORY = "SAGEMAKER_SUBMIT_DIRECTORY"
@@ -43,6 +46,27 @@ def model_variant(
         raise WorkerFailed(f"Could not find model {model_name}.")
     container = model.primary_container
     environment = {name: str(value) for name, value in (container.get("Environment") or {}).items()}
+    isolated = model.enable_network_isolation
+    role, _ = role_environment(
+        storage, model.execution_role_arn or "", SAGEMAKER, model_name, region, isolated
+    )
+    environment.update(role)  # the inference code calls AWS as the model's execution role
+    limits = instance_limits(instance_type)
+    if is_container_image(storage, container["Image"], account_id, region):
+        (folder / "model").mkdir(parents=True, exist_ok=True)
+        if container.get("ModelDataUrl"):
+            _extract(storage, container["ModelDataUrl"], folder / "model", "model data")
+        return VariantSpec(
+            variant_name,
+            weight,
+            instance_count,
+            folder,
+            limits,
+            environment=environment,
+            container=pullable_image(storage, container["Image"], account_id, region),
+            runtime=_runtime(storage),
+            isolated=isolated,
+        )
     try:
         framework = serving_framework(container["Image"], environment)
     except AwsError as error:
@@ -53,9 +77,16 @@ def model_variant(
         _extract(storage, code, folder / "code", "the inference code (SAGEMAKER_SUBMIT_DIRECTORY)")
     elif framework and (code == CODE_IN_MODEL or not code) and (folder / "model" / "code").is_dir():
         (folder / "code").symlink_to(Path("model") / "code")
-    return VariantSpec(
-        variant_name, weight, instance_count, folder, instance_limits(instance_type), framework, environment
-    )
+    return VariantSpec(variant_name, weight, instance_count, folder, limits, framework, environment)
+
+
+def _runtime(storage: Storage) -> ContainerRuntime:
+    """The container runtime, with the image pulled by the caller; WorkerFailed where none works."""
+    runtime = container_runtime(storage)
+    problem = runtime_problem(runtime)
+    if runtime is None or problem is not None:
+        raise WorkerFailed(f"the model's image needs a container runtime: {problem}")
+    return runtime
 
 
 def _extract(storage: Storage, uri: str, target: Path, what: str) -> None:

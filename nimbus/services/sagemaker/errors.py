@@ -15,3 +15,7 @@ def not_found() -> AwsError:
 
 def resource_in_use(message: str) -> AwsError:
     return AwsError("ResourceInUse", message, 400)
+
+
+def resource_not_found(message: str) -> AwsError:
+    return AwsError("ResourceNotFound", message, 400)

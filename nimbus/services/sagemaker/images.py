@@ -31,7 +31,8 @@ RUNNABLE = (
     "knn:1 and randomcutforest:1, "
     "and in script mode the framework images sagemaker-scikit-learn:<version>-cpu-py3, "
     "sagemaker-xgboost:1.7-1 and (where torch is installed) pytorch-training / pytorch-inference "
-    "(<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>)"
+    "(<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>), "
+    "and any image pushed to Nimbus's registry (see `nimbus env`), which runs in a container"
 )
 PROGRAM_HYPERPARAMETER = "sagemaker_program"
 PROGRAM_VARIABLE = "SAGEMAKER_PROGRAM"
@@ -156,6 +157,20 @@ def training_runtime(algorithm: dict[str, Any], hyperparameters: dict[str, str])
             400,
         )
     return BUILTIN[family]
+
+
+def image_runtime(algorithm: dict[str, Any]) -> Runtime:
+    """The runtime of the user's own image: its container with ``train`` as argument (or the job's
+    ContainerEntrypoint and ContainerArguments), metrics by the job's MetricDefinitions."""
+    definitions = algorithm.get("MetricDefinitions") or []
+    arguments = algorithm.get("ContainerArguments") or (
+        [] if algorithm.get("ContainerEntrypoint") else ["train"]
+    )
+    return Runtime(
+        name="container",
+        command=tuple(arguments),
+        definitions=tuple((d["Name"], _metric_regex(d["Regex"])) for d in definitions),
+    )
 
 
 def _metric_regex(regex: str) -> re.Pattern[str]:

@@ -39,22 +39,26 @@ def list_jobs(
     for name, condition in filters.items():
         if request.get(name) is not None:
             query = query.where(condition(request[name]))
-    column = {"Name": table.c.name, "Status": table.c.status}.get(
-        request.get("SortBy") or "", table.c.created_at
-    )
+    sorted_by = {"Name": "name", "Status": "status", "LastModifiedTime": "last_modified"}
+    column = table.c[sorted_by.get(request.get("SortBy") or "", "created_at")]
     ascending = request.get("SortOrder") == "Ascending"
     query = query.order_by(column if ascending else column.desc(), table.c.name)
-    offset = _offset(request.get("NextToken"))
+    offset = token_offset(request.get("NextToken"))
     page_size = request.get("MaxResults") or DEFAULT_PAGE_SIZE
     with ctx.storage.database.engine.connect() as connection:
         rows = connection.execute(query.offset(offset).limit(page_size + 1)).all()
     output: dict[str, Any] = {member: [summary(row) for row in rows[:page_size]]}
     if len(rows) > page_size:
-        output["NextToken"] = base64.urlsafe_b64encode(str(offset + page_size).encode()).decode()
+        output["NextToken"] = offset_token(offset + page_size)
     return output
 
 
-def _offset(token: str | None) -> int:
+def offset_token(offset: int) -> str:
+    """The NextToken of the page that starts at ``offset``."""
+    return base64.urlsafe_b64encode(str(offset).encode()).decode()
+
+
+def token_offset(token: str | None) -> int:
     if not token:
         return 0
     try:

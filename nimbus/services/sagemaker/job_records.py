@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Row
 
 from nimbus.storage import Storage
@@ -15,6 +15,7 @@ JOBS = TrainingJobRecord.__table__
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 INTERRUPTED = "Nimbus restarted while the job was running"
 JobKey = tuple[str, str, str]  # account, region, job name
+DEFAULT_MAX_RUNTIME_S = 86400
 
 # SecondaryStatus -> its StatusMessage, as AWS words them
 MESSAGES = {
@@ -33,6 +34,47 @@ MESSAGES = {
 def job_arn(key: JobKey) -> str:
     account_id, region, name = key
     return f"arn:aws:sagemaker:{region}:{account_id}:training-job/{name.lower()}"
+
+
+def insert_job(
+    storage: Storage, key: JobKey, caller_arn: str, request: dict[str, Any], tuning_job_arn: str | None = None
+) -> None:
+    """Stores a new job, Starting, with the defaults AWS reports filled in (MaxRuntimeInSeconds, an
+    empty KmsKeyId); IntegrityError when the name is taken."""
+    now = datetime.now(UTC)
+    request = {
+        **request,
+        "OutputDataConfig": {"KmsKeyId": "", **request["OutputDataConfig"]},
+        "StoppingCondition": {
+            "MaxRuntimeInSeconds": DEFAULT_MAX_RUNTIME_S,
+            **(request.get("StoppingCondition") or {}),
+        },
+    }
+    output_path = request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
+    row = {
+        "account_id": key[0],
+        "region": key[1],
+        "name": key[2],
+        "caller_arn": caller_arn,
+        "request": request,
+        "status": "InProgress",
+        "secondary_status": "Starting",
+        "transitions": [
+            {"Status": "Starting", "StartTime": now.isoformat(), "StatusMessage": MESSAGES["Starting"]}
+        ],
+        "failure_reason": None,
+        "final_metrics": [],
+        "model_artifacts": f"{output_path}/{key[2]}/output/model.tar.gz",
+        "log_stream": f"{key[2]}/algo-1-{int(now.timestamp())}",
+        "created_at": now,
+        "last_modified": now,
+        "training_start": None,
+        "training_end": None,
+        "billable_seconds": None,
+        "tuning_job_arn": tuning_job_arn,
+    }
+    with storage.database.engine.begin() as connection:
+        connection.execute(insert(JOBS), row)
 
 
 def _where(key: JobKey) -> tuple[Any, ...]:

@@ -12,20 +12,30 @@ import json
 import math
 import os
 import shutil
-import subprocess
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from nimbus.engines.learn.sandbox import JobFolder, prepare_job_folder, start_sandboxed, stop_sandboxed
+from nimbus.config import Settings
+from nimbus.engines.containers.run import ContainerImage
+from nimbus.engines.learn.requirements import RequirementsFailed, environment_python
+from nimbus.engines.learn.sandbox import Bind, JobFolder, prepare_job_folder
 from nimbus.services.job_runners import RunnerPerStorage
-from nimbus.services.logs.records import append_events
 from nimbus.services.registry import Caller
-from nimbus.services.sagemaker.images import Runtime, training_runtime
-from nimbus.services.sagemaker.instances import describe_limits, instance_limits
-from nimbus.services.sagemaker.job_records import LOG_GROUP, JobKey, advance, fail_interrupted_jobs, find_job
+from nimbus.services.sagemaker.containers import is_container_image, pullable_image
+from nimbus.services.sagemaker.images import SCRIPT_COMMAND, Runtime, image_runtime, training_runtime
+from nimbus.services.sagemaker.instances import instance_limits
+from nimbus.services.sagemaker.job_records import (
+    LOG_GROUP,
+    JobKey,
+    advance,
+    fail_interrupted_jobs,
+    find_job,
+    job_arn,
+)
 from nimbus.services.sagemaker.s3_locations import (
     ArchiveUnreadable,
     JobFailure,
@@ -34,11 +44,13 @@ from nimbus.services.sagemaker.s3_locations import (
     manifest_files,
     upload_model,
 )
+from nimbus.services.sagemaker.sandbox_runs import LogStream, Program, run_logged
+from nimbus.services.sts.role_credentials import SAGEMAKER, role_environment
 from nimbus.storage import Storage
 
-POLL_S = 0.25
 SUBMIT_DIRECTORY = "sagemaker_submit_directory"
-FAILURE_TAIL_LINES = 5
+# sees the metrics of each line a job prints, as it prints them
+MetricsObserver = Callable[[dict[str, float]], None]
 
 
 class TrainingRunner:
@@ -48,20 +60,26 @@ class TrainingRunner:
         self._slots = threading.Semaphore(self.cpus)  # jobs training at once; the rest wait "Starting"
         self._stops: dict[JobKey, threading.Event] = {}
 
-    def submit(self, key: JobKey) -> None:
+    def submit(self, key: JobKey, on_metrics: MetricsObserver | None = None) -> None:
         self._stops[key] = threading.Event()
-        threading.Thread(target=self._run, args=(key,), name=f"training-{key[2]}", daemon=True).start()
+        threading.Thread(
+            target=self._run, args=(key, on_metrics), name=f"training-{key[2]}", daemon=True
+        ).start()
 
-    def stop(self, key: JobKey) -> None:
+    def stop(self, key: JobKey) -> bool:
+        """Moves an InProgress job to Stopping and kills its process; False for a job in another status."""
+        if not advance(self.storage, key, "Stopping", "Stopping"):
+            return False
         event = self._stops.get(key)
         if event is not None:
             event.set()
+        return True
 
-    def _run(self, key: JobKey) -> None:
+    def _run(self, key: JobKey, on_metrics: MetricsObserver | None) -> None:
         folder = self.storage.data_dir / "sagemaker" / "training" / key[0] / key[1] / key[2]
         try:
             with self._slots:
-                run_job(self.storage, key, folder, self._stops[key])
+                run_job(self.storage, key, folder, self._stops[key], on_metrics)
         except JobFailure as failure:
             advance(
                 self.storage,
@@ -85,12 +103,18 @@ class TrainingRunner:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def run_job(storage: Storage, key: JobKey, root: Path, stop: threading.Event) -> None:
+def run_job(
+    storage: Storage, key: JobKey, root: Path, stop: threading.Event, on_metrics: MetricsObserver | None
+) -> None:
     job = find_job(storage, key)
     assert job is not None
     request: dict[str, Any] = job.request
     hyperparameters = request.get("HyperParameters") or {}
-    runtime = training_runtime(request["AlgorithmSpecification"], hyperparameters)
+    algorithm = request["AlgorithmSpecification"]
+    container = None
+    if is_container_image(storage, algorithm["TrainingImage"], key[0], key[1]):
+        container = pullable_image(storage, algorithm["TrainingImage"], key[0], key[1])
+    runtime = image_runtime(algorithm) if container else training_runtime(algorithm, hyperparameters)
     if stop.is_set() or not advance(storage, key, "Downloading"):
         advance(storage, key, "Stopped", "Stopped", training_end=datetime.now(UTC))
         return
@@ -98,7 +122,7 @@ def run_job(storage: Storage, key: JobKey, root: Path, stop: threading.Event) ->
         c["ChannelName"]: _channel(storage, c["DataSource"]["S3DataSource"])
         for c in request.get("InputDataConfig") or []
     }
-    folder = prepare_job_folder(root, _config_files(request), channels)
+    folder = prepare_job_folder(root, config_files(request), channels)
     if SUBMIT_DIRECTORY in hyperparameters:
         _fetch_code(storage, hyperparameters[SUBMIT_DIRECTORY], folder)
     started = datetime.now(UTC)
@@ -106,7 +130,7 @@ def run_job(storage: Storage, key: JobKey, root: Path, stop: threading.Event) ->
         advance(storage, key, "Stopped", "Stopped", training_end=datetime.now(UTC))
         return
     limit = request["StoppingCondition"].get("MaxRuntimeInSeconds", 86400)
-    outcome, metrics, tail = _train(storage, key, job, runtime, folder, stop, limit)
+    outcome, metrics, tail = _train(storage, key, job, runtime, folder, stop, limit, on_metrics, container)
     billed = {
         "billable_seconds": max(1, math.ceil((datetime.now(UTC) - started).total_seconds())),
         "final_metrics": metrics,
@@ -142,7 +166,7 @@ def _fetch_code(storage: Storage, encoded_uri: str, folder: JobFolder) -> None:
         raise JobFailure(f"ClientError: could not read sagemaker_submit_directory: {error}") from None
 
 
-def _config_files(request: dict[str, Any]) -> dict[str, Any]:
+def config_files(request: dict[str, Any]) -> dict[str, Any]:
     """``/opt/ml/input/config``: hyperparameters, channels and the one "instance" of the cluster."""
     resources = request["ResourceConfig"]
     return {
@@ -182,69 +206,67 @@ def _train(
     folder: JobFolder,
     stop: threading.Event,
     limit_s: int,
+    on_metrics: MetricsObserver | None,
+    container: ContainerImage | None = None,
 ) -> tuple[int | str, list[dict[str, Any]], list[str]]:
     """Runs the sandboxed process to its end, a stop or its time limit, logging every line it prints.
-    Returns its exit code (or "Stopped" / "MaxRuntimeExceeded"), its final metrics and its last lines."""
-    instance_type = job.request["ResourceConfig"].get("InstanceType", "")
-    limits = instance_limits(instance_type)
-    stream = job.log_stream
-    append_events(
-        storage,
-        key[0],
-        key[1],
-        LOG_GROUP,
-        stream,
-        [(int(time.time() * 1000), describe_limits(instance_type, limits))],
-    )
-    process = start_sandboxed(
-        runtime.command,
-        folder.root,
-        folder.binds(),
-        limits,
-        environment=job.request.get("Environment") or {},
-        die_with_thread=True,
-    )
-    lines: list[tuple[int, str]] = []
-    lock = threading.Lock()
-    reader = threading.Thread(target=_read_lines, args=(process, lines, lock), daemon=True)
-    reader.start()
-    deadline = time.monotonic() + limit_s
-    outcome: int | str | None = None
+    Returns its exit code (or "Stopped" / "MaxRuntimeExceeded"), its final metrics and its last lines;
+    ``on_metrics`` sees each line's metrics as they are printed (a tuning job's early stopping)."""
     metrics: dict[str, float] = {}
-    tail: list[str] = []
-    while outcome is None or reader.is_alive():
-        time.sleep(POLL_S)
-        with lock:
-            batch, lines[:] = list(lines), []
-        append_events(storage, key[0], key[1], LOG_GROUP, stream, batch)
-        for _, message in batch:
-            metrics.update(runtime.metrics(message))
-        tail = (tail + [message for _, message in batch])[-FAILURE_TAIL_LINES:]
-        if outcome is None:
-            outcome = _outcome(process, stop, deadline)
+
+    def read_metrics(line: str) -> None:
+        found = runtime.metrics(line)
+        metrics.update(found)
+        if found and on_metrics is not None:
+            on_metrics(found)
+
+    isolated = bool(job.request.get("EnableNetworkIsolation"))
+    role, note = role_environment(storage, job.request["RoleArn"], SAGEMAKER, key[2], key[1], isolated)
+    stream = LogStream(key[0], key[1], LOG_GROUP, job.log_stream)
+    command, binds = _script_environment(storage, runtime, folder, job.request["ResourceConfig"], stream)
+    program = Program(
+        command,
+        folder.root,
+        binds,
+        job.request["ResourceConfig"].get("InstanceType", ""),
+        environment={**(job.request.get("Environment") or {}), **role, **_job_variables(key)},
+        network=not isolated,  # the code reaches Nimbus's APIs, as its execution role
+        container=container,
+        entrypoint=job.request["AlgorithmSpecification"].get("ContainerEntrypoint"),
+        hostname="algo-1",
+    )
+    stream.say(storage, note)
+    outcome = run_logged(storage, program, stream, stop, time.monotonic() + limit_s, read_metrics)
     when = datetime.now(UTC)
     final = [
         {"MetricName": name, "Value": value, "Timestamp": when.isoformat()} for name, value in metrics.items()
     ]
-    return outcome, final, tail
+    return outcome.code, final, outcome.tail
 
 
-def _outcome(process: subprocess.Popen[bytes], stop: threading.Event, deadline: float) -> int | str | None:
-    """The exit code once the process ended; kills the whole tree when stopped or out of time."""
-    code = process.poll()
-    if code is not None:
-        return code
-    reason = "Stopped" if stop.is_set() else "MaxRuntimeExceeded" if time.monotonic() > deadline else None
-    if reason is not None:
-        stop_sandboxed(process)
-    return reason
+def _script_environment(
+    storage: Storage, runtime: Runtime, folder: JobFolder, resources: dict[str, Any], stream: LogStream
+) -> tuple[tuple[str, ...], list[Bind]]:
+    """The command and binds of the job: in script mode with a ``requirements.txt`` in the source
+    directory, its Python is that of an environment holding the requirements (seen at its own path)."""
+    requirements = folder.code_dir / "requirements.txt"
+    if runtime.command != SCRIPT_COMMAND or not requirements.is_file():
+        return tuple(runtime.command), folder.binds()
+    cache = storage.data_dir / "sagemaker" / "environments"
+    limits = instance_limits(resources.get("InstanceType", ""))
+    try:
+        python = environment_python(
+            requirements, cache, Settings().pip_index_url, limits, lambda line: stream.say(storage, line)
+        )
+    except RequirementsFailed as error:
+        raise JobFailure(f"ClientError: {error}") from None
+    environment = python.parent.parent
+    return (str(python), *runtime.command[1:]), [*folder.binds(), Bind(environment, str(environment))]
 
 
-def _read_lines(process: subprocess.Popen[bytes], lines: list[tuple[int, str]], lock: threading.Lock) -> None:
-    assert process.stdout is not None
-    for raw in process.stdout:
-        with lock:
-            lines.append((int(time.time() * 1000), raw.decode("utf-8", errors="replace").rstrip("\n")))
+def _job_variables(key: JobKey) -> dict[str, str]:
+    """What SageMaker tells every training container about its job."""
+    return {"TRAINING_JOB_NAME": key[2], "TRAINING_JOB_ARN": job_arn(key)}
 
 
 def _failure_reason(folder: JobFolder, code: int, tail: list[str]) -> str:

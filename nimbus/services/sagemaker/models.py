@@ -12,7 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from nimbus.errors import AwsError
 from nimbus.services.registry import RequestContext
 from nimbus.services.sagemaker import sagemaker
+from nimbus.services.sagemaker.containers import check_container_image, is_container_image
 from nimbus.services.sagemaker.images import serving_framework
+from nimbus.services.sagemaker.recommendations.records import deployment_recommendation
 from nimbus.storage.sagemaker_hosting_schema import SageMakerModelRecord
 
 MODELS = SageMakerModelRecord.__table__
@@ -97,29 +99,37 @@ def delete_hosting_row(connection: Connection, table: Table, row: Any) -> None:
     )
 
 
-def _container(request: dict[str, Any]) -> dict[str, Any]:
+def _container(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     containers = request.get("Containers") or []
     container = request.get("PrimaryContainer") or (containers[0] if len(containers) == 1 else None)
     if container is None:
         raise validation("Either PrimaryContainer or exactly one of Containers must be provided.")
+    image = container.get("Image", "")
+    if is_container_image(ctx.storage, image, ctx.caller.account_id, ctx.region):
+        check_container_image(ctx.storage, image, ctx.caller.account_id, ctx.region)
+        if container.get("ModelDataUrl"):  # the user's image may hold its model itself
+            split_s3_url(container["ModelDataUrl"])
+        return container
     if not container.get("ModelDataUrl"):
         raise validation("Nimbus serves models from a ModelDataUrl (a model.tar.gz in S3).")
     split_s3_url(container["ModelDataUrl"])
-    serving_framework(container.get("Image", ""), container.get("Environment") or {})
+    serving_framework(image, container.get("Environment") or {})
     return container
 
 
 @sagemaker.operation
 def create_model(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
-    """Nimbus serves the built-in algorithms' models (chosen by the artifact's files) and, in script
-    mode, the scikit-learn, XGBoost and PyTorch framework images; an image it cannot run is refused
-    here. One container per model (PrimaryContainer, or Containers with one entry)."""
+    """Nimbus serves the built-in algorithms' models (chosen by the artifact's files), in script
+    mode the scikit-learn, XGBoost and PyTorch framework images, and any image of its registry in a
+    container (``serve`` on port 8080; no network with EnableNetworkIsolation); an image it cannot
+    run is refused here. One container per model (PrimaryContainer, or Containers with one entry)."""
     row = {
         "account_id": ctx.caller.account_id,
         "region": ctx.region,
         "name": request["ModelName"],
-        "primary_container": _container(request),
+        "primary_container": _container(ctx, request),
         "execution_role_arn": request.get("ExecutionRoleArn"),
+        "enable_network_isolation": bool(request.get("EnableNetworkIsolation")),
         "created_at": datetime.now(UTC),
     }
     try:
@@ -133,6 +143,8 @@ def create_model(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]
 
 @sagemaker.operation
 def describe_model(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """DeploymentRecommendation comes from the model's latest Inference Recommender job
+    (NOT_APPLICABLE when none ran): Nimbus starts no recommendation of its own at CreateModel."""
     with ctx.storage.database.engine.connect() as connection:
         row = find_model(ctx, request["ModelName"], connection)
     output = {
@@ -140,10 +152,13 @@ def describe_model(ctx: RequestContext, request: dict[str, Any]) -> dict[str, An
         "PrimaryContainer": row.primary_container,
         "CreationTime": row.created_at,
         "ModelArn": hosting_arn(ctx, "model", row.name),
-        "EnableNetworkIsolation": False,
+        "EnableNetworkIsolation": row.enable_network_isolation,
     }
     if row.execution_role_arn:
         output["ExecutionRoleArn"] = row.execution_role_arn
+    output["DeploymentRecommendation"] = deployment_recommendation(
+        ctx.storage, ctx.caller.account_id, ctx.region, row.name
+    )
     return output
 
 

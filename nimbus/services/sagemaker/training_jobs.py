@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
 from nimbus.services.registry import RequestContext
 from nimbus.services.sagemaker import sagemaker
+from nimbus.services.sagemaker.containers import check_container_image, is_container_image
 from nimbus.services.sagemaker.errors import not_found, resource_in_use, validation_error
-from nimbus.services.sagemaker.images import training_runtime
+from nimbus.services.sagemaker.images import image_runtime, training_runtime
 from nimbus.services.sagemaker.job_lists import list_jobs
-from nimbus.services.sagemaker.job_records import JOBS, MESSAGES, JobKey, advance, find_job, job_arn
+from nimbus.services.sagemaker.job_records import JOBS, JobKey, find_job, insert_job, job_arn
 from nimbus.services.sagemaker.jobs import training_runner
 from nimbus.services.sagemaker.s3_locations import split_s3_uri
 
-DEFAULT_MAX_RUNTIME_S = 86400
 # members echoed back by DescribeTrainingJob as they were given
 ECHOED = (
     "HyperParameters",
@@ -48,41 +47,14 @@ def create_training_job(ctx: RequestContext, request: dict[str, Any]) -> dict[st
     user's script in a sandbox instead of a container (docs/sagemaker.md); channels are read in place
     from Nimbus S3 (S3Prefix or ManifestFile, File mode)."""
     runner = training_runner(ctx.storage)
-    _check(request)
+    image = request["AlgorithmSpecification"].get("TrainingImage", "")
+    in_container = is_container_image(ctx.storage, image, ctx.caller.account_id, ctx.region)
+    if in_container:
+        check_container_image(ctx.storage, image, ctx.caller.account_id, ctx.region)
+    check_training_request(request, in_container)
     key = _key(ctx, request["TrainingJobName"])
-    now = datetime.now(UTC)
-    request = {
-        **request,
-        "StoppingCondition": {
-            "MaxRuntimeInSeconds": DEFAULT_MAX_RUNTIME_S,
-            **(request.get("StoppingCondition") or {}),
-        },
-    }
-    output_path = request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
-    row = {
-        "account_id": key[0],
-        "region": key[1],
-        "name": key[2],
-        "caller_arn": ctx.caller.arn,
-        "request": request,
-        "status": "InProgress",
-        "secondary_status": "Starting",
-        "transitions": [
-            {"Status": "Starting", "StartTime": now.isoformat(), "StatusMessage": MESSAGES["Starting"]}
-        ],
-        "failure_reason": None,
-        "final_metrics": [],
-        "model_artifacts": f"{output_path}/{key[2]}/output/model.tar.gz",
-        "log_stream": f"{key[2]}/algo-1-{int(now.timestamp())}",
-        "created_at": now,
-        "last_modified": now,
-        "training_start": None,
-        "training_end": None,
-        "billable_seconds": None,
-    }
     try:
-        with ctx.storage.database.engine.begin() as connection:
-            connection.execute(insert(JOBS), row)
+        insert_job(ctx.storage, key, ctx.caller.arn, request)
     except IntegrityError:
         raise resource_in_use(
             "Training job names must be unique within an AWS account and region, and a training job "
@@ -92,14 +64,18 @@ def create_training_job(ctx: RequestContext, request: dict[str, Any]) -> dict[st
     return {"TrainingJobArn": job_arn(key)}
 
 
-def _check(request: dict[str, Any]) -> None:
-    """What Nimbus cannot run is refused before anything is stored."""
+def check_training_request(request: dict[str, Any], in_container: bool = False) -> None:
+    """What Nimbus cannot run is refused before anything is stored; ``in_container``: the image is
+    the user's own (checked by containers.check_container_image)."""
     algorithm = request["AlgorithmSpecification"]
     if "TrainingImage" not in algorithm:
         raise validation_error(
             "Nimbus runs training images only: AlgorithmSpecification.TrainingImage is required."
         )
-    training_runtime(algorithm, request.get("HyperParameters") or {})
+    if in_container:
+        image_runtime(algorithm)
+    else:
+        training_runtime(algorithm, request.get("HyperParameters") or {})
     if request["ResourceConfig"].get("InstanceCount", 1) != 1:
         raise validation_error("Nimbus trains on one instance: ResourceConfig.InstanceCount must be 1.")
     names = [channel["ChannelName"] for channel in request.get("InputDataConfig") or []]
@@ -156,6 +132,7 @@ def describe_training_job(ctx: RequestContext, request: dict[str, Any]) -> dict[
         "TrainingEndTime": job.training_end,
         "BillableTimeInSeconds": job.billable_seconds,
         "TrainingTimeInSeconds": job.billable_seconds,
+        "TuningJobArn": job.tuning_job_arn,
     }
     output.update({name: value for name, value in optional.items() if value is not None})
     return output
@@ -204,11 +181,10 @@ def stop_training_job(ctx: RequestContext, request: dict[str, Any]) -> dict[str,
     job = find_job(ctx.storage, key)
     if job is None:
         raise not_found()
-    if job.status != "InProgress" or not advance(ctx.storage, key, "Stopping", "Stopping"):
+    if job.status != "InProgress" or not runner.stop(key):
         raise validation_error(
             f"The training job {job.name} is in status {job.status}; only InProgress jobs can be stopped."
         )
-    runner.stop(key)
     return {}
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
-import functools
 import http.client
 import itertools
 import random
@@ -19,13 +18,26 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nimbus.engines.learn.sandbox import Bind, Limits, start_sandboxed, stop_sandboxed
+from nimbus.engines.containers.network import NamespaceConnection
+from nimbus.engines.containers.run import (
+    ContainerFailed,
+    ContainerImage,
+    ContainerProcess,
+    ContainerRun,
+    container_pid,
+    pull,
+    start_container,
+    stop_container,
+)
+from nimbus.engines.containers.runtime import ContainerRuntime
+from nimbus.engines.learn.sandbox import Bind, Limits, start_long_lived, stop_sandboxed
 
 READY_TIMEOUT_S = 60.0
+SERVING_PORT = 8080  # where a container's model server answers (SageMaker's contract)
+SAFE_PORT_RANGE = "8081-8180"  # ports a container's model server may use for its own helpers
 PING_INTERVAL_S = 0.05
 FAILURE_TAIL = 800
 TAIL_LINES = 20
@@ -53,6 +65,10 @@ class VariantSpec:
     framework: str | None = None
     environment: dict[str, str] = field(default_factory=dict)
     log_sink: LogSink | None = None
+    # the user's image, run with ``serve`` in a container (with no network when ``isolated``)
+    container: ContainerImage | None = None
+    runtime: ContainerRuntime | None = None
+    isolated: bool = False
 
     def binds(self) -> list[Bind]:
         binds = [Bind(self.root / "model", "model")]
@@ -69,6 +85,7 @@ class Worker:
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
     # kept-alive connections to the worker that no request uses now (deque: thread-safe pop/append)
     idle: deque[http.client.HTTPConnection] = field(default_factory=deque)
+    container_pid: int | None = None  # the container's first process (its network namespace)
 
     @property
     def stream(self) -> str:
@@ -87,6 +104,16 @@ class Worker:
     @property
     def pid(self) -> int:
         return self.process.pid
+
+    def connection(self, timeout: float) -> http.client.HTTPConnection:
+        """A connection to the model server: on its loopback port, or inside its container."""
+        if not isinstance(self.process, ContainerProcess):
+            return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        if self.container_pid is None:
+            self.container_pid = container_pid(self.process)
+            if self.container_pid is None:
+                raise ConnectionRefusedError("the container is not running yet")
+        return NamespaceConnection(self.container_pid, self.port, timeout)
 
 
 @dataclass
@@ -110,31 +137,41 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-# Workers are started from this one long-lived thread: the sandbox ties each worker's life to the
-# thread that started it, so a worker dies with the Nimbus process, even a SIGKILLed one.
-_launcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="worker-launcher")
-
-
 def _launch(spec: VariantSpec, index: int) -> Worker:
     """One instance: the model server in its sandbox, sharing the host's network to listen on a
     loopback port; its own process tree, stopped as a group. Its output goes to the spec's log sink."""
-    port = _free_port()
-    command = ["python", "-m", "nimbus.engines.learn.serving", "--port", str(port)]
-    command += ["--framework", spec.framework] if spec.framework else []
-    start = functools.partial(
-        start_sandboxed,
-        command,
-        spec.root,
-        spec.binds(),
-        spec.limits,
-        environment=spec.environment,
-        network=True,
-        die_with_thread=True,
-    )
-    worker = Worker(spec, index, port, _launcher.submit(start).result())
+    if spec.container is not None:
+        process: subprocess.Popen[bytes] = _start_container(spec)
+        port = SERVING_PORT
+    else:
+        port = _free_port()
+        command = ["python", "-m", "nimbus.engines.learn.serving", "--port", str(port)]
+        command += ["--framework", spec.framework] if spec.framework else []
+        process = start_long_lived(
+            command, spec.root, spec.binds(), spec.limits, environment=spec.environment, network=True
+        )
+    worker = Worker(spec, index, port, process)
     worker.output = threading.Thread(target=_relay, args=(worker,), name=f"worker-output-{port}", daemon=True)
     worker.output.start()
     return worker
+
+
+def _start_container(spec: VariantSpec) -> ContainerProcess:
+    """The image's ``serve`` in a container of its own network (none at all when isolated), told the
+    port to answer on; Nimbus reaches it inside that network, so no port is published."""
+    assert spec.container is not None and spec.runtime is not None
+    environment = {
+        **spec.environment,
+        "SAGEMAKER_BIND_TO_PORT": str(SERVING_PORT),
+        "SAGEMAKER_SAFE_PORT_RANGE": SAFE_PORT_RANGE,
+    }
+    network = "none" if spec.isolated else "bridge"
+    run = ContainerRun(spec.container, ["serve"], spec.binds(), spec.limits, network, environment)
+    try:
+        pull(spec.runtime, spec.container)
+        return start_container(spec.runtime, run)
+    except ContainerFailed as error:
+        raise WorkerFailed(str(error)) from None
 
 
 def _relay(worker: Worker) -> None:
@@ -144,7 +181,10 @@ def _relay(worker: Worker) -> None:
 
 
 def _pings(worker: Worker) -> bool:
-    connection = http.client.HTTPConnection("127.0.0.1", worker.port, timeout=2)
+    try:
+        connection = worker.connection(timeout=2)
+    except OSError:
+        return False
     try:
         connection.request("GET", "/ping")
         return connection.getresponse().status == 200
@@ -168,7 +208,10 @@ def _wait_ready(worker: Worker) -> None:
 
 
 def _stop(worker: Worker) -> None:
-    stop_sandboxed(worker.process)
+    if isinstance(worker.process, ContainerProcess):
+        stop_container(worker.process)
+    else:
+        stop_sandboxed(worker.process)
 
 
 def start_variant(spec: VariantSpec) -> Variant:
@@ -302,7 +345,7 @@ def invoke(worker: Worker, body: bytes, headers: dict[str, str], timeout: float)
     try:
         connection = worker.idle.pop()
     except IndexError:
-        connection = http.client.HTTPConnection("127.0.0.1", worker.port, timeout=timeout)
+        connection = worker.connection(timeout)
         reused = False
     else:
         reused = True
@@ -313,7 +356,7 @@ def invoke(worker: Worker, body: bytes, headers: dict[str, str], timeout: float)
         if not reused:
             raise
         # the worker closed a connection that waited idle: the request never reached it
-        connection = http.client.HTTPConnection("127.0.0.1", worker.port, timeout=timeout)
+        connection = worker.connection(timeout)
         answer = _post(connection, body, headers, timeout)
     except BaseException:
         connection.close()

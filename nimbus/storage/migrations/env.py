@@ -6,13 +6,22 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from nimbus.storage import (  # noqa: F401 (their tables join Base.metadata)
+    ecr_schema,
     emr_schema,
     iam_schema,
     lex_runtime_schema,
     lex_schema,
+    lex_workbench_schema,
+    messaging_schema,
+    notebook_schema,
+    processing_schema,
+    recommendation_schema,
     rekognition_jobs_schema,
+    s3_access_schema,
     sagemaker_hosting_schema,
+    streams_schema,
     transform_schema,
+    tuning_schema,
     vision_schema,
 )
 from nimbus.storage.schema import Base

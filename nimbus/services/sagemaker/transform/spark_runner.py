@@ -139,6 +139,11 @@ def run_spark_job(storage: Storage, key: JobKey, folder: Path, stop: threading.E
     except SparkUnavailable as error:
         raise JobFailure(f"InternalServerError: Nimbus cannot run the job on Spark: {error}") from None
     spec = job_model(storage, key, request, folder)
+    if spec.container is not None:
+        raise JobFailure(
+            "ClientError: the model's image runs in a container, which Spark tasks do not start: "
+            "run this transform job on a Nimbus without NIMBUS_SPARK_MASTER."
+        )
     if stop.is_set():
         return "Stopped"
     transform = SparkTransform(
