@@ -160,17 +160,22 @@ def list_notebook_instances(ctx: RequestContext, request: dict[str, Any]) -> dic
     return list_jobs(ctx, INSTANCES, ordered, lambda row: _summary(ctx, row), "NotebookInstances", filters)
 
 
+def _moved(ctx: RequestContext, name: str, status: str, allowed: tuple[str, ...]) -> InstanceKey:
+    """Move the instance to ``status`` from one of ``allowed``, or refuse as SageMaker does; its key."""
+    instance = _found(ctx, name)
+    key = _key(ctx, instance.name)
+    if not move(ctx.storage, key, status, allowed):
+        raise validation_error(
+            f"Status ({instance.status}) not in ([{', '.join(allowed)}]). Unable to transition."
+        )
+    return key
+
+
 @sagemaker.operation
 def start_notebook_instance(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     """The home folder is as the last run left it; the on-start script runs again."""
     runner = notebook_runner(ctx.storage)
-    instance = _found(ctx, request["NotebookInstanceName"])
-    key = _key(ctx, instance.name)
-    if not move(ctx.storage, key, "Pending", ("Stopped", "Failed")):
-        raise validation_error(
-            f"Status ({instance.status}) not in ([Stopped, Failed]). Unable to transition."
-        )
-    runner.start(key)
+    runner.start(_moved(ctx, request["NotebookInstanceName"], "Pending", ("Stopped", "Failed")))
     return {}
 
 
@@ -178,13 +183,7 @@ def start_notebook_instance(ctx: RequestContext, request: dict[str, Any]) -> dic
 def stop_notebook_instance(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     """The Jupyter server and its kernels are killed; the home folder stays."""
     runner = notebook_runner(ctx.storage)
-    instance = _found(ctx, request["NotebookInstanceName"])
-    key = _key(ctx, instance.name)
-    if not move(ctx.storage, key, "Stopping", ("InService", "Pending")):
-        raise validation_error(
-            f"Status ({instance.status}) not in ([InService, Pending]). Unable to transition."
-        )
-    runner.stop(key)
+    runner.stop(_moved(ctx, request["NotebookInstanceName"], "Stopping", ("InService", "Pending")))
     return {}
 
 
