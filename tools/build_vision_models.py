@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +133,7 @@ def export_embedding(output: Path) -> None:
 
 def unpacked_human_models(work_dir: Path) -> Path:
     subprocess.run(
-        ["npm", "pack", HUMAN_MODELS_PACKAGE, "--pack-destination", str(work_dir)],
+        ["npm", "pack", HUMAN_MODELS_PACKAGE, "--pack-destination", str(work_dir), "--silent"],
         check=True,
         stdout=subprocess.DEVNULL,
     )
@@ -204,6 +205,9 @@ def main() -> None:
     parser.add_argument("--human-models", type=Path, default=None, help="an unpacked human-models package")
     parser.add_argument("--force", action="store_true")
     arguments = parser.parse_args()
+    # torch's exporter and tracer warn about its own internals (legacy exporter, traced constants);
+    # none of it concerns the person installing Nimbus, and the exported models are checked by tests
+    warnings.simplefilter("ignore")
     build(arguments.output or models_dir(), arguments.human_models, arguments.force)
 
 
