@@ -377,7 +377,8 @@ def test_steps_run_sandboxed_and_their_objects_show_at_once(
     )["StepIds"][0]
     parts = wait_for(
         "the step's object in S3",
-        lambda: [key for key in list_keys(s3, bucket, Prefix="probe/out/") if "/part-" in key],
+        # the committed part: saveAsTextFile writes under _temporary/ first and renames on commit
+        lambda: [key for key in list_keys(s3, bucket, Prefix="probe/out/part-")],
         STEP_TIMEOUT_S,
     )
     assert emr.describe_step(ClusterId=cluster, StepId=step_id)["Step"]["Status"]["State"] == "RUNNING"
@@ -556,7 +557,7 @@ def test_cancel_and_failed_steps_follow_action_on_failure(emr: Any, cluster: str
     assert details["LogFile"] == f"s3://{bucket}/logs/{cluster}/steps/{step_ids[1]}/stdout.gz"
     assert wait_for_step(emr, cluster, step_ids[2])["Status"]["State"] == "FAILED"
     assert wait_for_step(emr, cluster, step_ids[3])["Status"]["State"] == "CANCELLED"
-    assert wait_for_state(emr, cluster, {"WAITING"}, 30) == "WAITING"
+    assert wait_for_state(emr, cluster, {"WAITING"}, READY_TIMEOUT_S) == "WAITING"
     listed = emr.list_steps(ClusterId=cluster, StepStates=["FAILED"])["Steps"]
     assert [s["Id"] for s in listed] == [step_ids[2], step_ids[1]]  # newest first
     ended = emr.cancel_steps(ClusterId=cluster, StepIds=[step_ids[1]])["CancelStepsInfoList"]
