@@ -5,7 +5,8 @@
   data stream that GetRecords reads; deleting the collection fails the session;
 - a connected-home stream processor reports a PERSON: frames in S3, notifications through SNS to SQS;
 - a stored-video job notifies its completion through SNS into SQS, in the flow of AWS's own Python
-  sample (topic, queue with a policy for the topic, subscription, start, wait on the queue, results).
+  sample (topic, queue with a policy for the topic, subscription, a role with a policy that may
+  publish to the topic, start, wait on the queue, results, teardown).
 
 The video is the astronaut (skimage) panned for 3 seconds at 640x360, written with PyAV."""
 
@@ -273,6 +274,14 @@ def test_stored_video_job_notifies_through_sns_and_sqs(
             }
         ),
     )["Role"]["Arn"]
+    # the sample lets the role publish to the topic with a policy of its own, and removes it all after
+    iam = clients["iam"]
+    publish = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "SNS:Publish", "Resource": topic}],
+    }
+    policy = iam.create_policy(PolicyName=resource, PolicyDocument=json.dumps(publish))["Policy"]["Arn"]
+    iam.attach_role_policy(RoleName=resource, PolicyArn=policy)
     job = rekognition.start_face_detection(
         Video={"S3Object": {"Bucket": bucket, "Name": "astronaut.mp4"}},
         NotificationChannel={"SNSTopicArn": topic, "RoleArn": role},
@@ -295,3 +304,8 @@ def test_stored_video_job_notifies_through_sns_and_sqs(
             NotificationChannel={"SNSTopicArn": topic + "-missing", "RoleArn": role},
         )
     assert error_code(caught) == "InvalidParameterException"
+    for attached in iam.list_attached_role_policies(RoleName=resource)["AttachedPolicies"]:
+        iam.detach_role_policy(RoleName=resource, PolicyArn=attached["PolicyArn"])
+        iam.delete_policy(PolicyArn=attached["PolicyArn"])
+    iam.delete_role(RoleName=resource)
+    sqs.delete_queue(QueueUrl=queue)
