@@ -230,7 +230,7 @@ def engine_call(op: str, inputs: Inputs) -> Callable[[], Any]:
 
     photo, mirrored = inputs.decoded_photo, inputs.decoded_mirrored
     ids = [str(i) for i in range(len(inputs.collection_vectors))]
-    indexed = IndexedFaces.of(ids, [None] * len(ids), inputs.collection_vectors)
+    indexed = IndexedFaces.of("sface", ids, [None] * len(ids), inputs.collection_vectors)
 
     def compare() -> Any:
         source = face_engine.detect_faces(photo)
@@ -452,7 +452,7 @@ def run_scale(server: Server, data_dir: Path, args: argparse.Namespace, inputs: 
     }
     everything = np.concatenate([real, synthetic])
     ids = [str(i) for i in range(len(everything))]
-    indexed = IndexedFaces.of(ids, [None] * len(ids), everything)
+    indexed = IndexedFaces.of("sface", ids, [None] * len(ids), everything)
     query = real[1:2]
     searches["in-process IndexedFaces.distances + nearest"] = timed_phase(
         lambda t: lambda: indexed.nearest(indexed.distances(query), 10), args.scale_requests, 1

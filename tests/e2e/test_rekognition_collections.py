@@ -1,19 +1,24 @@
 """Face collections through boto3 against a real server: collections, IndexFaces, search, users, and
-faces that survive a server restart."""
+faces that survive a server restart. Photos: scikit-image's astronaut and camera man, and official
+White House photographs of Barack Obama and Joe Biden (public domain; see photos/README.md)."""
 
 from __future__ import annotations
 
 import io
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+import sqlalchemy
 from botocore.exceptions import ClientError
 from conftest import NimbusServer, error_code
 from PIL import Image
 from skimage import data
+
+PHOTOS = Path(__file__).with_name("photos")
 
 
 def encoded(pixels: np.ndarray) -> bytes:
@@ -69,7 +74,7 @@ def test_collection_lifecycle(nimbus: NimbusServer) -> None:
     client = rekognition(nimbus)
     names = [f"life-{uuid.uuid4().hex[:8]}-{n}" for n in range(3)]
     created = client.create_collection(CollectionId=names[0], Tags={"team": "vision"})
-    assert created["StatusCode"] == 200 and created["FaceModelVersion"] == "6.0"
+    assert created["StatusCode"] == 200 and created["FaceModelVersion"] == "7.0"
     assert (
         created["CollectionArn"]
         == f"aws:rekognition:{nimbus.region}:{nimbus.account_id}:collection/{names[0]}"
@@ -101,7 +106,7 @@ def test_index_search_list_and_delete_faces(
     )
     (record,) = indexed["FaceRecords"]
     face = record["Face"]
-    assert face["ExternalImageId"] == "astronaut.jpg" and face["IndexFacesModelVersion"] == "6.0"
+    assert face["ExternalImageId"] == "astronaut.jpg" and face["IndexFacesModelVersion"] == "7.0"
     assert uuid.UUID(face["FaceId"]) and uuid.UUID(face["ImageId"])
     assert record["FaceDetail"]["BoundingBox"] == face["BoundingBox"]
     man_id = client.index_faces(CollectionId=collection, Image={"Bytes": camera_man})["FaceRecords"][0][
@@ -135,6 +140,27 @@ def test_index_search_list_and_delete_faces(
     assert deleted["UnsuccessfulFaceDeletions"] == [{"FaceId": missing, "Reasons": ["FACE_NOT_FOUND"]}]
     after = client.search_faces(CollectionId=collection, FaceId=face["FaceId"], FaceMatchThreshold=0)
     assert after["FaceMatches"] == []
+
+
+def test_search_finds_each_person_in_other_photos_and_strangers_nowhere(
+    nimbus: NimbusServer, collection: str, astronaut: bytes
+) -> None:
+    """Indexed from one portrait each (faces of about 100 px); searched with other photos of one of
+    them, his face about 45 px wide, and with a stranger."""
+    client = rekognition(nimbus)
+    for person, photo in (("obama", "obama_portrait.jpg"), ("biden", "biden.jpg")):
+        client.index_faces(
+            CollectionId=collection, Image={"Bytes": (PHOTOS / photo).read_bytes()}, ExternalImageId=person
+        )
+    for photo in ("obama_standing_small.jpg", "obama_speaking_small.jpg"):
+        found = client.search_faces_by_image(
+            CollectionId=collection, Image={"Bytes": (PHOTOS / photo).read_bytes()}
+        )
+        assert found["SearchedFaceBoundingBox"]["Width"] * Image.open(PHOTOS / photo).width < 60
+        assert [match["Face"]["ExternalImageId"] for match in found["FaceMatches"]] == ["obama"], photo
+        assert found["FaceMatches"][0]["Similarity"] >= 80
+    stranger = client.search_faces_by_image(CollectionId=collection, Image={"Bytes": astronaut})
+    assert stranger["FaceMatches"] == []
 
 
 def test_index_faces_keeps_the_largest_faces(
@@ -241,3 +267,41 @@ def test_faces_survive_a_restart(
     assert [match["Face"]["FaceId"] for match in found["FaceMatches"]] == [face_id]
     users = restarted.search_users_by_image(CollectionId=collection, Image={"Bytes": astronaut_again})
     assert [m["User"]["UserId"] for m in users["UserMatches"]] == ["eileen"]
+
+
+def test_a_collection_of_the_earlier_face_model_keeps_it(
+    nimbus: NimbusServer,
+    restart_server: Callable[[], NimbusServer],
+    collection: str,
+    astronaut: bytes,
+    astronaut_again: bytes,
+    camera_man: bytes,
+) -> None:
+    """Collections made before Nimbus moved to SFace (FaceModelVersion 6.0) hold dlib descriptors:
+    they keep indexing and searching with dlib's network, as an AWS collection keeps its model."""
+    nimbus.stop()
+    database = sqlalchemy.create_engine(
+        nimbus.settings.get("NIMBUS_DATABASE_URL") or f"sqlite:///{nimbus.data_dir / 'nimbus.db'}"
+    )
+    with database.begin() as connection:  # the row as an earlier Nimbus left it
+        connection.execute(
+            sqlalchemy.text(
+                "UPDATE rekognition_collections SET face_model_version = '6.0' WHERE collection_id = :name"
+            ),
+            {"name": collection},
+        )
+    database.dispose()
+    client = rekognition(restart_server())
+    assert client.describe_collection(CollectionId=collection)["FaceModelVersion"] == "6.0"
+    indexed = client.index_faces(CollectionId=collection, Image={"Bytes": astronaut})
+    assert indexed["FaceModelVersion"] == "6.0"
+    assert indexed["FaceRecords"][0]["Face"]["IndexFacesModelVersion"] == "6.0"
+    face_id = indexed["FaceRecords"][0]["Face"]["FaceId"]
+    found = client.search_faces_by_image(CollectionId=collection, Image={"Bytes": astronaut_again})
+    assert [match["Face"]["FaceId"] for match in found["FaceMatches"]] == [face_id]
+    assert found["FaceModelVersion"] == "6.0"
+    stranger = client.search_faces_by_image(CollectionId=collection, Image={"Bytes": camera_man})
+    assert stranger["FaceMatches"] == []
+    fresh = f"faces-{uuid.uuid4().hex[:12]}"
+    assert client.create_collection(CollectionId=fresh)["FaceModelVersion"] == "7.0"
+    client.delete_collection(CollectionId=fresh)

@@ -1,5 +1,6 @@
 """Rekognition image analysis through boto3 against a real server, on real photos (scikit-image's
-bundled astronaut, camera man, cat, coffee cup and motorcycle) and text rendered with DejaVu fonts."""
+bundled astronaut, camera man, cat, coffee cup and motorcycle; a cyclist from COCO val2017, see
+photos/README.md) and text rendered with DejaVu fonts."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ from skimage import data
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 # where the astronaut's face is in skimage's 512x512 photo (relative): it must fall inside the box
 ASTRONAUT_FACE_CENTRE = (0.44, 0.24)
+CYCLIST = Path(__file__).with_name("photos") / "coco_val2017_000000261888.jpg"
+# COCO's own box of the bicycle in that photo (its annotation, 640x426 pixels), relative
+CYCLIST_BICYCLE = {"Left": 339 / 640, "Top": 252 / 426, "Width": 189 / 640, "Height": 145 / 426}
 
 
 def encoded(pixels: np.ndarray, image_format: str = "JPEG") -> bytes:
@@ -192,6 +196,32 @@ def test_detect_labels_boxes_objects_under_aws_names(rekognition: Any) -> None:
     people = rekognition.detect_labels(Image={"Bytes": encoded(data.astronaut())})["Labels"]
     (person,) = [label for label in people if label["Name"] == "Person"]
     assert person["Confidence"] >= 90 and len(person["Instances"]) == 1
+
+
+def overlap(first: dict[str, float], second: dict[str, float]) -> float:
+    """Intersection over union of two Rekognition bounding boxes."""
+    width = min(first["Left"] + first["Width"], second["Left"] + second["Width"]) - max(
+        first["Left"], second["Left"]
+    )
+    height = min(first["Top"] + first["Height"], second["Top"] + second["Height"]) - max(
+        first["Top"], second["Top"]
+    )
+    shared = max(width, 0.0) * max(height, 0.0)
+    return shared / (first["Width"] * first["Height"] + second["Width"] * second["Height"] - shared)
+
+
+def test_detect_labels_boxes_the_bicycle_of_a_photo(rekognition: Any) -> None:
+    labels = {
+        label["Name"]: label
+        for label in rekognition.detect_labels(Image={"Bytes": CYCLIST.read_bytes()})["Labels"]
+    }
+    bicycle = labels["Bicycle"]
+    assert bicycle["Confidence"] >= 90 and "Unicycle" not in labels
+    (instance,) = bicycle["Instances"]
+    assert instance["Confidence"] >= 90 and overlap(instance["BoundingBox"], CYCLIST_BICYCLE) >= 0.5
+    assert {"Name": "Vehicle"} in bicycle["Parents"] and labels["Person"]["Instances"]
+    for name in labels:
+        assert name == " ".join(word[:1].upper() + word[1:] for word in name.split()), name
 
 
 def test_detect_faces_finds_none_in_a_cat(rekognition: Any, cat: bytes) -> None:

@@ -14,7 +14,7 @@ from PIL import Image, ImageEnhance, ImageFilter
 from skimage import data as skimage_data
 
 from nimbus.engines.vision import face_keypoints, faces
-from nimbus.engines.vision.face_embedding import SAME_PERSON_DISTANCE
+from nimbus.engines.vision.face_embedding import SAME_PERSON_COSINE
 from nimbus.engines.vision.face_mesh import AWS_LANDMARK_POINTS
 from nimbus.engines.vision.image import DecodedImage, decode_image
 
@@ -161,14 +161,14 @@ def test_same_person_matches_and_another_does_not(
     assert faces.similarity(reference, other) < 50
 
 
-def test_similarity_mapping_is_calibrated_at_dlibs_threshold() -> None:
-    origin = np.zeros(128, dtype=np.float32)
+def test_similarity_mapping_is_calibrated_at_the_published_threshold() -> None:
+    unit = np.zeros(128, dtype=np.float32)
+    unit[0] = 1.0
     at_threshold = np.zeros(128, dtype=np.float32)
-    at_threshold[0] = SAME_PERSON_DISTANCE
-    assert faces.similarity(origin, at_threshold) == pytest.approx(80)
-    assert faces.similarity(origin, origin) > 99.9
-    far = np.full(128, 10.0, dtype=np.float32)
-    assert faces.similarity(origin, far) < 1e-6  # no overflow far from the threshold
+    at_threshold[:2] = SAME_PERSON_COSINE, math.sqrt(1.0 - SAME_PERSON_COSINE**2)
+    assert faces.similarity(unit, at_threshold) == pytest.approx(80)
+    assert faces.similarity(unit, unit) > 99.9
+    assert faces.similarity(unit, -unit) < 1e-6  # no overflow far from the threshold
 
 
 def _canvas_with_small_faces(face_width: int, count: int) -> tuple[DecodedImage, list[tuple[float, float]]]:

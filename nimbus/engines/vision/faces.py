@@ -7,7 +7,9 @@ knows the models, not AWS's request shapes. Each stage is in its own module:
   face_mesh        468-point mesh: the other landmarks, pose, eyes and mouth open
   face_keypoints   landmarks and pose from the five keypoints, where the mesh does not fit
   face_attributes  age range, gender, emotions and smile, image quality
-  face_embedding   dlib 128-d descriptors and the similarity mapping
+  face_chips       dlib's five-point shape, along which age and gender see the face
+  face_embedding   SFace 128-d descriptors of aligned faces and the similarity mapping
+  face_embedding_dlib  dlib's ResNet descriptors, kept for collections indexed with them
 Models load lazily, once per process, and are safe to call from several threads.
 
 The detector decides what is a face and where its box is. The mesh, fitted in the detector's
@@ -27,7 +29,14 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from nimbus.engines.vision import face_attributes, face_embedding, face_keypoints, face_mesh
+from nimbus.engines.vision import (
+    face_attributes,
+    face_chips,
+    face_embedding,
+    face_embedding_dlib,
+    face_keypoints,
+    face_mesh,
+)
 from nimbus.engines.vision.face_attributes import AgeRange, Gender, Quality
 from nimbus.engines.vision.face_confidence import calibrated_confidence
 from nimbus.engines.vision.face_detection import FINE_SIDE, FaceCandidate, find_faces
@@ -36,6 +45,9 @@ from nimbus.engines.vision.geometry import Box
 from nimbus.engines.vision.image import DecodedImage
 
 SMILE_PROBABILITY = 0.5
+# the face descriptor networks by name; descriptors of different networks cannot be compared
+DESCRIPTORS = {"dlib-resnet": face_embedding_dlib, "sface": face_embedding}
+LATEST_DESCRIPTOR = "sface"
 DECODE_SIDE = FINE_SIDE  # the widest view of a photo the face engine takes
 
 
@@ -80,14 +92,17 @@ def detect_faces(image: DecodedImage, attributes: bool = False) -> list[Face]:
     return sorted(faces, key=lambda face: face.bounding_box.width * face.bounding_box.height, reverse=True)
 
 
-def embed_faces(image: DecodedImage, faces: list[Face]) -> list[np.ndarray]:
-    """A 128-d descriptor for each face, in order; compare them with ``similarity``."""
-    return [face_embedding.embed(image.pixels, face.detection.box) for face in faces]
+def embed_faces(
+    image: DecodedImage, faces: list[Face], descriptor: str = LATEST_DESCRIPTOR
+) -> list[np.ndarray]:
+    """A 128-d ``descriptor`` for each face, in order; compare them with ``similarity``."""
+    return [DESCRIPTORS[descriptor].embed(image.pixels, face.detection) for face in faces]
 
 
-def similarity(first: np.ndarray, second: np.ndarray) -> float:
-    """0-100; 80 and above is the same person (Rekognition's default match threshold)."""
-    return face_embedding.similarity(first, second)
+def similarity(first: np.ndarray, second: np.ndarray, descriptor: str = LATEST_DESCRIPTOR) -> float:
+    """0-100 for two descriptors of one kind; 80 and above is the same person (Rekognition's
+    default match threshold)."""
+    return DESCRIPTORS[descriptor].similarity(first, second)
 
 
 def _face(image: DecodedImage, picture: Image.Image, candidate: FaceCandidate, attributes: bool) -> Face:
@@ -113,7 +128,7 @@ def _face(image: DecodedImage, picture: Image.Image, candidate: FaceCandidate, a
 def _attributes(
     image: DecodedImage, picture: Image.Image, candidate: FaceCandidate, mesh: FaceMesh | None
 ) -> FaceAttributes:
-    shape = face_embedding.five_point_shape(image.pixels, candidate.box)
+    shape = face_chips.five_point_shape(image.pixels, candidate.box)
     emotion_scores = face_attributes.emotions(picture, candidate.box)
     happy = emotion_scores["HAPPY"] / 100.0
     smiling = happy >= SMILE_PROBABILITY

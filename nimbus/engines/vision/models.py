@@ -22,6 +22,7 @@ MODELS_DIR_VARIABLE = "NIMBUS_MODELS_DIR"
 CLASSIFIER_FILE = "efficientnet_lite0_imagenet.onnx"
 DETECTOR_FILE = "nanodet_g_coco.onnx"
 FACE_DETECTOR_FILE = "retinaface_mobilenet025_wider.onnx"
+FACE_EMBEDDING_FILE = "sface_2021dec.onnx"
 SSD_FILE = "ssd_mobilenet_v2_coco.onnx"
 PREFERRED_PROVIDERS = ("CUDAExecutionProvider", "CPUExecutionProvider")
 _session_lock = threading.Lock()

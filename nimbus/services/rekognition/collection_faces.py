@@ -15,8 +15,8 @@ from nimbus.engines.vision.image import DecodedImage
 from nimbus.services.registry import RequestContext
 from nimbus.services.rekognition import rekognition
 from nimbus.services.rekognition.collection_records import (
-    FACE_MODEL_VERSION,
     FACES,
+    face_descriptor,
     face_id_token,
     face_shape,
     faces_by_id,
@@ -59,7 +59,7 @@ def index_faces(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     found = face_engine.detect_faces(image, attributes=bool(wanted))[:MAX_INDEXED_FACES]
     max_faces = min(request.get("MaxFaces", MAX_INDEXED_FACES), MAX_INDEXED_FACES)
     indexed, unindexed = _choose_faces(image, found, request.get("QualityFilter", "AUTO"), max_faces, wanted)
-    vectors = face_engine.embed_faces(image, indexed)
+    vectors = face_engine.embed_faces(image, indexed, face_descriptor(collection))
     image_id, now = str(uuid.uuid4()), datetime.now(UTC)
     rows = [
         {
@@ -72,7 +72,7 @@ def index_faces(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
             "box_width": face.bounding_box.width,
             "box_height": face.bounding_box.height,
             "confidence": face.confidence,
-            "index_faces_model_version": FACE_MODEL_VERSION,
+            "index_faces_model_version": collection.face_model_version,
             "user_id": None,
             "embedding": vector.astype("float32").tobytes(),
             "created_at": now,

@@ -12,16 +12,26 @@ from sqlalchemy.engine import Connection, Row
 
 from nimbus.services.registry import RequestContext
 from nimbus.services.rekognition.errors import collection_not_found, invalid_pagination_token, user_not_found
+from nimbus.services.resource_tags import tag_condition_keys
 from nimbus.storage import Storage
 from nimbus.storage.vision_schema import CollectionRecord, FaceRecord, UserRecord
 
 COLLECTIONS = CollectionRecord.__table__
 FACES = FaceRecord.__table__
 USERS = UserRecord.__table__
-FACE_MODEL_VERSION = "6.0"
+# A collection keeps the face model it was made with, as in AWS: its faces' descriptors compare only
+# with descriptors of the same network. 6.0 is dlib's ResNet (collections made before Nimbus moved
+# to SFace), 7.0 SFace.
+FACE_DESCRIPTORS = {"6.0": "dlib-resnet", "7.0": "sface"}
+FACE_MODEL_VERSION = "7.0"
 MAX_FACES_PER_USER = 100
 _FACE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _NAME_TOKEN = re.compile(r"[a-zA-Z0-9_.\-:]{1,255}")
+
+
+def face_descriptor(collection: Row[Any]) -> str:
+    """The face engine's descriptor network of the collection's faces."""
+    return FACE_DESCRIPTORS[collection.face_model_version]
 
 
 def collection_arn(ctx: RequestContext, collection_id: str) -> str:
@@ -119,3 +129,17 @@ def name_token(token: str | None) -> str | None:
     if token is not None and not _NAME_TOKEN.fullmatch(token):
         raise invalid_pagination_token()
     return token
+
+
+def collection_tag_keys(storage: Storage, arn: str) -> dict[str, str]:
+    """``aws:ResourceTag/*`` of ``arn:aws:rekognition:<region>:<account>:collection/<id>``."""
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or not parts[5].startswith("collection/"):
+        return {}
+    query = select(COLLECTIONS.c.tags).where(
+        COLLECTIONS.c.account_id == parts[4],
+        COLLECTIONS.c.region == parts[3],
+        COLLECTIONS.c.collection_id == parts[5].removeprefix("collection/"),
+    )
+    with storage.database.engine.connect() as connection:
+        return tag_condition_keys(connection.scalar(query) or {})

@@ -17,6 +17,7 @@ from nimbus.services.rekognition.collection_records import (
     USERS,
     collection_arn,
     collection_query,
+    collection_tag_keys,
     find_collection,
     name_token,
 )
@@ -24,10 +25,13 @@ from nimbus.services.rekognition.errors import collection_exists
 from nimbus.services.rekognition.face_index import face_index
 
 DEFAULT_PAGE_SIZE = 1000
+rekognition.resource_tags(collection_tag_keys)
 
 
 @rekognition.operation
 def create_collection(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """FaceModelVersion 7.0 is Nimbus's SFace descriptor; collections made before it keep 6.0
+    (dlib's descriptor) for life, as AWS collections keep theirs."""
     collection_id = request["CollectionId"]
     row = {
         "account_id": ctx.caller.account_id,

@@ -19,10 +19,9 @@ from weakref import WeakKeyDictionary
 import numpy as np
 from sqlalchemy import Engine, select
 
+from nimbus.services.rekognition.collection_records import COLLECTIONS, FACE_DESCRIPTORS, FACES
 from nimbus.storage.database import Database
-from nimbus.storage.vision_schema import FaceRecord
 
-FACES = FaceRecord.__table__
 DESCRIPTOR_SIZE = 128
 
 
@@ -32,17 +31,22 @@ def as_vector(embedding: bytes) -> np.ndarray:
 
 @dataclass(frozen=True)
 class IndexedFaces:
-    """One collection's faces: ids, owning users (None when unassociated) and descriptors, row-aligned."""
+    """One collection's faces: ids, owning users (None when unassociated) and descriptors, row-aligned,
+    and the face engine's descriptor network they come from."""
 
+    descriptor: str
     face_ids: np.ndarray  # object array of str
     user_ids: np.ndarray  # object array of str or None
     vectors: np.ndarray  # n x 128 float32
     squared_norms: np.ndarray  # n float32, kept for fast distances
 
     @classmethod
-    def of(cls, face_ids: Sequence[str], user_ids: Sequence[str | None], vectors: np.ndarray) -> IndexedFaces:
+    def of(
+        cls, descriptor: str, face_ids: Sequence[str], user_ids: Sequence[str | None], vectors: np.ndarray
+    ) -> IndexedFaces:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, DESCRIPTOR_SIZE)
         return cls(
+            descriptor,
             np.array(face_ids, dtype=object).reshape(-1),
             np.array(user_ids, dtype=object).reshape(-1),
             vectors,
@@ -64,8 +68,11 @@ class IndexedFaces:
         return rows[np.argsort(distances[rows], kind="stable")]
 
     def added(self, face_ids: Sequence[str], vectors: Sequence[np.ndarray]) -> IndexedFaces:
-        new = IndexedFaces.of(face_ids, [None] * len(face_ids), np.asarray(vectors, dtype=np.float32))
+        new = IndexedFaces.of(
+            self.descriptor, face_ids, [None] * len(face_ids), np.asarray(vectors, dtype=np.float32)
+        )
         return IndexedFaces(
+            self.descriptor,
             np.concatenate([self.face_ids, new.face_ids]),
             np.concatenate([self.user_ids, new.user_ids]),
             np.concatenate([self.vectors, new.vectors]),
@@ -75,13 +82,17 @@ class IndexedFaces:
     def without(self, face_ids: Sequence[str]) -> IndexedFaces:
         keep = ~np.isin(self.face_ids, np.array(list(face_ids), dtype=object))
         return IndexedFaces(
-            self.face_ids[keep], self.user_ids[keep], self.vectors[keep], self.squared_norms[keep]
+            self.descriptor,
+            self.face_ids[keep],
+            self.user_ids[keep],
+            self.vectors[keep],
+            self.squared_norms[keep],
         )
 
     def with_user(self, face_ids: Sequence[str], user_id: str | None) -> IndexedFaces:
         user_ids = self.user_ids.copy()
         user_ids[np.isin(self.face_ids, np.array(list(face_ids), dtype=object))] = user_id
-        return IndexedFaces(self.face_ids, user_ids, self.vectors, self.squared_norms)
+        return IndexedFaces(self.descriptor, self.face_ids, user_ids, self.vectors, self.squared_norms)
 
 
 class FaceIndex:
@@ -105,10 +116,14 @@ class FaceIndex:
         query = select(FACES.c.face_id, FACES.c.user_id, FACES.c.embedding).where(
             FACES.c.collection == collection
         )
+        version = select(COLLECTIONS.c.face_model_version).where(COLLECTIONS.c.id == collection)
         with self.engine.connect() as connection:
             rows = connection.execute(query).all()
+            descriptor = FACE_DESCRIPTORS[connection.execute(version).scalar_one()]
         vectors = np.frombuffer(b"".join(row.embedding for row in rows), dtype=np.float32)
-        return IndexedFaces.of([row.face_id for row in rows], [row.user_id for row in rows], vectors)
+        return IndexedFaces.of(
+            descriptor, [row.face_id for row in rows], [row.user_id for row in rows], vectors
+        )
 
     # The updates below run under ``lock``, right after the transaction they mirror commits; a
     # collection not loaded yet needs none (it will load what was committed).

@@ -16,6 +16,7 @@ from nimbus.engines.vision import faces as face_engine
 from nimbus.services.registry import RequestContext
 from nimbus.services.rekognition import rekognition
 from nimbus.services.rekognition.collection_records import (
+    face_descriptor,
     face_shape,
     faces_by_id,
     find_collection,
@@ -31,8 +32,8 @@ DEFAULT_MATCH_THRESHOLD = 80.0
 DEFAULT_MAX_FACES = 4096
 
 
-def best_similarity(queries: np.ndarray, vector: np.ndarray) -> float:
-    return max(face_engine.similarity(query, vector) for query in queries)
+def best_similarity(queries: np.ndarray, vector: np.ndarray, descriptor: str) -> float:
+    return max(face_engine.similarity(query, vector, descriptor) for query in queries)
 
 
 def similar_faces(
@@ -43,7 +44,7 @@ def similar_faces(
         return []
     found = []
     for row in indexed.nearest(indexed.distances(queries), count, candidates):
-        similarity = best_similarity(queries, indexed.vectors[row])
+        similarity = best_similarity(queries, indexed.vectors[row], indexed.descriptor)
         if similarity < threshold:
             break
         found.append((str(indexed.face_ids[row]), similarity))
@@ -68,6 +69,11 @@ def _face_matches(
     threshold = request.get("FaceMatchThreshold", DEFAULT_MATCH_THRESHOLD)
     count = request.get("MaxFaces", DEFAULT_MAX_FACES)
     return collection_face_matches(ctx.storage, collection.id, queries, threshold, count, exclude)
+
+
+def collection_descriptor(storage: Storage, collection: int) -> str:
+    """The descriptor network of a collection's faces, for work that holds only its surrogate id."""
+    return face_index(storage.database).faces(collection).descriptor
 
 
 def collection_face_matches(
@@ -108,7 +114,9 @@ def search_faces_by_image(ctx: RequestContext, request: dict[str, Any]) -> dict[
     if not found:
         raise no_faces_in_image()
     largest = found[0]
-    queries = np.asarray(face_engine.embed_faces(image, [largest]), dtype=np.float32)
+    queries = np.asarray(
+        face_engine.embed_faces(image, [largest], face_descriptor(collection)), dtype=np.float32
+    )
     return {
         "SearchedFaceBoundingBox": bounding_box(largest.bounding_box),
         "SearchedFaceConfidence": largest.confidence,

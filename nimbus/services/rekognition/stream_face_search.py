@@ -17,7 +17,11 @@ from nimbus.services.kinesis.data import NewRecord, append_records
 from nimbus.services.kinesisvideo.fragments import fragment_number
 from nimbus.services.rekognition.collection_records import collection_key
 from nimbus.services.rekognition.face_details import compared_face
-from nimbus.services.rekognition.search import DEFAULT_MATCH_THRESHOLD, collection_face_matches
+from nimbus.services.rekognition.search import (
+    DEFAULT_MATCH_THRESHOLD,
+    collection_descriptor,
+    collection_face_matches,
+)
 from nimbus.services.rekognition.stream_analysis import ProcessorFailure, frame_image, in_regions
 from nimbus.storage import Storage
 
@@ -56,7 +60,8 @@ class FaceSearchAnalysis:
             if in_regions(face.bounding_box, self.processor.request.get("RegionsOfInterest"))
         ]
         responses = []
-        for face, descriptor in zip(found, face_engine.embed_faces(image, found), strict=True):
+        descriptors = face_engine.embed_faces(image, found, collection_descriptor(self.storage, collection))
+        for face, descriptor in zip(found, descriptors, strict=True):
             queries = np.asarray(descriptor, dtype=np.float32)[np.newaxis]
             matches = collection_face_matches(
                 self.storage, collection, queries, self.threshold, MAX_MATCHES_PER_FACE, None

@@ -22,6 +22,7 @@ from nimbus.services.rekognition.collection_records import (
     FACES,
     MAX_FACES_PER_USER,
     USERS,
+    face_descriptor,
     faces_by_id,
     find_collection,
     name_token,
@@ -129,7 +130,12 @@ def _user_vectors(connection: Connection, collection: int, user_id: str) -> np.n
 
 
 def _association_failure(
-    face_id: str, row: Row[Any] | None, user_id: str, user_vectors: np.ndarray, threshold: float
+    face_id: str,
+    row: Row[Any] | None,
+    user_id: str,
+    user_vectors: np.ndarray,
+    threshold: float,
+    descriptor: str,
 ) -> dict[str, Any] | None:
     """Why ``face_id`` cannot join the user (an UnsuccessfulFaceAssociation), or None if it can."""
     if row is None:
@@ -137,7 +143,7 @@ def _association_failure(
     if row.user_id is not None and row.user_id != user_id:
         return {"FaceId": face_id, "UserId": row.user_id, "Reasons": ["ASSOCIATED_TO_A_DIFFERENT_USER"]}
     if len(user_vectors):
-        similarity = best_similarity(user_vectors, as_vector(row.embedding))
+        similarity = best_similarity(user_vectors, as_vector(row.embedding), descriptor)
         if similarity < threshold:
             return {
                 "FaceId": face_id,
@@ -163,7 +169,9 @@ def associate_faces(ctx: RequestContext, request: dict[str, Any]) -> dict[str, A
             failures, joining = [], []
             for face_id in face_ids:
                 row = found.get(face_id)
-                failure = _association_failure(face_id, row, user_id, user_vectors, threshold)
+                failure = _association_failure(
+                    face_id, row, user_id, user_vectors, threshold, face_descriptor(collection)
+                )
                 if failure is not None:
                     failures.append(failure)
                 elif row is not None and row.user_id is None:  # one already with this user is ignored
@@ -240,7 +248,7 @@ def similar_users(
         user_id = str(indexed.user_ids[row])
         if user_id in matches:
             continue
-        similarity = best_similarity(queries, indexed.vectors[row])
+        similarity = best_similarity(queries, indexed.vectors[row], indexed.descriptor)
         if similarity < threshold or len(matches) == count:
             break
         matches[user_id] = similarity
@@ -287,7 +295,9 @@ def search_users_by_image(ctx: RequestContext, request: dict[str, Any]) -> dict[
     if not found:
         raise no_faces_in_image()
     largest, others = found[0], found[1:]
-    queries = np.asarray(face_engine.embed_faces(image, [largest]), dtype=np.float32)
+    queries = np.asarray(
+        face_engine.embed_faces(image, [largest], face_descriptor(collection)), dtype=np.float32
+    )
     indexed = face_index(ctx.storage.database).faces(collection.id)
     threshold = request.get("UserMatchThreshold", DEFAULT_SEARCH_THRESHOLD)
     return {

@@ -16,7 +16,11 @@ from nimbus.services.registry import RequestContext
 from nimbus.services.rekognition import rekognition
 from nimbus.services.rekognition.collection_records import collection_key, find_collection
 from nimbus.services.rekognition.face_details import bounding_box, face_detail, requested_attributes
-from nimbus.services.rekognition.search import DEFAULT_MATCH_THRESHOLD, collection_face_matches
+from nimbus.services.rekognition.search import (
+    DEFAULT_MATCH_THRESHOLD,
+    collection_descriptor,
+    collection_face_matches,
+)
 from nimbus.services.rekognition.video_jobs import (
     VideoSource,
     find_video_job,
@@ -48,12 +52,13 @@ def persons_over_time(source: VideoSource, request: dict[str, Any]) -> dict[str,
     job = source.job
     collection = collection_key(source.storage, job.account_id, job.region, request["CollectionId"])
     threshold = request.get("FaceMatchThreshold", DEFAULT_MATCH_THRESHOLD)
+    kind = collection_descriptor(source.storage, collection)
     persons: list[np.ndarray] = []  # the latest descriptor of each person seen, by Index
     items = []
     for frame in source.sampled_frames():
         found = face_engine.detect_faces(frame.image)
-        for face, descriptor in zip(found, face_engine.embed_faces(frame.image, found), strict=True):
-            index = _person_index(persons, np.asarray(descriptor, dtype=np.float32))
+        for face, descriptor in zip(found, face_engine.embed_faces(frame.image, found, kind), strict=True):
+            index = _person_index(persons, np.asarray(descriptor, dtype=np.float32), kind)
             queries = np.asarray(descriptor, dtype=np.float32)[np.newaxis]
             matches = collection_face_matches(
                 source.storage, collection, queries, threshold, MAX_MATCHES_PER_FACE, None
@@ -65,8 +70,8 @@ def persons_over_time(source: VideoSource, request: dict[str, Any]) -> dict[str,
     return {"TIMESTAMPS": items}
 
 
-def _person_index(persons: list[np.ndarray], descriptor: np.ndarray) -> int:
-    similarities = [face_engine.similarity(descriptor, known) for known in persons]
+def _person_index(persons: list[np.ndarray], descriptor: np.ndarray, kind: str) -> int:
+    similarities = [face_engine.similarity(descriptor, known, kind) for known in persons]
     if similarities and max(similarities) >= SAME_PERSON_SIMILARITY:
         index = int(np.argmax(similarities))
         persons[index] = descriptor  # follow the person as the face turns and the light changes
