@@ -14,6 +14,7 @@ from starlette.types import Receive
 
 from nimbus.errors import AwsError, not_implemented
 from nimbus.gateway import auth
+from nimbus.gateway.auth.payload import STREAMING_SIGNED_EVENTS
 from nimbus.gateway.authz.facts import request_facts
 from nimbus.gateway.authz.signers import Signers
 from nimbus.gateway.authz.step import Authorizer
@@ -31,6 +32,7 @@ from nimbus.storage.streams import BodyStream
 MAX_BODY = 64 * 1024 * 1024  # non-streaming requests (a 5 MB image as base64 JSON fits with room)
 MAX_HEADER_SECTION = 8 * 1024
 SMALL_BODY = 1024 * 1024  # S3's limit on the request header section
+_SHA256 = "x-amz-content-sha256"
 ANONYMOUS = Caller("", "", "", "anonymous")  # of an operation AWS serves unsigned
 
 
@@ -80,6 +82,15 @@ async def dispatch(
             request.stream = await _body_stream(request, receive, target)
         caller = ANONYMOUS
     else:
+        if (
+            target.operation.has_event_stream_input
+            and request.headers.get(_SHA256) != STREAMING_SIGNED_EVENTS
+        ):
+            raise AwsError(
+                target.service.validation_error,
+                f"The events of {target.operation.name} must be signed: "
+                f"{_SHA256} must be {STREAMING_SIGNED_EVENTS}.",
+            )
         if streaming:
             request.stream = await _body_stream(request, receive, target)
         signed = routed if scope.method.endswith("v2") else request
@@ -106,11 +117,12 @@ async def dispatch(
     )
     service, name = target.service, target.operation.name
 
-    def authorize() -> None:
+    def authorize() -> frozenset[str]:
         if scope is None and name in service.unsigned_operations:
-            return  # AWS serves these to anyone (SNS's ConfirmSubscription: its token is the secret)
+            # AWS serves these to anyone (SNS's ConfirmSubscription: its token is the secret)
+            return frozenset()
         identity = authorizer.identity(credential, signers.session, signers.token)
-        authorizer.authorize(service, name, parsed, request_facts(routed, scope, ctx.region), identity)
+        return authorizer.authorize(service, name, parsed, request_facts(routed, scope, ctx.region), identity)
 
     response = await anyio.to_thread.run_sync(_invoke, function, ctx, parsed, target.operation, authorize)
     authorizer.after(service, name)
@@ -122,11 +134,13 @@ def _invoke(
     ctx: RequestContext,
     parsed: dict[str, Any],
     operation: OperationModel,
-    authorize: Callable[[], None],
+    authorize: Callable[[], frozenset[str]],
 ) -> HttpResponse:
     """Runs in a worker thread: the authorization step, the operation, its serialization, and the
     reading of a streamed payload that is small anyway (one thread hop per request, not one per chunk)."""
-    authorize()
+    denied = authorize()
+    if denied:  # items of the request the caller may not act on: the operation reports them
+        ctx = replace(ctx, denied_resources=denied)
     result: Any = function(ctx, parsed)
     status = None
     if isinstance(result, WithStatus):
@@ -145,6 +159,8 @@ def _invoke(
 async def _body_stream(request: HttpRequest, receive: Receive, target: Target) -> BodyStream:
     """Small bodies are read at once (no thread hop per chunk); large ones stream to the worker thread."""
     length = request.headers.get("content-length", "")
+    if target.operation is not None and target.operation.has_event_stream_input:
+        return ThreadBodyStream(receive)  # read as events arrive, while the response streams out
     if target.service is not None and target.service.name != "s3":
         # Other services' payloads are a few MB (an utterance, an inference request) and are
         # signed as a whole, so the signature check needs all of it.
@@ -198,6 +214,8 @@ def _has_body_checksum(operation: OperationModel) -> bool:
 
 
 def _has_streaming_payload(operation: OperationModel) -> bool:
+    if operation.has_event_stream_input:
+        return True
     shape = operation.input_shape
     payload = shape.serialization.get("payload") if shape is not None else None
     return payload is not None and bool(shape.members[payload].serialization.get("streaming"))

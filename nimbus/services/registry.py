@@ -11,7 +11,7 @@ parsed, validated input shape (botocore member names) and the return value is th
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -48,6 +48,9 @@ class RequestContext:
     received_at: datetime
     host: str = ""  # the Host header, for building URLs users can follow (S3 Location, ...)
     session_token: str = ""  # the STS session token the request was signed with, if any
+    # resources of an operation AWS authorizes item by item (DeleteObjects' keys) that the caller may
+    # not act on: the operation reports each as AccessDenied and goes on with the others
+    denied_resources: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -84,6 +87,8 @@ class Service:
         # service's resources changed (a provider that caches forgets then)
         self.resource_policy: Callable[[Storage, str], Policy | None] | None = None
         self.resource_policies_changed: Callable[[], None] = lambda: None
+        # the condition keys a resource brings by ARN (aws:ResourceTag/*, s3:ExistingObjectTag/*)
+        self.resource_condition_keys: Callable[[Storage, str], Mapping[str, str]] | None = None
 
     @cached_property
     def model(self) -> ServiceModel:
@@ -112,6 +117,11 @@ class Service:
         calls after an operation that may have changed them."""
         self.resource_policy = provider
         self.resource_policies_changed = changed
+
+    def resource_tags(self, provider: Callable[[Storage, str], Mapping[str, str]]) -> None:
+        """Registers where the authorization step finds the condition keys of this service's tagged
+        resources (resource ARN -> ``{"aws:resourcetag/team": "red"}``), read only when a policy asks."""
+        self.resource_condition_keys = provider
 
     def operation_model(self, name: str) -> OperationModel:
         return self.model.operation_model(name)

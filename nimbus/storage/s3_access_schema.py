@@ -1,4 +1,5 @@
-"""S3 access settings of a bucket: its policy, Block Public Access, object ownership and canned ACL."""
+"""S3 access settings of a bucket: its policy, Block Public Access, object ownership, canned ACL and
+whether its tags take part in authorization (ABAC)."""
 
 from __future__ import annotations
 
@@ -24,3 +25,4 @@ class BucketAccessRecord(Base):
     restrict_public_buckets: Mapped[bool | None]
     object_ownership: Mapped[str | None] = mapped_column(String(32))
     acl: Mapped[str | None] = mapped_column(String(32))  # a canned ACL ("private", "public-read"...)
+    abac: Mapped[str | None] = mapped_column(String(8))  # PutBucketAbac's Status; None: never set (Disabled)

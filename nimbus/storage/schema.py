@@ -74,6 +74,8 @@ class ContentAttributes:
     storage_class: Mapped[str] = mapped_column(String(32))
     # SSE-C: {"salt", "key_hmac"} to recognise the customer's key, and for objects "nonces" (one a part)
     sse_customer: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # the canned ACL given when it was written, where the bucket allows ACLs (None: the owner's alone)
+    acl: Mapped[str | None] = mapped_column(String(32))
 
 
 class StoredVersion(ContentAttributes):

@@ -88,13 +88,18 @@ class Account:
                 self.iam.delete_role_policy(RoleName=name, PolicyName=policy)
             self.iam.delete_role(RoleName=name)
 
+    @classmethod
+    def for_module(cls, nimbus: NimbusServer) -> Iterator[Account]:
+        """An account for a module's tests, whose users and roles are removed after them."""
+        made = cls(nimbus)
+        yield made
+        if nimbus.is_running():
+            made.cleanup()
+
 
 @pytest.fixture(scope="module")
 def account(nimbus: NimbusServer) -> Iterator[Account]:
-    made = Account(nimbus)
-    yield made
-    if nimbus.is_running():
-        made.cleanup()
+    yield from Account.for_module(nimbus)
 
 
 def session_keys(credentials: dict[str, Any]) -> dict[str, str]:
@@ -155,6 +160,8 @@ def test_users_groups_and_managed_policies(account: Account, s3: Any, bucket: st
         "v2",
         "v1",
     ]
+    aws_versions = iam.list_policy_versions(PolicyArn=ADMIN)["Versions"]
+    assert [(v["VersionId"], v["IsDefaultVersion"]) for v in aws_versions] == [("v1", True)]
     summary = iam.get_account_summary()["SummaryMap"]
     assert summary["Users"] >= 1 and summary["Groups"] >= 1 and summary["Policies"] >= 1
 

@@ -39,7 +39,11 @@ TRUST = {
 }
 INVOKE = {
     "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Action": "sagemaker:InvokeEndpoint", "Resource": "*"}],
+    "Statement": [
+        {"Effect": "Allow", "Action": "sagemaker:InvokeEndpoint", "Resource": "*"},
+        # the model's data is read as the role, as AWS reads it
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::recommender/*"},
+    ],
 }
 SHORT_STAIRS = {
     "TrafficType": "STAIRS",
@@ -76,7 +80,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NimbusServer]:
 
 @pytest.fixture(scope="module")
 def setup(server: NimbusServer) -> dict[str, str]:
-    """A role SageMaker may assume and that may invoke endpoints, a model, and sample payloads."""
+    """A role SageMaker may assume and that may read the bucket and invoke endpoints, a model, and
+    sample payloads."""
     iam = server.client("iam")
     role = iam.create_role(RoleName="RecommenderRole", AssumeRolePolicyDocument=json.dumps(TRUST))["Role"][
         "Arn"

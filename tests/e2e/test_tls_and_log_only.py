@@ -1,6 +1,7 @@
 """A second Nimbus, started with NIMBUS_TLS=1 (as `nimbus serve --tls`) and NIMBUS_AUTHORIZATION=log-only:
-boto3 and the AWS CLI verify its certificate with the CA `nimbus env` exports as AWS_CA_BUNDLE, and
-a user no policy allows is served, the denial only logged with the statement that decided it."""
+boto3 and the AWS CLI verify its certificate with the CA `nimbus env` exports as AWS_CA_BUNDLE, so
+does the code of a sandboxed training job, and a user no policy allows is served, the denial only
+logged with the statement that decided it."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import certifi
 import pytest
 import requests
 from conftest import NimbusServer, nimbus_cli, parse_exports
+from test_iam_roles_in_jobs import TRUST, _archive, _log, _train
 
 from nimbus.gateway import tls
 
@@ -101,3 +103,21 @@ def test_log_only_serves_and_logs_the_deciding_statement(secure: TlsServer) -> N
         d["action"] == "s3:DeleteBucket" and d["decision"] == "explicitDeny" and "NoDeletes" in d["deciding"]
         for d in denials
     )
+
+
+def test_sandboxed_job_verifies_https_with_the_local_ca(secure: TlsServer) -> None:
+    """The job's SDK calls reach Nimbus over HTTPS: the CA is readable in the sandbox, named by
+    AWS_CA_BUNDLE."""
+    ca = str(secure.data_dir / "tls" / "ca.pem")
+    iam, s3 = secure.client("iam", verify=ca), secure.client("s3", verify=ca)
+    role = iam.create_role(RoleName="tls-trainer", AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
+    s3.create_bucket(Bucket="tls-job")
+    script = (
+        "import boto3, os\n"
+        'print("identity:", boto3.client("sts").get_caller_identity()["Arn"], os.environ["AWS_CA_BUNDLE"])\n'
+    )
+    s3.put_object(Bucket="tls-job", Key="source/sourcedir.tar.gz", Body=_archive(script))
+    described = _train(secure.client("sagemaker", verify=ca), "tls-job", role, "tls-job")
+    log = _log(secure.client("logs", verify=ca), "tls-job")
+    assert f"identity: arn:aws:sts::{secure.account_id}:assumed-role/tls-trainer/tls-job {ca}" in log, log
+    assert described["TrainingJobStatus"] == "Completed", described

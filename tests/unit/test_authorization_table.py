@@ -14,7 +14,7 @@ import pytest
 from botocore.utils import ArgumentGenerator
 
 from nimbus.errors import AwsError
-from nimbus.gateway.authz.actions import UNAUTHORIZED_OPERATIONS
+from nimbus.gateway.authz.actions import PER_ITEM_OPERATIONS, UNAUTHORIZED_OPERATIONS
 from nimbus.gateway.authz.facts import RequestFacts
 from nimbus.gateway.authz.step import Authorizer
 from nimbus.gateway.catalog import default_catalog
@@ -73,11 +73,14 @@ def test_allowed_and_denied(authorizer: Authorizer, service_name: str, operation
     if (service.model.signing_name, operation) in UNAUTHORIZED_OPERATIONS:
         authorizer.authorize(service, operation, request, _facts(), _identity("Deny"))  # AWS never denies it
         return
+    if (service.model.signing_name, operation) in PER_ITEM_OPERATIONS:  # each denied item is reported
+        assert authorizer.authorize(service, operation, request, _facts(), _identity("Deny"))
+        return
     with pytest.raises(AwsError) as denied:
         authorizer.authorize(service, operation, request, _facts(), _identity("Deny"))
     action = authorizer.table.for_operation(service.model.signing_name, operation)
     assert action is not None
-    assert denied.value.code in ("AccessDenied", "AccessDeniedException")
+    assert denied.value.code in ("AccessDenied", "AccessDeniedException", "AuthorizationError")
     assert denied.value.status in (400, 401, 403)
     assert f"perform: {action.prefix}:" in denied.value.message and "on resource: " in denied.value.message
     assert "explicit deny in an identity-based policy" in denied.value.message

@@ -58,6 +58,9 @@ DOCUMENTED_PERMISSION = re.compile(
 # operations AWS answers for any signed caller, needing no permission ("No permissions are required
 # to perform this operation", and for GetSessionToken "no permissions are required for a user")
 UNAUTHORIZED_OPERATIONS = frozenset({("sts", "GetCallerIdentity"), ("sts", "GetSessionToken")})
+# operations AWS authorizes item by item: a denied item is reported in the answer's Errors, the
+# others go ahead (DeleteObjects needs s3:DeleteObject, or s3:DeleteObjectVersion, on each key)
+PER_ITEM_OPERATIONS = frozenset({("s3", "DeleteObjects")})
 
 
 @dataclass(frozen=True)

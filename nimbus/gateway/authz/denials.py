@@ -7,6 +7,7 @@ from botocore.model import ServiceModel
 
 from nimbus.errors import AwsError
 from nimbus.policy import EXPLICIT_DENY, Decision
+from nimbus.protocol.serializers import QUERY_ERROR_HEADER
 
 _EXPLICIT = {
     "identity": "an identity-based policy",
@@ -26,6 +27,10 @@ def access_denied(
 
 def denied(model: ServiceModel, message: str) -> AwsError:
     code, status = _shape(model)
+    if model.metadata.get("awsQueryCompatible") is not None:
+        # a service that left the query protocol for JSON (SQS) still names the query code, which
+        # botocore reads from this header
+        return AwsError(code, message, status, headers={QUERY_ERROR_HEADER: "AccessDenied;Sender"})
     return AwsError(code, message, status)
 
 
@@ -45,15 +50,16 @@ def _why(action: str, decision: Decision) -> str:
 
 
 def _shape(model: ServiceModel) -> tuple[str, int]:
-    """S3 and the query services say AccessDenied (403); JSON services AccessDeniedException, with
-    the status their model gives it (400 for JSON 1.x, 403 for REST-JSON where it gives none)."""
+    """S3 and the query services say AccessDenied (403), SNS AuthorizationError (403, its own
+    shape); JSON services AccessDeniedException, with the status their model gives it (400 for
+    JSON 1.x, 403 for REST-JSON where it gives none); SQS, query-compatible, 403 as it always did."""
+    errors = {shape.metadata.get("error", {}).get("code", shape.name): shape for shape in model.error_shapes}
     if model.protocol in ("rest-xml", "query"):
-        return "AccessDenied", 403
-    for shape in model.error_shapes:
-        if shape.name == "AccessDeniedException":
-            return shape.name, int(
-                shape.metadata.get("error", {}).get(
-                    "httpStatusCode", 400 if model.protocol == "json" else 403
-                )
-            )
-    return "AccessDeniedException", 400 if model.protocol == "json" else 403
+        return ("AuthorizationError" if "AuthorizationError" in errors else "AccessDenied"), 403
+    if model.metadata.get("awsQueryCompatible") is not None:
+        return "AccessDeniedException", 403
+    shape = errors.get("AccessDeniedException")
+    default = 400 if model.protocol == "json" else 403
+    if shape is None:
+        return "AccessDeniedException", default
+    return "AccessDeniedException", int(shape.metadata.get("error", {}).get("httpStatusCode", default))

@@ -4,7 +4,8 @@ types, their ``${Placeholders}`` filled from the parsed input.
 A placeholder takes the input member of its name (``${TrainingJobName}``, ``${CollectionId}``, case
 aside), the member it is documented as (``${BucketName}`` is ``Bucket``, ``${ObjectName}`` is ``Key``,
 ``${ClusterId}`` is EMR's ``JobFlowId``), or the name without ``WithPath``. An input member that is
-itself an ARN of the resource type (``RoleArn``, ``PolicyArn``) is taken whole. A list fills one ARN
+itself an ARN of the resource type (``RoleArn``, ``PolicyArn``, SNS's ``TopicArn``) is taken whole;
+SQS's ``${QueueName}`` is the last segment of ``QueueUrl``. A list fills one ARN
 per value (DeleteObjects, TerminateJobFlows). A resource type that cannot be filled is left out;
 an action with none filled acts on ``*``.
 """
@@ -71,12 +72,22 @@ def _arn_member(template: str, request: Mapping[str, Any]) -> list[str]:
     for name, value in request.items():
         if name.endswith("Arn") and isinstance(value, str):
             given = value.split(":", 5)
-            if len(given) == 6 and given[2] == parts[2] and given[5].startswith((word + "/", word + ":")):
+            if len(given) == 6 and given[2] == parts[2] and _same_kind(word, parts[5], given[5]):
                 found.append(value)
     return found
 
 
+def _same_kind(word: str, template: str, resource: str) -> bool:
+    """Whether an ARN's resource part is of the template's kind: the same resource word
+    (``role/...``), or for a template that is only a name (an SNS topic's ``${TopicName}``), a name."""
+    if word:
+        return resource.startswith((word + "/", word + ":"))
+    return template.count("/") == resource.count("/") and template.count(":") == resource.count(":")
+
+
 def _member_values(placeholder: str, request: Mapping[str, Any]) -> list[str]:
+    if placeholder == "QueueName" and isinstance(request.get("QueueUrl"), str):  # SQS names queues by URL
+        return [request["QueueUrl"].rstrip("/").rsplit("/", 1)[-1]]
     names = [placeholder, *PLACEHOLDER_MEMBERS.get(placeholder, ()), placeholder.removesuffix("WithPath")]
     wanted = {name.lower() for name in names}
     for value in _members(request, wanted):

@@ -15,12 +15,19 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-from nimbus.gateway.authz.actions import UNAUTHORIZED_OPERATIONS, IamAction, action_table
+from nimbus.gateway.authz.actions import (
+    PER_ITEM_OPERATIONS,
+    UNAUTHORIZED_OPERATIONS,
+    IamAction,
+    action_table,
+)
 from nimbus.gateway.authz.context import RequestFacts, Value, request_context
 from nimbus.gateway.authz.denials import access_denied, denied
 from nimbus.gateway.authz.resources import resource_arns
 from nimbus.policy import Decision, PolicySet, Principal, Request, evaluate
 from nimbus.policy.principals import ANONYMOUS
+from nimbus.policy.resource_keys import WithResourceKeys
+from nimbus.services.iam import role_access
 from nimbus.services.iam.identities import Identities, Identity
 from nimbus.services.registry import Service
 from nimbus.storage import Storage
@@ -48,12 +55,18 @@ class Authorizer:
     def __init__(self, storage: Storage, services: Mapping[str, Service], mode: str = ENFORCE) -> None:
         self.storage = storage
         self.mode = mode
+        role_access.enforce(mode == ENFORCE)  # the data services move as a job's role is decided alike
         self.identities = Identities(storage)
         self.table = action_table(service.model for service in services.values())
         self._resource_policies = {
             service.model.signing_name: service.resource_policy
             for service in services.values()
             if service.resource_policy is not None
+        }
+        self._resource_keys = {
+            service.model.signing_name: service.resource_condition_keys
+            for service in services.values()
+            if service.resource_condition_keys is not None
         }
 
     def identity(self, credential: Credential | None, session: SessionClaims | None, token: str) -> Identity:
@@ -68,27 +81,42 @@ class Authorizer:
         request: Mapping[str, Any],
         facts: RequestFacts,
         identity: Identity,
-    ) -> None:
+    ) -> frozenset[str]:
+        """Raises the service's AccessDenied for a denied request. For an operation authorized item by
+        item, answers instead the resources the caller may not act on (the operation reports them)."""
         prefix = service.model.signing_name
         if (prefix, operation) in UNAUTHORIZED_OPERATIONS:
-            return
+            return frozenset()
         action = self.table.for_operation(prefix, operation)
         if action is None:
             if not identity.principal.is_root:
                 self._deny_unmapped(service, operation, identity)
-            return
+            return frozenset()
+        per_item = (prefix, operation) in PER_ITEM_OPERATIONS
         context = {**request_context(facts, action, request), **identity.context}  # one for all checks
+        denied_items: set[str] = set()
         for check in self.checks(action, request, facts, identity):
             decision = self.decide(identity, check, context)
-            if not decision.allowed:
-                self._refuse(service, identity, check, decision)
+            if decision.allowed:
+                continue
+            self._log_denial(identity, check, decision)
+            if self.mode != ENFORCE:
+                continue
+            if not per_item:
+                raise access_denied(
+                    service.model, identity.principal.arn, check.action.full_name, check.resource, decision
+                )
+            denied_items.add(check.resource)
+        return frozenset(denied_items)
 
     def decide(self, identity: Identity, check: Check, request_context: Mapping[str, Value]) -> Decision:
         provider = self._resource_policies.get(check.action.prefix)
         resource_policy = (
             provider(self.storage, check.resource) if provider and check.resource != "*" else None
         )
-        context = {**request_context, **check.context}
+        context = WithResourceKeys(
+            {**request_context, **check.context}, lambda: self._resource_context(check)
+        )
         principal = identity.principal
         policies = identity.policies
         return evaluate(
@@ -102,12 +130,25 @@ class Authorizer:
             ),
         )
 
+    def _resource_context(self, check: Check) -> Mapping[str, Value]:
+        """The resource's tag keys of the families the reference lists for the action (S3 lists no
+        ``s3:ExistingObjectTag`` for PutObject and DeleteObject, so an object's tags decide neither)."""
+        provider = self._resource_keys.get(check.action.prefix)
+        if provider is None or check.resource == "*":
+            return {}
+        families = {key.split("/", 1)[0].lower() for key in check.action.condition_keys if "/" in key}
+        keys = provider(self.storage, check.resource)
+        return {key: value for key, value in keys.items() if key.split("/", 1)[0] in families}
+
     def checks(
         self, action: IamAction, request: Mapping[str, Any], facts: RequestFacts, identity: Identity
     ) -> Iterator[Check]:
         """The request's own action on each of its resources, S3's read of a copy's source, and
         iam:PassRole for each role the request hands to the service."""
         account = self.storage.credentials.account_id
+        if action.prefix == "s3" and isinstance(request.get("Delete"), Mapping):
+            yield from self._deleted_keys(request["Bucket"], request["Delete"])
+            return
         main = action
         if request.get("VersionId") and action.prefix == "s3":
             main = self.table.version_action(action) or action
@@ -133,6 +174,14 @@ class Authorizer:
             assert tag_session is not None
             yield from (Check(tag_session, resource) for resource in resources)
 
+    def _deleted_keys(self, bucket: str, delete: Mapping[str, Any]) -> Iterator[Check]:
+        """DeleteObjects: s3:DeleteObject on each key, s3:DeleteObjectVersion on each named version."""
+        for entry in delete.get("Objects") or []:
+            name = "DeleteObjectVersion" if entry.get("VersionId") else "DeleteObject"
+            deletion = self.table.action("s3", name)
+            assert deletion is not None
+            yield Check(deletion, f"arn:aws:s3:::{bucket}/{entry['Key']}")
+
     def _copy_source(self, source: str) -> Check:
         path, _, query = unquote(source).lstrip("/").partition("?")
         versioned = "versionId=" in query
@@ -152,12 +201,11 @@ class Authorizer:
         elif action is None or not any(kind.name == "object" for kind in action.resource_types):
             service.resource_policies_changed()
 
-    def _refuse(self, service: Service, identity: Identity, check: Check, decision: Decision) -> None:
-        enforced = self.mode == ENFORCE
+    def _log_denial(self, identity: Identity, check: Check, decision: Decision) -> None:
         log.info(
             json.dumps(
                 {
-                    "authorization": "denied" if enforced else "denied (log-only)",
+                    "authorization": "denied" if self.mode == ENFORCE else "denied (log-only)",
                     "principal": identity.principal.arn,
                     "action": check.action.full_name,
                     "resource": check.resource,
@@ -166,10 +214,6 @@ class Authorizer:
                 }
             )
         )
-        if enforced:
-            raise access_denied(
-                service.model, identity.principal.arn, check.action.full_name, check.resource, decision
-            )
 
     def _deny_unmapped(self, service: Service, operation: str, identity: Identity) -> None:
         """An operation the action table does not know (a new one): only the root user may call it."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
@@ -247,10 +248,16 @@ def _version_output(version: Any, default: str, *, document: bool) -> dict[str, 
     return output
 
 
+def _policy_locked(ctx: RequestContext, policy_arn: str) -> AbstractContextManager[Connection]:
+    """A transaction holding the policy's lock: its versions and default change one writer at a time
+    (concurrent writers would otherwise both take the 5th slot, or the same next version id)."""
+    return ctx.storage.database.locked(f"iam/policy/{policy_arn}")
+
+
 @iam.operation
 def create_policy_version(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     checked_policy(request["PolicyDocument"], "identity", "managed")
-    with ctx.storage.database.engine.begin() as connection:
+    with _policy_locked(ctx, request["PolicyArn"]) as connection:
         row = find_policy(connection, ctx, request["PolicyArn"])
         if len(_versions(connection, row)) >= MAX_VERSIONS:
             raise AwsError(
@@ -313,6 +320,10 @@ def _find_version(connection: Connection, row: Any, version_id: str, policy_arn:
 
 @iam.operation
 def list_policy_versions(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """An AWS managed policy has the one version Nimbus knows, v1."""
+    if request["PolicyArn"] in AWS_MANAGED:
+        version = {"VersionId": "v1", "IsDefaultVersion": True, "CreateDate": CREATED}
+        return {"Versions": [version], "IsTruncated": False}
     with ctx.storage.database.engine.connect() as connection:
         row = find_policy(connection, ctx, request["PolicyArn"])
         versions = sorted(_versions(connection, row), key=lambda v: int(v.version_id[1:]), reverse=True)
@@ -325,7 +336,7 @@ def list_policy_versions(ctx: RequestContext, request: dict[str, Any]) -> dict[s
 
 @iam.operation
 def set_default_policy_version(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
-    with ctx.storage.database.engine.begin() as connection:
+    with _policy_locked(ctx, request["PolicyArn"]) as connection:
         row = find_policy(connection, ctx, request["PolicyArn"])
         _find_version(connection, row, request["VersionId"], request["PolicyArn"])
         connection.execute(
@@ -338,7 +349,7 @@ def set_default_policy_version(ctx: RequestContext, request: dict[str, Any]) -> 
 
 @iam.operation
 def delete_policy_version(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
-    with ctx.storage.database.engine.begin() as connection:
+    with _policy_locked(ctx, request["PolicyArn"]) as connection:
         row = find_policy(connection, ctx, request["PolicyArn"])
         _find_version(connection, row, request["VersionId"], request["PolicyArn"])
         if request["VersionId"] == row.default_version:

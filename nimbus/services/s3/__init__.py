@@ -8,6 +8,7 @@ s3 = Service("s3", validation_error="InvalidArgument")
 
 # the operation modules register themselves on import
 from nimbus.services.s3 import (  # noqa: E402, F401
+    abac,
     acl,
     bucket_access,
     bucket_policy,

@@ -20,10 +20,11 @@ from nimbus.services.s3 import s3
 from nimbus.services.s3.keys import no_such_bucket
 from nimbus.storage import Storage
 from nimbus.storage.s3_access_schema import BucketAccessRecord
-from nimbus.storage.schema import BucketRecord
+from nimbus.storage.schema import BucketRecord, ObjectRecord
 
 ACCESS = BucketAccessRecord.__table__
 BUCKETS = BucketRecord.__table__
+OBJECTS = ObjectRecord.__table__
 COLUMNS = [column.name for column in ACCESS.columns]
 ENFORCED = "BucketOwnerEnforced"
 BLOCK_SETTINGS = ("block_public_acls", "ignore_public_acls", "block_public_policy", "restrict_public_buckets")
@@ -43,6 +44,11 @@ _ACL_GRANTS = {
     ),
 }
 
+# what an object's public canned ACL grants everyone (READ on an object reads it, of any version)
+_OBJECT_READERS = {
+    acl: ["s3:GetObject", "s3:GetObjectVersion"] for acl in ("public-read", "public-read-write")
+}
+
 
 @dataclass(frozen=True)
 class BucketAccess:
@@ -54,6 +60,7 @@ class BucketAccess:
     restrict_public_buckets: bool | None = True
     object_ownership: str | None = ENFORCED
     acl: str | None = "private"
+    abac: str | None = None  # PutBucketAbac's status: "Enabled" lets the bucket's tags decide access
 
     @property
     def has_block_configuration(self) -> bool:
@@ -93,27 +100,48 @@ def write_access(ctx: RequestContext, access: BucketAccess, **changes: Any) -> N
         connection.execute(database.upsert(ACCESS, row.keys(), ["bucket"]), row)
 
 
-_policies: dict[str, Policy | None] = {}  # by bucket, until a bucket-level setting changes
+# by bucket, until a bucket-level setting changes: the bucket's policy, and whether its objects' public
+# canned ACLs count (ACLs enabled and IgnorePublicAcls off)
+_policies: dict[str, tuple[Policy | None, bool]] = {}
 
 
 def bucket_resource_policy(storage: Storage, arn: str) -> Policy | None:
     """The policy that applies to ``arn:aws:s3:::bucket`` and ``arn:aws:s3:::bucket/key``: the bucket
     policy (less its public grants under RestrictPublicBuckets) and the grants of a public canned
-    ACL (unless ACLs are disabled or IgnorePublicAcls is on)."""
+    ACL of the bucket, and of the object (unless ACLs are disabled or IgnorePublicAcls is on)."""
     if not arn.startswith("arn:aws:s3:::"):
         return None
-    bucket = arn[len("arn:aws:s3:::") :].split("/", 1)[0]
+    bucket, _, key = arn[len("arn:aws:s3:::") :].partition("/")
     if bucket not in _policies:
         access = read_access(storage, bucket)
         if access is None:
             return None
         ignore_acls = access.object_ownership == ENFORCED or access.blocks("ignore_public_acls")
         restrict = access.blocks("restrict_public_buckets")
-        _policies[bucket] = _effective(bucket, access.policy, restrict, None if ignore_acls else access.acl)
-    return _policies[bucket]
+        policy = _effective(bucket, access.policy, restrict, None if ignore_acls else access.acl)
+        _policies[bucket] = (policy, not ignore_acls)
+    policy, object_acls = _policies[bucket]
+    if not key or not object_acls:
+        return policy
+    with storage.database.engine.connect() as connection:
+        acl = connection.scalar(select(OBJECTS.c.acl).where(OBJECTS.c.bucket == bucket, OBJECTS.c.key == key))
+    if acl not in _OBJECT_READERS:
+        return policy
+    return Policy(
+        policy.name if policy else f"ACL {acl} of {key}",
+        policy.version if policy else "2012-10-17",
+        (*(policy.statements if policy else ()), *_object_grant(arn, acl).statements),
+    )
 
 
 s3.resource_policies(bucket_resource_policy, _policies.clear)
+
+
+@lru_cache(maxsize=1024)
+def _object_grant(arn: str, acl: str) -> Policy:
+    """What an object's public canned ACL grants: everyone may read it (READ to AllUsers)."""
+    grant = {"Effect": "Allow", "Principal": "*", "Action": _OBJECT_READERS[acl], "Resource": arn}
+    return parse_policy({"Version": "2012-10-17", "Statement": grant}, "resource", f"ACL {acl}")
 
 
 @lru_cache(maxsize=1024)

@@ -11,6 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from nimbus.errors import AwsError
 from nimbus.services.registry import RequestContext
 from nimbus.services.s3 import s3
+from nimbus.services.s3.acl import creation_access
+from nimbus.services.s3.bucket_access import BucketAccess, write_access
 from nimbus.services.s3.keys import check_bucket_name, no_such_bucket
 from nimbus.services.s3.owners import owner
 from nimbus.services.s3.paging import decode_token, encode_token
@@ -99,10 +101,11 @@ def _already_exists(ctx: RequestContext, existing: BucketRecord) -> AwsError:
 
 @s3.operation
 def create_bucket(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
-    """Access policies are not modelled yet: any key of this Nimbus may use any bucket."""
+    """Explicit ACL grants (x-amz-grant-*) are NotImplemented where the ownership allows ACLs."""
     name = request["Bucket"]
     check_bucket_name(name)
     region = _requested_region(ctx, request)
+    access = creation_access(request)
     record = BucketRecord(
         name=name, owner_account_id=ctx.caller.account_id, region=region, created_at=datetime.now(UTC)
     )
@@ -120,6 +123,8 @@ def create_bucket(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any
         except IntegrityError:  # created by a concurrent request
             session.rollback()
             raise _already_exists(ctx, _find_bucket(ctx, name)) from None
+    if access:
+        write_access(ctx, BucketAccess(name), **access)
     return {"Location": f"/{name}"}
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from nimbus.errors import AwsError
 from nimbus.services.registry import RequestContext
 from nimbus.services.s3 import s3
+from nimbus.services.s3.acl import object_acl
 from nimbus.services.s3.attributes import content_attributes
 from nimbus.services.s3.buckets import bucket_setting
 from nimbus.services.s3.checksums import (
@@ -96,6 +97,7 @@ def create_multipart_upload(ctx: RequestContext, request: dict[str, Any]) -> dic
         checksum_algorithm=algorithms[0] if algorithms else None,
         checksum_type=checksum_type,
         tags=tags_from_query(request.get("Tagging")),
+        acl=object_acl(ctx, bucket, request),
         sse_customer=customer.record() if customer is not None else None,
         **content_attributes(request),
     )
@@ -343,6 +345,7 @@ _CARRIED_COLUMNS = (
     "expires",
     "user_metadata",
     "tags",
+    "acl",
     "storage_class",
 )
 

@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, unquote
 from nimbus.errors import AwsError
 from nimbus.services.registry import RequestContext, WithStatus
 from nimbus.services.s3 import s3
+from nimbus.services.s3.acl import object_acl
 from nimbus.services.s3.attributes import (
     STORAGE_CLASSES,
     content_attributes,
@@ -57,13 +58,17 @@ def put_object(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     """Every key S3 accepts is stored: those a file system can hold at their path are plain files,
     the others (`.`, `..` or empty segments, a segment over 255 bytes, `a` beside `a/b`, a key ending
     in `/` with a body) are kept aside and served the same (see README, "Where data lives"). SSE-C
-    is applied (over plain HTTP too); ACLs, SSE-S3/KMS and object lock are not modelled: their members
-    are accepted and not applied."""
+    is applied (over plain HTTP too); a canned ACL where the bucket allows ACLs; SSE-S3/KMS and object
+    lock are not modelled: their members are accepted and not applied."""
     bucket, key = request["Bucket"], request["Key"]
     require_bucket(ctx, bucket)
     check_key_for_write(key)
     customer = customer_key(request)
-    attributes = {**content_attributes(request), "tags": tags_from_query(request.get("Tagging"))}
+    attributes = {
+        **content_attributes(request),
+        "tags": tags_from_query(request.get("Tagging")),
+        "acl": object_acl(ctx, bucket, request),
+    }
     digests = UploadDigests(requested_algorithms(request))
     body = request.get("Body") or io.BytesIO(b"")
     row = save_object(ctx, bucket, key, body, digests, attributes, request, customer)
@@ -185,6 +190,11 @@ def delete_objects(ctx: RequestContext, request: dict[str, Any]) -> dict[str, An
     deleted, errors = [], []
     for entry in entries:
         version = {"VersionId": entry["VersionId"]} if "VersionId" in entry else {}
+        if f"arn:aws:s3:::{request['Bucket']}/{entry['Key']}" in ctx.denied_resources:
+            errors.append(
+                {"Key": entry["Key"], **version, "Code": "AccessDenied", "Message": "Access Denied"}
+            )
+            continue
         try:
             removed = remove_object(ctx, request["Bucket"], entry["Key"], entry.get("VersionId"))
         except AwsError as error:
@@ -269,6 +279,7 @@ def copy_object(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
         attributes["storage_class"] = request["StorageClass"]
     replace_tags = request.get("TaggingDirective") == "REPLACE"
     attributes["tags"] = tags_from_query(request.get("Tagging")) if replace_tags else dict(source.tags)
+    attributes["acl"] = object_acl(ctx, bucket, request)  # a copy's ACL is the request's, never the source's
     digests = UploadDigests(requested_algorithms(request, *source.checksums))
     body = stored_bytes(ctx, source, source_customer, 0, source.size)
     row = save_object(ctx, bucket, key, body, digests, attributes, request, customer)

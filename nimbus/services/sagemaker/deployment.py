@@ -9,11 +9,12 @@ from sqlalchemy import select
 
 from nimbus.engines.containers.runtime import ContainerRuntime, runtime_problem
 from nimbus.errors import AwsError
+from nimbus.services.iam.role_access import RoleAccess
 from nimbus.services.sagemaker.containers import container_runtime, is_container_image, pullable_image
 from nimbus.services.sagemaker.images import serving_framework
 from nimbus.services.sagemaker.instances import instance_limits
 from nimbus.services.sagemaker.models import MODELS
-from nimbus.services.sagemaker.s3_locations import ArchiveUnreadable, extract_archive
+from nimbus.services.sagemaker.s3_locations import ArchiveUnreadable, extract_archive, split_s3_uri
 from nimbus.services.sagemaker.workers import VariantSpec, WorkerFailed
 from nimbus.services.sts.role_credentials import SAGEMAKER, role_environment
 from nimbus.storage import Storage
@@ -51,11 +52,12 @@ def model_variant(
         storage, model.execution_role_arn or "", SAGEMAKER, model_name, region, isolated
     )
     environment.update(role)  # the inference code calls AWS as the model's execution role
+    access = RoleAccess(storage, model.execution_role_arn or "", model_name)  # and its data is read as it
     limits = instance_limits(instance_type)
     if is_container_image(storage, container["Image"], account_id, region):
         (folder / "model").mkdir(parents=True, exist_ok=True)
         if container.get("ModelDataUrl"):
-            _extract(storage, container["ModelDataUrl"], folder / "model", "model data")
+            _extract(storage, container["ModelDataUrl"], folder / "model", "model data", access)
         return VariantSpec(
             variant_name,
             weight,
@@ -71,10 +73,10 @@ def model_variant(
         framework = serving_framework(container["Image"], environment)
     except AwsError as error:
         raise WorkerFailed(error.message) from None
-    _extract(storage, container["ModelDataUrl"], folder / "model", "model data")
+    _extract(storage, container["ModelDataUrl"], folder / "model", "model data", access)
     code = environment.get(SUBMIT_DIRECTORY, "")
     if framework and code.startswith("s3://"):
-        _extract(storage, code, folder / "code", "the inference code (SAGEMAKER_SUBMIT_DIRECTORY)")
+        _extract(storage, code, folder / "code", "the inference code (SAGEMAKER_SUBMIT_DIRECTORY)", access)
     elif framework and (code == CODE_IN_MODEL or not code) and (folder / "model" / "code").is_dir():
         (folder / "code").symlink_to(Path("model") / "code")
     return VariantSpec(variant_name, weight, instance_count, folder, limits, framework, environment)
@@ -89,8 +91,15 @@ def _runtime(storage: Storage) -> ContainerRuntime:
     return runtime
 
 
-def _extract(storage: Storage, uri: str, target: Path, what: str) -> None:
+def _extract(storage: Storage, uri: str, target: Path, what: str, access: RoleAccess) -> None:
     try:
+        bucket, key = split_s3_uri(uri)
+        denied = access.denial("s3:GetObject", f"arn:aws:s3:::{bucket}/{key}")
+        if denied:
+            raise WorkerFailed(
+                f"Failed to download {what} from {uri}: {denied}. Please ensure that the role passed to "
+                "CreateModel has permissions to download it."
+            )
         extract_archive(storage, uri, target)
     except ArchiveUnreadable as error:
         raise WorkerFailed(f"Could not read {what}: {error}") from None

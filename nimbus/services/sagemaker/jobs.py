@@ -23,8 +23,10 @@ from nimbus.config import Settings
 from nimbus.engines.containers.run import ContainerImage
 from nimbus.engines.learn.requirements import RequirementsFailed, environment_python
 from nimbus.engines.learn.sandbox import Bind, JobFolder, prepare_job_folder
+from nimbus.services.iam.role_access import RoleAccess
 from nimbus.services.job_runners import RunnerPerStorage
 from nimbus.services.registry import Caller
+from nimbus.services.sagemaker.augmented_manifests import is_augmented, write_pipe_stream
 from nimbus.services.sagemaker.containers import is_container_image, pullable_image
 from nimbus.services.sagemaker.images import SCRIPT_COMMAND, Runtime, image_runtime, training_runtime
 from nimbus.services.sagemaker.instances import instance_limits
@@ -37,11 +39,13 @@ from nimbus.services.sagemaker.job_records import (
     job_arn,
 )
 from nimbus.services.sagemaker.s3_locations import (
+    DOWNLOAD_FAILED,
     ArchiveUnreadable,
     JobFailure,
-    channel_files,
     extract_archive,
-    manifest_files,
+    readable_objects,
+    require_role,
+    split_s3_uri,
     upload_model,
 )
 from nimbus.services.sagemaker.sandbox_runs import LogStream, Program, run_logged
@@ -118,13 +122,19 @@ def run_job(
     if stop.is_set() or not advance(storage, key, "Downloading"):
         advance(storage, key, "Stopped", "Stopped", training_end=datetime.now(UTC))
         return
+    access = RoleAccess(storage, request["RoleArn"], key[2])  # SageMaker moves the data as the role
+    inputs = request.get("InputDataConfig") or []
     channels = {
-        c["ChannelName"]: _channel(storage, c["DataSource"]["S3DataSource"])
-        for c in request.get("InputDataConfig") or []
+        c["ChannelName"]: _channel(storage, c["DataSource"]["S3DataSource"], access)
+        for c in inputs
+        if not is_augmented(c)
     }
     folder = prepare_job_folder(root, config_files(request), channels)
+    for channel in filter(is_augmented, inputs):
+        folder.pipes.append(channel["ChannelName"])
+        write_pipe_stream(storage, channel, access, folder.pipe_file(channel["ChannelName"]))
     if SUBMIT_DIRECTORY in hyperparameters:
-        _fetch_code(storage, hyperparameters[SUBMIT_DIRECTORY], folder)
+        _fetch_code(storage, hyperparameters[SUBMIT_DIRECTORY], folder, access)
     started = datetime.now(UTC)
     if not advance(storage, key, "Training", training_start=started):
         advance(storage, key, "Stopped", "Stopped", training_end=datetime.now(UTC))
@@ -141,26 +151,31 @@ def run_job(
     if outcome != 0:
         raise JobFailure(_failure_reason(folder, outcome, tail))
     advance(storage, key, "Uploading", **billed)
+    bucket, output_key = split_s3_uri(job.model_artifacts)
+    require_role(
+        access, "s3:PutObject", f"arn:aws:s3:::{bucket}/{output_key}", "Failed to upload model artifacts"
+    )
     caller = Caller("", key[0], key[0], job.caller_arn)
     upload_model(storage, caller, key[1], folder.model_dir, job.model_artifacts)
     advance(storage, key, "Completed", "Completed", training_end=datetime.now(UTC))
 
 
-def _channel(storage: Storage, source: dict[str, Any]) -> dict[Path, str]:
+def _channel(storage: Storage, source: dict[str, Any], access: RoleAccess) -> dict[Path, str]:
     """A channel's object files: those under the S3 prefix, or those the manifest names."""
-    if source["S3DataType"] == "ManifestFile":
-        return manifest_files(storage, source["S3Uri"])
-    return channel_files(storage, source["S3Uri"])
+    return {item.path: item.relative for item in readable_objects(storage, source, access)}
 
 
-def _fetch_code(storage: Storage, encoded_uri: str, folder: JobFolder) -> None:
+def _fetch_code(storage: Storage, encoded_uri: str, folder: JobFolder, access: RoleAccess) -> None:
     """The user's ``source_dir`` (``sagemaker_submit_directory``, a JSON-encoded S3 URI of a tar.gz),
-    extracted to ``/opt/ml/code`` as the framework containers do before they run the entry point."""
+    extracted to ``/opt/ml/code`` as the framework containers do before they run the entry point,
+    with the role's right to read it."""
     try:
         uri = json.loads(encoded_uri)
     except ValueError:
         uri = encoded_uri
     try:
+        bucket, key = split_s3_uri(str(uri))
+        require_role(access, "s3:GetObject", f"arn:aws:s3:::{bucket}/{key}", DOWNLOAD_FAILED)
         extract_archive(storage, str(uri), folder.code_dir)
     except (ArchiveUnreadable, ValueError) as error:
         raise JobFailure(f"ClientError: could not read sagemaker_submit_directory: {error}") from None

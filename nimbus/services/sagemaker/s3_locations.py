@@ -14,6 +14,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import select
 
 from nimbus.errors import AwsError
+from nimbus.services.iam.role_access import RoleAccess
 from nimbus.services.registry import Caller, RequestContext
 from nimbus.services.s3.attributes import content_attributes
 from nimbus.services.s3.checksums import UploadDigests
@@ -21,6 +22,9 @@ from nimbus.services.s3.keys import check_key_for_write
 from nimbus.services.s3.records import OBJECTS, require_bucket, save_object
 from nimbus.storage import Storage
 from nimbus.storage.objects import MissingFile, StorageError, UnsupportedKey, key_segments
+
+DOWNLOAD_FAILED = "Data download failed"  # how a FailureReason begins when the role may not read
+UPLOAD_FAILED = "Failed to upload the output"
 
 
 class JobFailure(Exception):
@@ -60,6 +64,33 @@ def channel_objects(storage: Storage, uri: str) -> list[ObjectFile]:
             "that objects exist under that S3 prefix."
         )
     return [_object_file(storage, bucket, row, _relative(prefix, row.key)) for row in rows]
+
+
+def readable_objects(storage: Storage, source: dict[str, Any], access: RoleAccess) -> list[ObjectFile]:
+    """The objects of an S3 data source (the objects under its prefix, or those its manifest names),
+    read as SageMaker reads them, with the job's role: the role must be allowed to list the prefix
+    (or read the manifest) and to read each object."""
+    uri = source["S3Uri"]
+    bucket, prefix = split_s3_uri(uri)
+    if source["S3DataType"] == "ManifestFile":
+        require_role(access, "s3:GetObject", f"arn:aws:s3:::{bucket}/{prefix}", DOWNLOAD_FAILED)
+        found = manifest_objects(storage, uri)
+    else:
+        listing = {"s3:prefix": prefix}
+        require_role(access, "s3:ListBucket", f"arn:aws:s3:::{bucket}", DOWNLOAD_FAILED, listing)
+        found = channel_objects(storage, uri)
+    for item in found:
+        require_role(access, "s3:GetObject", f"arn:aws:s3:::{item.location}", DOWNLOAD_FAILED)
+    return found
+
+
+def require_role(
+    access: RoleAccess, action: str, resource: str, failure: str, context: dict[str, str] | None = None
+) -> None:
+    """JobFailure, AWS's ClientError with S3's AccessDenied, when the job's role may not do it."""
+    denied = access.denial(action, resource, context)
+    if denied:
+        raise JobFailure(f"ClientError: {failure}: {denied}")
 
 
 def channel_files(storage: Storage, uri: str) -> dict[Path, str]:
@@ -106,11 +137,6 @@ def extract_archive(storage: Storage, uri: str, target: Path) -> None:
         raise ArchiveUnreadable(f"Could not find {uri}.") from None
     except (tarfile.TarError, OSError) as error:
         raise ArchiveUnreadable(f"{uri} is not a tar.gz archive: {error}") from None
-
-
-def manifest_files(storage: Storage, uri: str) -> dict[Path, str]:
-    """The object files a manifest names, each with its relative key, in the manifest's order."""
-    return {found.path: found.relative for found in manifest_objects(storage, uri)}
 
 
 def manifest_objects(storage: Storage, uri: str) -> list[ObjectFile]:

@@ -23,12 +23,13 @@ CREDENTIALS_PATH = "/_nimbus/credentials"
 SAGEMAKER = "sagemaker.amazonaws.com"
 EC2 = "ec2.amazonaws.com"  # EMR's nodes act as their instance profile's role, as EC2 instances
 SESSION_S = 3600
-_served_at = {"url": "http://127.0.0.1:4566"}
+_served_at = {"url": "http://127.0.0.1:4566", "ca_bundle": ""}
 
 
-def serve_at(endpoint_url: str) -> None:
-    """Where this Nimbus answers (set at start): the URL jobs reach it at."""
-    _served_at["url"] = endpoint_url
+def serve_at(endpoint_url: str, ca_bundle: str = "") -> None:
+    """Where this Nimbus answers (set at start): the URL jobs reach it at, and over HTTPS the CA
+    bundle that verifies it (jobs get it as ``AWS_CA_BUNDLE``)."""
+    _served_at.update(url=endpoint_url, ca_bundle=ca_bundle)
 
 
 def served_at() -> str:
@@ -51,6 +52,8 @@ def role_environment(
         "AWS_REGION": region,
         "AWS_EC2_METADATA_DISABLED": "true",
     }
+    if _served_at["ca_bundle"]:
+        base["AWS_CA_BUNDLE"] = _served_at["ca_bundle"]
     if role is None:
         return base, f"role {role_arn} does not exist: the job runs without AWS credentials"
     if not trusts(role, service):

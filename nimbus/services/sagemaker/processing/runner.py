@@ -17,13 +17,20 @@ from pathlib import Path
 from typing import Any
 
 from nimbus.engines.bubblewrap import bwrap_available
+from nimbus.services.iam.role_access import RoleAccess
 from nimbus.services.job_runners import RunnerPerStorage
 from nimbus.services.registry import Caller
 from nimbus.services.sagemaker.containers import is_container_image, pullable_image
 from nimbus.services.sagemaker.job_records import DEFAULT_MAX_RUNTIME_S
 from nimbus.services.sagemaker.job_table import JobKey, JobTable
 from nimbus.services.sagemaker.processing.layout import Instance, prepare_instances
-from nimbus.services.sagemaker.s3_locations import JobFailure, channel_files, manifest_files, write_object
+from nimbus.services.sagemaker.s3_locations import (
+    JobFailure,
+    readable_objects,
+    require_role,
+    split_s3_uri,
+    write_object,
+)
 from nimbus.services.sagemaker.sandbox_runs import LogStream, Outcome, Program, run_logged
 from nimbus.services.sts.role_credentials import SAGEMAKER, role_environment
 from nimbus.storage import Storage
@@ -75,8 +82,10 @@ def run_processing_job(storage: Storage, key: JobKey, root: Path, stop: threadin
         raise JobFailure(
             "ClientError: processing jobs need bubblewrap (bwrap) to give the container /opt/ml/processing."
         )
+    access = RoleAccess(storage, request["RoleArn"], key[2])  # SageMaker moves the data as the role
     inputs = [
-        (item, _input_files(storage, item["S3Input"])) for item in request.get("ProcessingInputs") or []
+        (item, _input_files(storage, item["S3Input"], access))
+        for item in request.get("ProcessingInputs") or []
     ]
     instances = prepare_instances(root, request, PROCESSING_JOBS.arn(key), inputs)
     limit = (request.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds", DEFAULT_MAX_RUNTIME_S)
@@ -130,14 +139,12 @@ def run_processing_job(storage: Storage, key: JobKey, root: Path, stop: threadin
     caller = Caller("", key[0], key[0], job.caller_arn)
     for instance in instances:
         for uri, folder in instance.outputs:
-            _upload_folder(storage, caller, key[1], folder, uri)
+            _upload_folder(storage, caller, key[1], folder, uri, access)
     PROCESSING_JOBS.move(storage, key, "Completed", exit_message=message)
 
 
-def _input_files(storage: Storage, source: dict[str, Any]) -> dict[Path, str]:
-    if source["S3DataType"] == "ManifestFile":
-        return manifest_files(storage, source["S3Uri"])
-    return channel_files(storage, source["S3Uri"])
+def _input_files(storage: Storage, source: dict[str, Any], access: RoleAccess) -> dict[Path, str]:
+    return {item.path: item.relative for item in readable_objects(storage, source, access)}
 
 
 def _exit_message(instances: list[Instance]) -> str | None:
@@ -146,13 +153,20 @@ def _exit_message(instances: list[Instance]) -> str | None:
     return path.read_text(errors="replace")[:EXIT_MESSAGE_CHARS] if path.is_file() else None
 
 
-def _upload_folder(storage: Storage, caller: Caller, region: str, folder: Path, uri: str) -> None:
-    """Every file under ``folder`` as an object under ``uri``, at its path relative to the folder."""
+def _upload_folder(
+    storage: Storage, caller: Caller, region: str, folder: Path, uri: str, access: RoleAccess
+) -> None:
+    """Every file under ``folder`` as an object under ``uri``, at its path relative to the folder,
+    each written as the job's role may write it."""
     prefix = uri.rstrip("/")
     for path in sorted(folder.rglob("*")):
         if path.is_file():
+            relative = path.relative_to(folder).as_posix()
+            bucket, key = split_s3_uri(f"{prefix}/{relative}")
+            require_role(
+                access, "s3:PutObject", f"arn:aws:s3:::{bucket}/{key}", "Failed to upload the output"
+            )
             with path.open("rb") as body:
-                relative = path.relative_to(folder).as_posix()
                 write_object(
                     storage,
                     caller,

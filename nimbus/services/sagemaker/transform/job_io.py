@@ -12,6 +12,7 @@ from nimbus.services.logs.records import append_events
 from nimbus.services.registry import Caller
 from nimbus.services.sagemaker import deployment
 from nimbus.services.sagemaker.s3_locations import JobFailure, write_object
+from nimbus.services.sagemaker.transform.inputs import output_location
 from nimbus.services.sagemaker.transform.job_rows import JobKey
 from nimbus.services.sagemaker.workers import VariantSpec, WorkerFailed
 from nimbus.storage import Storage
@@ -67,7 +68,7 @@ def upload_output(
 ) -> None:
     """Writes an object's output as ``<S3OutputPath>/<relative>.out`` through S3's own write path;
     JobFailure when S3 refuses it."""
-    destination = f"{request['TransformOutput']['S3OutputPath'].rstrip('/')}/{relative}.out"
+    destination = output_location(request, relative)
     content_type = request["TransformOutput"].get("Accept") or "application/octet-stream"
     caller = Caller("", key[0], key[0], caller_arn)
     write_object(storage, caller, key[1], destination, body, content_type, "the output")

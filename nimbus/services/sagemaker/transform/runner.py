@@ -99,7 +99,7 @@ def run_job(storage: Storage, key: JobKey, folder: Path, stop: threading.Event) 
     assert job is not None
     request: dict[str, Any] = job.request
     plan = Plan.of(request)
-    items = input_objects(storage, request["TransformInput"]["DataSource"]["S3DataSource"])
+    items = input_objects(storage, key, request)
 
     def sink(stream: str, lines: list[tuple[int, str]]) -> None:
         log_lines(storage, key, stream, lines)

@@ -133,7 +133,7 @@ def run_spark_job(storage: Storage, key: JobKey, folder: Path, stop: threading.E
     assert job is not None
     request: dict[str, Any] = job.request
     plan = Plan.of(request)
-    items = input_objects(storage, request["TransformInput"]["DataSource"]["S3DataSource"])
+    items = input_objects(storage, key, request)
     try:
         check_runtime()
     except SparkUnavailable as error:

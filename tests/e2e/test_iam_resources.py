@@ -1,0 +1,159 @@
+"""Authorization that depends on the resource: tag-based policies (ABAC) deciding on the tags Nimbus
+stores for buckets, objects, topics and collections, DeleteObjects authorized key by key, and object
+ACLs, seen from boto3 as different users and as an anonymous caller."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from conftest import NimbusServer
+from test_iam_enforcement import Account, allow, denied
+
+
+@pytest.fixture(scope="module")
+def account(nimbus: NimbusServer) -> Iterator[Account]:
+    yield from Account.for_module(nimbus)
+
+
+def _team_policy(team: str) -> dict[str, Any]:
+    """Lists buckets, publishes to topics, sends to queues and describes collections tagged ``team``."""
+    return allow(
+        ["s3:ListBucket", "sns:Publish", "sqs:SendMessage", "rekognition:DescribeCollection"],
+        Condition={"StringEquals": {"aws:ResourceTag/team": team}},
+    )
+
+
+def test_tag_based_policies_decide_on_stored_tags(account: Account, s3: Any, bucket: str) -> None:
+    """Two users whose policies allow only resources tagged with their team: bucket tags count once
+    ABAC is enabled on the bucket (S3's default is off); object tags are s3:ExistingObjectTag."""
+    s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": "team", "Value": "red"}]})
+    s3.put_object(Bucket=bucket, Key="open", Body=b"o", Tagging="classification=public")
+    s3.put_object(Bucket=bucket, Key="closed", Body=b"c", Tagging="classification=secret")
+    public_reads = allow(
+        "s3:GetObject", Condition={"StringEquals": {"s3:ExistingObjectTag/classification": "public"}}
+    )
+    _, red_keys = account.user(_team_policy("red"), public_reads)
+    _, blue_keys = account.user(_team_policy("blue"))
+    red, blue = account.client("s3", red_keys), account.client("s3", blue_keys)
+
+    assert red.get_object(Bucket=bucket, Key="open")["Body"].read() == b"o"
+    message = denied(lambda: red.get_object(Bucket=bucket, Key="closed"))
+    assert "s3:GetObject" in message and f"{bucket}/closed" in message
+    s3.put_object_tagging(
+        Bucket=bucket, Key="closed", Tagging={"TagSet": [{"Key": "classification", "Value": "public"}]}
+    )
+    assert red.get_object(Bucket=bucket, Key="closed")["Body"].read() == b"c"  # decided on today's tags
+
+    denied(lambda: red.list_objects_v2(Bucket=bucket))  # ABAC off: the bucket's tags are not consulted
+    assert s3.get_bucket_abac(Bucket=bucket)["AbacStatus"] == {"Status": "Disabled"}
+    s3.put_bucket_abac(Bucket=bucket, AbacStatus={"Status": "Enabled"})
+    assert s3.get_bucket_abac(Bucket=bucket)["AbacStatus"] == {"Status": "Enabled"}
+    assert red.list_objects_v2(Bucket=bucket)["KeyCount"] == 2
+    denied(lambda: blue.list_objects_v2(Bucket=bucket))
+    denied(lambda: s3.put_bucket_abac(Bucket=bucket, AbacStatus={"Status": "On"}), "MalformedXML", 400)
+
+    sns = account.nimbus.client("sns")
+    red_topic = sns.create_topic(Name=f"{bucket}-red", Tags=[{"Key": "team", "Value": "red"}])["TopicArn"]
+    blue_topic = sns.create_topic(Name=f"{bucket}-blue", Tags=[{"Key": "team", "Value": "blue"}])["TopicArn"]
+    sqs = account.nimbus.client("sqs")
+    queue = sqs.create_queue(QueueName=f"{bucket}-red", tags={"team": "red"})["QueueUrl"]
+    rekognition = account.nimbus.client("rekognition")
+    rekognition.create_collection(CollectionId=f"{bucket}-red", Tags={"team": "red"})
+    try:
+        red_sns, blue_sns = account.client("sns", red_keys), account.client("sns", blue_keys)
+        assert red_sns.publish(TopicArn=red_topic, Message="hi")["MessageId"]
+        assert blue_sns.publish(TopicArn=blue_topic, Message="hi")["MessageId"]
+        denied(lambda: red_sns.publish(TopicArn=blue_topic, Message="hi"), "AuthorizationError")
+        assert account.client("sqs", red_keys).send_message(QueueUrl=queue, MessageBody="hi")["MessageId"]
+        blue_sqs = account.client("sqs", blue_keys)
+        denied(lambda: blue_sqs.send_message(QueueUrl=queue, MessageBody="hi"), "AccessDenied", 403)
+        red_faces = account.client("rekognition", red_keys)
+        blue_faces = account.client("rekognition", blue_keys)
+        assert red_faces.describe_collection(CollectionId=f"{bucket}-red")["FaceCount"] == 0
+        denied(
+            lambda: blue_faces.describe_collection(CollectionId=f"{bucket}-red"), "AccessDeniedException", 400
+        )
+    finally:
+        sns.delete_topic(TopicArn=red_topic)
+        sns.delete_topic(TopicArn=blue_topic)
+        sqs.delete_queue(QueueUrl=queue)
+        rekognition.delete_collection(CollectionId=f"{bucket}-red")
+
+
+def test_delete_objects_is_authorized_key_by_key(account: Account, s3: Any, bucket: str) -> None:
+    """The keys the caller may delete are deleted; each other key is reported as AccessDenied in
+    Errors and stays, as S3 answers a multi-object delete."""
+    for key in ("scratch/a", "scratch/b", "kept/c"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    _, keys = account.user(allow("s3:DeleteObject", f"arn:aws:s3:::{bucket}/scratch/*"))
+    user = account.client("s3", keys)
+
+    answer = user.delete_objects(
+        Bucket=bucket, Delete={"Objects": [{"Key": "scratch/a"}, {"Key": "kept/c"}, {"Key": "scratch/b"}]}
+    )
+    assert sorted(item["Key"] for item in answer["Deleted"]) == ["scratch/a", "scratch/b"]
+    assert answer["Errors"] == [{"Key": "kept/c", "Code": "AccessDenied", "Message": "Access Denied"}]
+    remaining = s3.list_objects_v2(Bucket=bucket)["Contents"]
+    assert [item["Key"] for item in remaining] == ["kept/c"]
+
+    quiet = user.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "kept/c"}], "Quiet": True})
+    assert "Deleted" not in quiet and [error["Key"] for error in quiet["Errors"]] == ["kept/c"]
+    versioned = user.delete_objects(  # a named version needs s3:DeleteObjectVersion
+        Bucket=bucket, Delete={"Objects": [{"Key": "scratch/a", "VersionId": "null"}]}
+    )
+    assert versioned["Errors"][0]["Code"] == "AccessDenied" and "Deleted" not in versioned
+
+
+def test_object_acls_as_far_as_s3_uses_them(s3: Any, bucket: str, nimbus: NimbusServer) -> None:
+    """BucketOwnerEnforced (the default) takes no ACL but bucket-owner-full-control; where the bucket
+    allows ACLs, a public-read object is readable anonymously unless Block Public Access says no."""
+    denied(
+        lambda: s3.put_object(Bucket=bucket, Key="k", ACL="public-read"), "AccessControlListNotSupported", 400
+    )
+    s3.put_object(Bucket=bucket, Key="k", Body=b"k", ACL="bucket-owner-full-control")
+    denied(
+        lambda: s3.put_object_acl(Bucket=bucket, Key="k", ACL="private"), "AccessControlListNotSupported", 400
+    )
+    assert [grant["Permission"] for grant in s3.get_object_acl(Bucket=bucket, Key="k")["Grants"]] == [
+        "FULL_CONTROL"
+    ]
+
+    s3.put_bucket_ownership_controls(
+        Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]}
+    )
+    denied(lambda: s3.put_object(Bucket=bucket, Key="open", Body=b"o", ACL="public-read"))  # BlockPublicAcls
+    s3.delete_public_access_block(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="open", Body=b"o", ACL="public-read")
+    s3.put_object(Bucket=bucket, Key="closed", Body=b"c")
+    everyone = {"URI": "http://acs.amazonaws.com/groups/global/AllUsers", "Type": "Group"}
+    assert {"Grantee": everyone, "Permission": "READ"} in s3.get_object_acl(Bucket=bucket, Key="open")[
+        "Grants"
+    ]
+
+    def anonymous(key: str) -> int:
+        return requests.get(f"{nimbus.endpoint_url}/{bucket}/{key}", timeout=30).status_code
+
+    assert (anonymous("open"), anonymous("closed")) == (200, 403)
+    s3.put_object_acl(Bucket=bucket, Key="closed", ACL="public-read")
+    s3.put_object_acl(Bucket=bucket, Key="open", ACL="private")
+    assert (anonymous("open"), anonymous("closed")) == (403, 200)
+    s3.put_object(Bucket=bucket, Key="closed", Body=b"new")  # a new write without an ACL is private again
+    assert anonymous("closed") == 403
+    s3.put_object_acl(Bucket=bucket, Key="closed", ACL="public-read")
+    s3.put_public_access_block(
+        Bucket=bucket, PublicAccessBlockConfiguration={"IgnorePublicAcls": True, "BlockPublicAcls": False}
+    )
+    assert anonymous("closed") == 403
+    denied(lambda: s3.put_object_acl(Bucket=bucket, Key="open", GrantRead='uri="x"'), "NotImplemented", 501)
+
+    writer = f"{bucket}-writer"  # CreateBucket sets ownership; an ACL needs it to allow ACLs
+    code = "InvalidBucketAclWithObjectOwnership"
+    denied(lambda: s3.create_bucket(Bucket=writer, ACL="authenticated-read"), code, 400)
+    denied(lambda: s3.head_bucket(Bucket=writer), "404", 404)  # refused before anything was made
+    s3.create_bucket(Bucket=writer, ObjectOwnership="ObjectWriter")
+    rules = s3.get_bucket_ownership_controls(Bucket=writer)["OwnershipControls"]["Rules"]
+    s3.delete_bucket(Bucket=writer)
+    assert rules == [{"ObjectOwnership": "ObjectWriter"}]
