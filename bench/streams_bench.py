@@ -13,6 +13,9 @@ the producer sent the frame (its producer timestamp: the producer paces frames o
 A frame waits for the end of its fragment before any analysis can start, so up to one fragment
 (1 s) of the lag is the fragment itself.
 
+Clips: that stream read back as MP4, by GetClip (the whole of it) and as an ON_DEMAND HLS session
+whose media segments are fetched one by one (the remux of each fragment, as a player asks for it).
+
     bench/run.sh streams [--messages 2000] [--threads 4] [--video-seconds 20]
 """
 
@@ -26,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -192,6 +196,45 @@ def stream_lag(server: Server, work: Path, seconds: int) -> dict[str, float]:
     }
 
 
+def clip_speed(server: Server, stream_name: str) -> dict[str, float]:
+    """The whole stream remuxed to MP4 by GetClip, and fetched as an ON_DEMAND HLS session."""
+    archived = server.client("kinesis-video-archived-media")
+    listed = archived.list_fragments(StreamName=stream_name)["Fragments"]
+    span = {
+        "StartTimestamp": min(fragment["ProducerTimestamp"] for fragment in listed),
+        "EndTimestamp": max(fragment["ProducerTimestamp"] for fragment in listed),
+    }
+    selector = {"FragmentSelectorType": "PRODUCER_TIMESTAMP", "TimestampRange": span}
+    started = time.perf_counter()
+    clip = archived.get_clip(StreamName=stream_name, ClipFragmentSelector=selector)["Payload"].read()
+    clip_s = time.perf_counter() - started
+    url = archived.get_hls_streaming_session_url(
+        StreamName=stream_name, PlaybackMode="ON_DEMAND", HLSFragmentSelector=selector
+    )["HLSStreamingSessionURL"]
+    base = url.split("getHLSMasterPlaylist")[0]
+    playlist = urllib.request.urlopen(url.replace("getHLSMasterPlaylist", "getHLSMediaPlaylist")).read()
+    segments = [line for line in playlist.decode().splitlines() if line.startswith("getMP4MediaFragment")]
+    segment_ms = []
+    for segment in segments:
+        started = time.perf_counter()
+        urllib.request.urlopen(base + segment).read()
+        segment_ms.append((time.perf_counter() - started) * 1000)
+    return {
+        "fragments": len(listed),
+        "GetClip MB": len(clip) / 1e6,
+        "GetClip s": clip_s,
+        "GetClip MB/s": len(clip) / 1e6 / clip_s,
+        "HLS segment p50 ms": percentile(segment_ms, 50),
+        "HLS segment max ms": max(segment_ms),
+    }
+
+
+def print_metrics(metrics: dict[str, float]) -> None:
+    print("| metric | value |\n| --- | --- |")
+    for metric, value in metrics.items():
+        print(f"| {metric} | {value:.2f} |" if isinstance(value, float) else f"| {metric} | {value} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=2000)
@@ -223,14 +266,15 @@ def main() -> None:
         server = start_nimbus(work / "lag")
         try:
             lag = stream_lag(server, work, args.video_seconds)
+            clips = clip_speed(server, "camera")
         finally:
             server.stop()
         print(
             f"\n### Face search on a {WIDTH}x{HEIGHT} {FPS} fps stream, {args.video_seconds} s in real time\n"
         )
-        print("| metric | value |\n| --- | --- |")
-        for metric, value in lag.items():
-            print(f"| {metric} | {value:.2f} |" if isinstance(value, float) else f"| {metric} | {value} |")
+        print_metrics(lag)
+        print("\n### That stream as MP4: GetClip, and ON_DEMAND HLS segments fetched one by one\n")
+        print_metrics(clips)
 
 
 if __name__ == "__main__":

@@ -14,11 +14,14 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import av
+import cv2
 import numpy as np
 import pytest
+import requests
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
@@ -233,3 +236,91 @@ def test_put_media_command_streams_in_real_time_and_media_reads_back(
     assert len(images) == SECONDS and all("Error" not in image for image in images)
     picture = Image.open(io.BytesIO(base64.b64decode(images[0]["ImageContent"])))
     assert (picture.format, picture.size) == ("JPEG", (160, 120))
+
+
+def gray_levels(url: str) -> list[int]:
+    """The mean gray level of each frame FFmpeg (OpenCV's build) reads from a file or URL."""
+    capture = cv2.VideoCapture(url, cv2.CAP_FFMPEG)
+    levels = []
+    while True:
+        read, frame = capture.read()
+        if not read:
+            break
+        levels.append(round(float(frame.mean())))
+    capture.release()
+    return levels
+
+
+def test_clip_and_streaming_sessions_play_in_real_players(
+    nimbus: NimbusServer, video: Any, mkv: bytes, tmp_path: Any
+) -> None:
+    name = new_stream(video)
+    assert put_media(nimbus, name, pieces(mkv))[0] == 200
+    archived = nimbus.client("kinesis-video-archived-media")
+    span = {
+        "StartTimestamp": datetime.fromtimestamp(1_700_000_000, UTC),
+        "EndTimestamp": datetime.fromtimestamp(1_700_000_003, UTC),
+    }
+    selector = {"FragmentSelectorType": "PRODUCER_TIMESTAMP", "TimestampRange": span}
+    # the frames were painted gray levels 0, 8, 16...: a player must show them all, in order
+    painted = [(index * 8) % 256 for index in range(FPS * SECONDS)]
+
+    clip = archived.get_clip(StreamName=name, ClipFragmentSelector=selector)
+    assert clip["ContentType"] == "video/mp4"
+    (tmp_path / "clip.mp4").write_bytes(clip["Payload"].read())
+    with av.open(str(tmp_path / "clip.mp4")) as container:
+        assert "mp4" in container.format.name and container.duration / 1e6 == pytest.approx(SECONDS, abs=0.2)
+    assert gray_levels(str(tmp_path / "clip.mp4")) == pytest.approx(painted, abs=3)
+
+    hls = archived.get_hls_streaming_session_url(
+        StreamName=name, PlaybackMode="ON_DEMAND", HLSFragmentSelector=selector
+    )["HLSStreamingSessionURL"]
+    assert gray_levels(hls) == pytest.approx(painted, abs=3)
+    live = archived.get_hls_streaming_session_url(StreamName=name)["HLSStreamingSessionURL"]
+    media = requests.get(live.replace("getHLSMasterPlaylist", "getHLSMediaPlaylist"), timeout=30).text
+    assert media.count("getMP4MediaFragment.mp4") == SECONDS and "#EXT-X-ENDLIST" not in media
+
+    dash = archived.get_dash_streaming_session_url(
+        StreamName=name, PlaybackMode="ON_DEMAND", DASHFragmentSelector=selector
+    )["DASHStreamingSessionURL"]
+    manifest = requests.get(dash, timeout=30)
+    assert manifest.headers["Content-Type"] == "application/dash+xml"
+    parsed = json.loads(
+        subprocess.run(  # video.js's own parser resolves the segments a player would fetch
+            ["node", str(REPO_ROOT / "tests" / "e2e" / "js_clients" / "parse_dash_manifest.js"), dash],
+            input=manifest.text,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+    )
+    assert [segment["duration"] for segment in parsed["segments"]] == [1.0] * SECONDS
+    played = tmp_path / "dash.mp4"
+    played.write_bytes(
+        b"".join(
+            requests.get(url, timeout=30).content
+            for url in [parsed["initialization"], *(segment["uri"] for segment in parsed["segments"])]
+        )
+    )
+    assert gray_levels(str(played)) == pytest.approx(painted, abs=3)
+
+    forged = hls.replace("SessionToken=", "SessionToken=x")
+    assert requests.get(forged, timeout=30).status_code == 403
+    bad_requests = [
+        lambda: archived.get_hls_streaming_session_url(StreamName=name, ContainerFormat="MPEG_TS"),
+        lambda: archived.get_hls_streaming_session_url(StreamName=name, HLSFragmentSelector=selector),
+        lambda: archived.get_dash_streaming_session_url(StreamName=name, PlaybackMode="ON_DEMAND"),
+    ]
+    for call in bad_requests:
+        with pytest.raises(ClientError) as caught:
+            call()
+        assert error_code(caught) == "InvalidArgumentException"
+    empty = {**span, "EndTimestamp": datetime.fromtimestamp(1_600_000_000, UTC)}
+    empty["StartTimestamp"] = datetime.fromtimestamp(1_599_999_000, UTC)
+    with pytest.raises(ClientError) as caught:
+        archived.get_clip(
+            StreamName=name,
+            ClipFragmentSelector={"FragmentSelectorType": "PRODUCER_TIMESTAMP", "TimestampRange": empty},
+        )
+    assert error_code(caught) == "ResourceNotFoundException"

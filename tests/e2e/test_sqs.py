@@ -179,6 +179,11 @@ def test_bad_input_changes_nothing(sqs: Any) -> None:
     with pytest.raises(ClientError) as caught:
         sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "99999"})
     assert error_code(caught) == "InvalidAttributeValue"
+    no_principal = {"Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}]}
+    with pytest.raises(ClientError) as caught:
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(no_principal)})
+    assert (error_code(caught), http_status(caught)) == ("InvalidAttributeValue", 400)
+    assert "Policy" not in sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     with pytest.raises(sqs.exceptions.QueueDoesNotExist):
         sqs.get_queue_url(QueueName="no-such-queue")
     with pytest.raises(ClientError) as caught:
@@ -194,6 +199,53 @@ def test_bad_input_changes_nothing(sqs: Any) -> None:
     with pytest.raises(ClientError) as caught:
         sqs.purge_queue(QueueUrl=url)
     assert (error_code(caught), http_status(caught)) == ("AWS.SimpleQueueService.PurgeQueueInProgress", 403)
+
+
+def test_queue_policy_decides_for_other_principals(nimbus: NimbusServer, sqs: Any) -> None:
+    user, theirs = nimbus.new_user_client("sqs")
+    shared, private = new_queue(sqs), new_queue(sqs)
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"AWS": user},
+        "Action": "sqs:SendMessage",
+        "Resource": queue_arn(sqs, shared),
+    }
+    sqs.set_queue_attributes(
+        QueueUrl=shared,
+        Attributes={"Policy": json.dumps({"Version": "2012-10-17", "Statement": [statement]})},
+    )
+    theirs.send_message(QueueUrl=shared, MessageBody="the queue policy lets me")
+    with pytest.raises(ClientError) as caught:
+        theirs.send_message(QueueUrl=private, MessageBody="nothing lets me")
+    # SQS's query code, read by botocore from x-amzn-query-error, and its 403
+    assert error_code(caught) == "AccessDenied" and http_status(caught) == 403
+    assert "sqs:SendMessage" in str(caught.value)
+    with pytest.raises(ClientError) as caught:  # the policy allows sending, not receiving
+        theirs.receive_message(QueueUrl=shared)
+    assert error_code(caught) == "AccessDenied" and "sqs:ReceiveMessage" in str(caught.value)
+    [message] = sqs.receive_message(QueueUrl=shared, WaitTimeSeconds=1)["Messages"]
+    assert message["Body"] == "the queue policy lets me"
+
+    sqs.add_permission(
+        QueueUrl=private, Label="partner", AWSAccountIds=["111122223333"], Actions=["SendMessage"]
+    )
+    with pytest.raises(ClientError) as caught:
+        sqs.add_permission(QueueUrl=private, Label="partner", AWSAccountIds=["111122223333"], Actions=["*"])
+    assert error_code(caught) == "InvalidParameterValue"
+    policy = json.loads(
+        sqs.get_queue_attributes(QueueUrl=private, AttributeNames=["Policy"])["Attributes"]["Policy"]
+    )
+    [granted] = policy["Statement"]
+    assert (granted["Sid"], granted["Principal"], granted["Action"]) == (
+        "partner",
+        {"AWS": ["arn:aws:iam::111122223333:root"]},
+        ["SQS:SendMessage"],
+    )
+    sqs.remove_permission(QueueUrl=private, Label="partner")
+    assert "Policy" not in sqs.get_queue_attributes(QueueUrl=private, AttributeNames=["All"])["Attributes"]
+    with pytest.raises(ClientError) as caught:
+        sqs.remove_permission(QueueUrl=private, Label="partner")
+    assert error_code(caught) == "InvalidParameterValue"
 
 
 def query(nimbus: NimbusServer, **params: str) -> tuple[int, str]:

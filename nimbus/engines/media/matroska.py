@@ -3,6 +3,7 @@ Streams defines them), and writing the MKV chunks consumers read back."""
 
 from __future__ import annotations
 
+import io
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ TIMECODE = 0xE7
 SIMPLE_BLOCK = 0xA3
 BLOCK_GROUP = 0xA0
 BLOCK = 0xA1
+REFERENCE_BLOCK = 0xFB
+LACING = 0x06  # a block's flag bits that say its frames are laced
 CUES = 0x1C53BB6B
 TAGS = 0x1254C367
 TAG = 0x7373
@@ -279,6 +282,47 @@ class FragmentReader:
             tracks_seen=frozenset(tracks),
             block_offsets=offsets,
         )
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One block of a fragment: a frame of a track, with its presentation time."""
+
+    track: int
+    presentation_ms: float  # on the stream's clock (cluster timecode plus the block's)
+    key_frame: bool
+    data: bytes
+
+
+def fragment_file_frames(data: bytes) -> tuple[StreamHeader, list[Frame]]:
+    """The header and frames (in stored order) of a fragment file: a stream header and one cluster."""
+    reader = FragmentReader(io.BytesIO(data).read, len(data))
+    fragment = next((event for event in reader.events() if isinstance(event, Fragment)), None)
+    if fragment is None:
+        raise MkvError("The fragment file holds no cluster.")
+    header = fragment.header
+    frames = []
+    for element_id, payload in children(fragment.cluster[_payload_start(fragment.cluster) :]):
+        if element_id == SIMPLE_BLOCK:
+            block, key_frame = payload, None
+        elif element_id == BLOCK_GROUP:
+            group = dict(children(payload))
+            block, key_frame = group.get(BLOCK, b""), REFERENCE_BLOCK not in group
+        else:
+            continue
+        track, offset, flags = block_header(block)
+        if flags & LACING:
+            raise MkvError("Laced MKV blocks are not supported.")
+        length = next(i + 1 for i in range(8) if block[0] & (0x80 >> i))
+        frames.append(
+            Frame(
+                track,
+                header.to_ms(fragment.timecode + offset),
+                bool(flags & 0x80) if key_frame is None else key_frame,
+                block[length + 3 :],
+            )
+        )
+    return header, frames
 
 
 def tags(values: dict[str, str]) -> bytes:

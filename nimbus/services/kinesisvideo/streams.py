@@ -166,8 +166,7 @@ def update_data_retention(ctx: RequestContext, request: dict[str, Any]) -> dict[
 @kinesisvideo.operation
 def get_data_endpoint(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     """Every API's endpoint is this Nimbus (the Host the request came to). PUT_MEDIA: PutMedia, which
-    no botocore model describes, is served at POST /putMedia (docs/streams.md); HLS and DASH sessions
-    are not served."""
+    no botocore model describes, is served at POST /putMedia (docs/streams.md)."""
     with ctx.storage.database.engine.connect() as connection:
         stream_of(ctx, connection, request)
     return {"DataEndpoint": f"http://{ctx.host or 'localhost'}"}

@@ -1,6 +1,6 @@
 """Kinesis Video Streams archived media: ListFragments, GetMediaForFragmentList, GetImages over the
-fragments a stream keeps for its retention period. GetClip (an MP4 remux), HLS and DASH sessions are
-not served."""
+fragments a stream keeps for its retention period; GetClip and the HLS and DASH sessions (their
+fragmented MP4 remux) in ``clips`` and ``sessions``."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ DEFAULT_IMAGES = 25
 MIN_SAMPLING_MS = 200
 
 
-def _archived_stream(ctx: RequestContext, connection: Any, request: dict[str, Any]) -> Row[Any]:
+def archived_stream(ctx: RequestContext, connection: Any, request: dict[str, Any]) -> Row[Any]:
     stream = stream_of(ctx, connection, request)
     if stream.retention_hours == 0:
         raise AwsError(
@@ -46,7 +46,7 @@ def _ms(when: datetime) -> int:
     return int(when.timestamp() * 1000)
 
 
-def _in_range(stream: Row[Any], selector_type: str, start: datetime, end: datetime) -> Any:
+def fragments_in_range(stream: Row[Any], selector_type: str, start: datetime, end: datetime) -> Any:
     column = FRAGMENTS.c.server_ms if selector_type == "SERVER_TIMESTAMP" else FRAGMENTS.c.producer_ms
     if end < start:
         raise invalid_argument("EndTimestamp must not be before StartTimestamp.")
@@ -63,11 +63,11 @@ def list_fragments(ctx: RequestContext, request: dict[str, Any]) -> dict[str, An
     """Fragments come in the order they arrived."""
     limit = request.get("MaxResults", DEFAULT_FRAGMENTS)
     with ctx.storage.database.engine.connect() as connection:
-        stream = _archived_stream(ctx, connection, request)
+        stream = archived_stream(ctx, connection, request)
         selector = request.get("FragmentSelector")
         if selector:
             span = selector["TimestampRange"]
-            query = _in_range(
+            query = fragments_in_range(
                 stream, selector["FragmentSelectorType"], span["StartTimestamp"], span["EndTimestamp"]
             )
         else:
@@ -101,7 +101,7 @@ def list_fragments(ctx: RequestContext, request: dict[str, Any]) -> dict[str, An
 def get_media_for_fragment_list(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     wanted = [(number, fragment_row_id(number)) for number in request["Fragments"]]
     with ctx.storage.database.engine.connect() as connection:
-        stream = _archived_stream(ctx, connection, request)
+        stream = archived_stream(ctx, connection, request)
         rows = {
             row.id: row
             for row in connection.execute(
@@ -144,8 +144,10 @@ def get_images(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     limit = min(request.get("MaxResults", DEFAULT_IMAGES), DEFAULT_IMAGES)
     first_ms = int(request["NextToken"]) if str(request.get("NextToken", "")).isdigit() else _ms(start)
     with ctx.storage.database.engine.connect() as connection:
-        stream = _archived_stream(ctx, connection, request)
-        rows = connection.execute(_in_range(stream, selector_type, start, end).order_by(FRAGMENTS.c.id)).all()
+        stream = archived_stream(ctx, connection, request)
+        rows = connection.execute(
+            fragments_in_range(stream, selector_type, start, end).order_by(FRAGMENTS.c.id)
+        ).all()
     times = list(range(first_ms, _ms(end) + 1, interval))[: limit + 1]
     frames = _frames_by_time(ctx, rows, selector_type, interval)
     quality = int((request.get("FormatConfig") or {}).get("JPEGQuality", "80"))
@@ -191,3 +193,7 @@ def _size(request: dict[str, Any], pixels: Any) -> tuple[int, int] | None:
     if height is None:
         height = round(source_height * width / source_width)
     return int(width), int(height)
+
+
+# the modules of the other operations register themselves on import
+from nimbus.services.kinesisvideo_archived import clips, sessions  # noqa: E402, F401

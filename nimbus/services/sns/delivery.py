@@ -21,6 +21,7 @@ from sqlalchemy.engine import Row
 from nimbus.services.job_runners import RunnerPerStorage
 from nimbus.services.sns import sns
 from nimbus.services.sns.records import DELIVERIES
+from nimbus.services.sns.signing import MessageSigner
 from nimbus.storage import Storage
 
 log = logging.getLogger("nimbus.sns.delivery")
@@ -43,23 +44,24 @@ class DeliveryEnvelope:
     fields: dict[str, Any]
     message_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
-    def document(self) -> str:
+    def document(self, signer: MessageSigner, signature_version: str, base_url: str) -> str:
         stamped = {"Type": self.message_type, "MessageId": self.message_id, **self.fields}
         stamped.setdefault("Timestamp", sns_timestamp(datetime.now(UTC)))
-        return json.dumps(stamped)
+        return json.dumps(signer.signed(stamped, signature_version, base_url))
 
 
 def owe_delivery(
-    connection: Connection, subscription: Row[Any], envelope: DeliveryEnvelope, raw_body: str | None = None
+    connection: Connection, subscription: Row[Any], message_type: str, body: str, raw: bool = False
 ) -> None:
-    """Records an HTTP(S) delivery of ``envelope`` (or, for raw delivery, of ``raw_body`` alone)."""
+    """Records an HTTP(S) delivery of ``body``: a message's signed document, or (raw delivery) the
+    message alone."""
     connection.execute(
         insert(DELIVERIES).values(
             subscription_arn=subscription.arn,
             endpoint=subscription.endpoint,
-            message_type=envelope.message_type,
-            body=raw_body if raw_body is not None else envelope.document(),
-            raw=raw_body is not None,
+            message_type=message_type,
+            body=body,
+            raw=raw,
             attempts=0,
             due_at=time.time(),
         )

@@ -17,17 +17,29 @@ from sqlalchemy.engine import Row
 
 from nimbus.errors import AwsError
 from nimbus.services.arrivals import announce
+from nimbus.services.public_url import public_url
 from nimbus.services.registry import RequestContext
 from nimbus.services.sns import sns
 from nimbus.services.sns.delivery import DeliveryEnvelope, deliverer, owe_delivery, sns_timestamp
 from nimbus.services.sns.filter_policy import attribute_values, matches
-from nimbus.services.sns.records import SUBSCRIPTIONS, TOPICS, find_topic, invalid_parameter, is_fifo
+from nimbus.services.sns.records import (
+    SUBSCRIPTIONS,
+    TOPICS,
+    find_topic,
+    invalid_parameter,
+    is_fifo,
+    signature_version,
+    unsubscribe_url,
+)
+from nimbus.services.sns.signing import MessageSigner, signer
 from nimbus.services.sqs.message_store import Outgoing, enqueue
+from nimbus.services.sqs.policies import allows_service_send
 from nimbus.services.sqs.records import queue_by_arn
 from nimbus.storage import Storage
 
 MAX_MESSAGE_BYTES = 262_144
 MAX_BATCH = 10
+SNS_PRINCIPAL = "sns.amazonaws.com"
 
 
 @dataclass(frozen=True)
@@ -47,7 +59,7 @@ def publish_to_topic(storage: Storage, publication: Publication) -> str | None:
         topic = connection.execute(select(TOPICS).where(TOPICS.c.arn == publication.topic_arn)).first()
         if topic is None:
             return None
-        message_id, queues = _fan_out(connection, topic, publication)
+        message_id, queues = _fan_out(connection, topic, publication, signer(storage), public_url(""))
     _after_commit(storage, queues)
     return message_id
 
@@ -108,7 +120,9 @@ def _check(publication: Publication, topic: Row[Any]) -> None:
         raise invalid_parameter("MessageDeduplicationId: only FIFO topics take it")
 
 
-def _fan_out(connection: Connection, topic: Row[Any], publication: Publication) -> tuple[str, set[int]]:
+def _fan_out(
+    connection: Connection, topic: Row[Any], publication: Publication, signing: MessageSigner, base_url: str
+) -> tuple[str, set[int]]:
     """Delivers to every subscription; returns the message id and the queues that got it."""
     envelope = DeliveryEnvelope("Notification", {})
     attributes = publication.attributes or {}
@@ -124,19 +138,20 @@ def _fan_out(connection: Connection, topic: Row[Any], publication: Publication) 
         if not _passes_filter(subscription, message, attributes):
             continue
         raw = subscription.attributes.get("RawMessageDelivery") == "true"
-        notification = DeliveryEnvelope(
-            "Notification",
-            _notification_fields(topic, publication, message, attributes, timestamp),
-            envelope.message_id,
-        )
+        fields = _notification_fields(topic, publication, message, attributes, timestamp)
+        fields["UnsubscribeURL"] = unsubscribe_url(base_url, subscription.arn)
+        notification = DeliveryEnvelope("Notification", fields, envelope.message_id)
+        body = message if raw else notification.document(signing, signature_version(topic), base_url)
         if subscription.protocol == "sqs":
             queue = queue_by_arn(connection, subscription.endpoint)
-            if queue is None:  # the queue was deleted: SNS's delivery fails, the publish does not
+            # a deleted queue, or one whose policy does not let the topic send: SNS's delivery
+            # fails, the publish does not
+            if queue is None or not allows_service_send(queue, SNS_PRINCIPAL, topic.arn, topic.account_id):
                 continue
-            enqueue(connection, queue, _sqs_message(topic, publication, notification, message, raw), _now())
+            enqueue(connection, queue, _sqs_message(topic, publication, body, raw), _now())
             queues.add(queue.id)
         else:
-            owe_delivery(connection, subscription, notification, message if raw else None)
+            owe_delivery(connection, subscription, "Notification", body, raw)
     return envelope.message_id, queues
 
 
@@ -191,9 +206,7 @@ def _notification_fields(
     return fields
 
 
-def _sqs_message(
-    topic: Row[Any], publication: Publication, notification: DeliveryEnvelope, message: str, raw: bool
-) -> Outgoing:
+def _sqs_message(topic: Row[Any], publication: Publication, body: str, raw: bool) -> Outgoing:
     fifo = is_fifo(topic)
     deduplication = publication.deduplication_id
     if fifo and deduplication is None:  # content-based on the topic: the message decides
@@ -203,7 +216,7 @@ def _sqs_message(
         for name, value in (publication.attributes or {}).items()
     }
     return Outgoing(
-        body=message if raw else notification.document(),
+        body=body,
         message_attributes=attributes if raw else {},
         system_attributes={"SenderId": topic.account_id},
         group_id=publication.group_id if fifo else None,
@@ -225,8 +238,8 @@ def _publication(topic_arn: str, entry: dict[str, Any]) -> Publication:
 
 @sns.operation
 def publish(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
-    """To topics only: PhoneNumber (SMS) and platform-endpoint TargetArns are refused. Messages carry
-    no Signature or SigningCertURL (Nimbus has no SNS signing certificate), and no UnsubscribeURL."""
+    """To topics only: PhoneNumber (SMS) and platform-endpoint TargetArns are refused. Messages are
+    signed with this install's own key (docs/streams.md), not with Amazon's."""
     if request.get("PhoneNumber"):
         raise invalid_parameter("PhoneNumber: Nimbus sends no SMS")
     target = request.get("TopicArn") or request.get("TargetArn")
@@ -236,7 +249,9 @@ def publish(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     with ctx.storage.database.engine.begin() as connection:
         topic = find_topic(ctx, connection, target)
         _check(publication, topic)
-        message_id, queues = _fan_out(connection, topic, publication)
+        message_id, queues = _fan_out(
+            connection, topic, publication, signer(ctx.storage), public_url(ctx.host)
+        )
     _after_commit(ctx.storage, queues)
     output = {"MessageId": message_id}
     if is_fifo(topic):
@@ -262,6 +277,7 @@ def publish_batch(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any
             "BatchRequestTooLong", "The length of all the messages put together is more than the limit.", 400
         )
     successful, failed, queues = [], [], set()
+    signing, base_url = signer(ctx.storage), public_url(ctx.host)
     with ctx.storage.database.engine.begin() as connection:
         topic = find_topic(ctx, connection, request["TopicArn"])
         for entry in entries:
@@ -273,7 +289,7 @@ def publish_batch(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any
                     {"Id": entry["Id"], "Code": error.code, "Message": error.message, "SenderFault": True}
                 )
                 continue
-            message_id, reached = _fan_out(connection, topic, publication)
+            message_id, reached = _fan_out(connection, topic, publication, signing, base_url)
             queues |= reached
             successful.append({"Id": entry["Id"], "MessageId": message_id})
     _after_commit(ctx.storage, queues)

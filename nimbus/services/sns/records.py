@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from sqlalchemy import Connection, select
 from sqlalchemy.engine import Row
@@ -35,6 +36,14 @@ def topic_arn(region: str, account_id: str, name: str) -> str:
 
 def is_fifo(topic: Row[Any]) -> bool:
     return topic.attributes.get("FifoTopic") == "true"
+
+
+def signature_version(topic: Row[Any]) -> str:
+    return topic.attributes.get("SignatureVersion") or "1"
+
+
+def unsubscribe_url(base_url: str, subscription_arn: str) -> str:
+    return f"{base_url}/?{urlencode({'Action': 'Unsubscribe', 'SubscriptionArn': subscription_arn})}"
 
 
 def find_topic(ctx: RequestContext, connection: Connection, arn: str) -> Row[Any]:

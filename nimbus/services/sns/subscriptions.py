@@ -14,6 +14,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Row
 
 from nimbus.errors import AwsError
+from nimbus.services.public_url import public_url
 from nimbus.services.registry import RequestContext
 from nimbus.services.sns import sns
 from nimbus.services.sns.delivery import DeliveryEnvelope, deliverer, owe_delivery
@@ -26,7 +27,10 @@ from nimbus.services.sns.records import (
     invalid_parameter,
     is_fifo,
     shown_arn,
+    signature_version,
+    subscription_not_found,
 )
+from nimbus.services.sns.signing import signer
 from nimbus.services.sqs.records import QUEUES
 
 DELIVERABLE = ("sqs", "http", "https")
@@ -34,6 +38,7 @@ SETTABLE = frozenset(
     {"DeliveryPolicy", "FilterPolicy", "FilterPolicyScope", "RawMessageDelivery", "RedrivePolicy"}
 )
 PAGE_SIZE = 100
+AUTHENTICATED = "ConfirmationWasAuthenticated"  # kept among the attributes once confirmed
 
 
 def _checked(attributes: dict[str, str]) -> dict[str, str]:
@@ -106,7 +111,11 @@ def subscribe(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
         )
         subscription = connection.execute(select(SUBSCRIPTIONS).where(SUBSCRIPTIONS.c.arn == arn)).one()
         if token is not None:
-            owe_delivery(connection, subscription, _confirmation_request(ctx, topic, token))
+            base_url = public_url(ctx.host)
+            document = _confirmation_request(topic, token, base_url).document(
+                signer(ctx.storage), signature_version(topic), base_url
+            )
+            owe_delivery(connection, subscription, "SubscriptionConfirmation", document)
     deliverer(ctx.storage).wake()
     return {"SubscriptionArn": _answered_arn(subscription, request)}
 
@@ -115,7 +124,7 @@ def _answered_arn(subscription: Row[Any], request: dict[str, Any]) -> str:
     return subscription.arn if request.get("ReturnSubscriptionArn") else shown_arn(subscription)
 
 
-def _confirmation_request(ctx: RequestContext, topic: Row[Any], token: str) -> DeliveryEnvelope:
+def _confirmation_request(topic: Row[Any], token: str, base_url: str) -> DeliveryEnvelope:
     query = urlencode({"Action": "ConfirmSubscription", "TopicArn": topic.arn, "Token": token})
     message = (
         f"You have chosen to subscribe to the topic {topic.arn}.\n"
@@ -127,14 +136,16 @@ def _confirmation_request(ctx: RequestContext, topic: Row[Any], token: str) -> D
             "Token": token,
             "TopicArn": topic.arn,
             "Message": message,
-            "SubscribeURL": f"http://{ctx.host or 'localhost'}/?{query}",
+            "SubscribeURL": f"{base_url}/?{query}",
         },
     )
 
 
 @sns.operation
 def confirm_subscription(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
-    """Served unsigned as well, as AWS serves the SubscribeURL it sends."""
+    """Served unsigned as well, as AWS serves the SubscribeURL it sends. AuthenticateOnUnsubscribe
+    counts on a signed call only: then only a signed Unsubscribe removes the subscription."""
+    authenticated = ctx.caller.account_id != "" and request.get("AuthenticateOnUnsubscribe") == "true"
     with ctx.storage.database.engine.begin() as connection:
         subscription = connection.execute(
             select(SUBSCRIPTIONS).where(
@@ -147,19 +158,35 @@ def confirm_subscription(ctx: RequestContext, request: dict[str, Any]) -> dict[s
             if topic is None:
                 raise AwsError("NotFound", "Topic does not exist", 404)
             raise invalid_parameter("Token")
+        attributes = {**subscription.attributes, AUTHENTICATED: "true" if authenticated else "false"}
         connection.execute(
             update(SUBSCRIPTIONS)
             .where(SUBSCRIPTIONS.c.arn == subscription.arn)
-            .values(confirmation_token=None)
+            .values(confirmation_token=None, attributes=attributes)
         )
     return {"SubscriptionArn": subscription.arn}
 
 
 @sns.operation
 def unsubscribe(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """Served unsigned as well (the UnsubscribeURL of each message), as AWS does, unless the
+    subscription was confirmed with AuthenticateOnUnsubscribe."""
+    arn = request["SubscriptionArn"]
     with ctx.storage.database.engine.begin() as connection:
-        find_subscription(ctx, connection, request["SubscriptionArn"])
-        connection.execute(delete(SUBSCRIPTIONS).where(SUBSCRIPTIONS.c.arn == request["SubscriptionArn"]))
+        if ctx.caller.account_id:
+            find_subscription(ctx, connection, arn)
+        else:
+            subscription = connection.execute(select(SUBSCRIPTIONS).where(SUBSCRIPTIONS.c.arn == arn)).first()
+            if subscription is None:
+                raise subscription_not_found()
+            if subscription.attributes.get(AUTHENTICATED) == "true":
+                raise AwsError(
+                    "AuthorizationError",
+                    "This subscription was confirmed with AuthenticateOnUnsubscribe: "
+                    "unsubscribe with a signed request.",
+                    403,
+                )
+        connection.execute(delete(SUBSCRIPTIONS).where(SUBSCRIPTIONS.c.arn == arn))
     return {}
 
 
@@ -208,13 +235,13 @@ def get_subscription_attributes(ctx: RequestContext, request: dict[str, Any]) ->
         subscription = find_subscription(ctx, connection, request["SubscriptionArn"])
     attributes = {
         "RawMessageDelivery": "false",
+        AUTHENTICATED: "true" if subscription.protocol == "sqs" else "false",
         **subscription.attributes,
         "SubscriptionArn": subscription.arn,
         "TopicArn": subscription.topic_arn,
         "Owner": subscription.account_id,
         "Protocol": subscription.protocol,
         "Endpoint": subscription.endpoint,
-        "ConfirmationWasAuthenticated": "true",
         "PendingConfirmation": "true" if subscription.confirmation_token else "false",
         "SubscriptionPrincipal": ctx.caller.arn,
     }

@@ -14,6 +14,7 @@ from nimbus.errors import AwsError
 from nimbus.services.registry import RequestContext
 from nimbus.services.resource_tags import add_tags, remove_tags
 from nimbus.services.sns import sns
+from nimbus.services.sns.policies import checked_policy, default_policy
 from nimbus.services.sns.records import (
     SUBSCRIPTIONS,
     TOPICS,
@@ -22,6 +23,7 @@ from nimbus.services.sns.records import (
     is_fifo,
     topic_arn,
 )
+from nimbus.services.sns.signing import SIGNATURE_VERSIONS
 
 TOPIC_NAME = re.compile(r"[A-Za-z0-9_-]{1,256}")
 PAGE_SIZE = 100
@@ -51,36 +53,6 @@ def _tags(tags: list[dict[str, str]]) -> dict[str, str]:
     return {tag["Key"]: tag["Value"] for tag in tags}
 
 
-def _default_policy(arn: str, account_id: str) -> str:
-    """The policy SNS gives a new topic: its owner may do everything with it."""
-    return json.dumps(
-        {
-            "Version": "2008-10-17",
-            "Id": "__default_policy_ID",
-            "Statement": [
-                {
-                    "Sid": "__default_statement_ID",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": "*"},
-                    "Action": [
-                        "SNS:GetTopicAttributes",
-                        "SNS:SetTopicAttributes",
-                        "SNS:AddPermission",
-                        "SNS:RemovePermission",
-                        "SNS:DeleteTopic",
-                        "SNS:Subscribe",
-                        "SNS:ListSubscriptionsByTopic",
-                        "SNS:Publish",
-                    ],
-                    "Resource": arn,
-                    "Condition": {"StringEquals": {"AWS:SourceOwner": account_id}},
-                }
-            ],
-        },
-        separators=(",", ":"),
-    )
-
-
 def _checked(attributes: dict[str, str], fifo: bool) -> dict[str, str]:
     for name, value in attributes.items():
         if name == "FifoTopic":
@@ -89,11 +61,15 @@ def _checked(attributes: dict[str, str], fifo: bool) -> dict[str, str]:
             raise invalid_parameter(f"AttributeName: {name} is not a valid topic attribute")
         if name == "ContentBasedDeduplication" and not fifo:
             raise invalid_parameter("ContentBasedDeduplication is only valid for FIFO topics")
-        if name in ("Policy", "DeliveryPolicy") and value:
+        if name == "DeliveryPolicy" and value:
             try:
                 json.loads(value)
             except ValueError:
                 raise invalid_parameter(f"{name}: not valid JSON") from None
+        if name == "Policy" and value:
+            checked_policy(value)
+        if name == "SignatureVersion" and value not in SIGNATURE_VERSIONS:
+            raise invalid_parameter("SignatureVersion: must be 1 (SHA1) or 2 (SHA256)")
     return attributes
 
 
@@ -176,7 +152,7 @@ def _topic_attributes(connection: Any, topic: Row[Any]) -> dict[str, str]:
         ).all()
     )
     return {
-        "Policy": _default_policy(topic.arn, topic.account_id),
+        "Policy": default_policy(topic.arn, topic.account_id),
         "DisplayName": "",
         "EffectiveDeliveryPolicy": json.dumps(
             {

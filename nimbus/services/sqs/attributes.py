@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from nimbus.services.sqs.errors import invalid_attribute_name, invalid_attribute_value
+from nimbus.services.sqs.policies import checked_policy
 
 MAX_MESSAGE_BYTES = 1_048_576  # 1 MiB, AWS's limit and default since 2025
 
@@ -72,12 +73,6 @@ def _json_object(name: str, value: str) -> dict[str, Any]:
     return document
 
 
-def _policy(name: str, value: str) -> str:
-    if value and not isinstance(_json_object(name, value).get("Statement"), list | dict):
-        raise invalid_attribute_value(name, "the policy must have a Statement.")
-    return value
-
-
 def _redrive_policy(name: str, value: str) -> str:
     if not value:
         return value
@@ -112,7 +107,7 @@ CHECKS: dict[str, Callable[[str, str], str]] = {
     "MessageRetentionPeriod": _integer(60, 1_209_600),
     "DelaySeconds": _integer(0, 900),
     "ReceiveMessageWaitTimeSeconds": _integer(0, 20),
-    "Policy": _policy,
+    "Policy": checked_policy,
     "RedrivePolicy": _redrive_policy,
     "RedriveAllowPolicy": _redrive_allow_policy,
     "FifoQueue": _boolean,
