@@ -14,12 +14,14 @@ import os
 import re
 import secrets
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 CHUNK = 1024 * 1024
 _DIGEST = re.compile(r"^sha256:(?P<hex>[0-9a-f]{64})$")
+_UPLOAD_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 class DigestMismatch(ValueError):
@@ -101,7 +103,7 @@ class ImageBlobs:
     # ---- uploads ---------------------------------------------------------------------------
 
     def start_upload(self) -> str:
-        upload_id = secrets.token_hex(16)
+        upload_id = str(uuid.uuid4())  # ECR's UploadId shape is a UUID
         self._uploads.mkdir(parents=True, exist_ok=True)
         self._upload_path(upload_id).touch(exist_ok=False)
         with self._lock:
@@ -168,7 +170,7 @@ class ImageBlobs:
         self._upload_path(upload_id).unlink(missing_ok=True)
 
     def _upload_path(self, upload_id: str) -> Path:
-        if not re.fullmatch(r"[0-9a-f]{32}", upload_id):
+        if not _UPLOAD_ID.fullmatch(upload_id):
             raise UploadUnknown(upload_id)
         return self._uploads / upload_id
 

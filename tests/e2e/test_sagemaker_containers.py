@@ -292,6 +292,20 @@ def test_blob_upload_is_verified_by_digest(
     )
     assert available["layers"][0]["layerSize"] == len(content)
 
+    # the same through the ECR API, as `aws ecr upload-layer-part` does
+    ecr = nimbus.client("ecr")
+    layer = os.urandom(2048)
+    layer_digest = "sha256:" + hashlib.sha256(layer).hexdigest()
+    upload = ecr.initiate_layer_upload(repositoryName=repository)["uploadId"]
+    assert uuid.UUID(upload)
+    for first, part in ((0, layer[:1024]), (1024, layer[1024:])):
+        ecr.upload_layer_part(
+            repositoryName=repository, uploadId=upload, layerPartBlob=part,
+            partFirstByte=first, partLastByte=first + len(part) - 1,
+        )  # fmt: skip
+    ecr.complete_layer_upload(repositoryName=repository, uploadId=upload, layerDigests=[layer_digest])
+    assert requests.get(f"{base}/{layer_digest}", auth=auth, timeout=10).content == layer
+
 
 def test_ecr_api_sees_the_pushed_image(nimbus: NimbusServer, image_uri: str) -> None:
     ecr = nimbus.client("ecr")
