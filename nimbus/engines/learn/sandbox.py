@@ -68,10 +68,12 @@ class Limits:
 @dataclass
 class JobFolder:
     """A training job's ``/opt/ml`` on the host: ``input/config``, ``code``, ``model``, ``output``,
-    and the channels' files (host path -> path under ``input/data/<channel>/``)."""
+    and the channels' files (host path -> path under ``input/data/<channel>/``), or for a channel in
+    ``pipes``, its stream, ``input/data/<channel>_0``."""
 
     root: Path
     channels: dict[str, dict[Path, str]] = field(default_factory=dict)
+    pipes: list[str] = field(default_factory=list)
 
     @property
     def model_dir(self) -> Path:
@@ -85,6 +87,10 @@ class JobFolder:
     def code_dir(self) -> Path:
         return self.root / "code"
 
+    def pipe_file(self, channel: str) -> Path:
+        """The file holding a Pipe-mode channel's stream (its first epoch's pipe, as SageMaker names it)."""
+        return self.root / "input" / "data" / f"{channel}_0"
+
     def write_config(self, name: str, value: Any) -> None:
         (self.root / "input" / "config" / name).write_text(json.dumps(value))
 
@@ -92,6 +98,7 @@ class JobFolder:
         binds = [Bind(self.root / "input" / "config", "input/config")]
         for channel, files in self.channels.items():
             binds += [Bind(host, f"input/data/{channel}/{relative}") for host, relative in files.items()]
+        binds += [Bind(self.pipe_file(channel), f"input/data/{channel}_0") for channel in self.pipes]
         binds += [
             Bind(self.model_dir, "model", writable=True),
             Bind(self.output_dir, "output", writable=True),

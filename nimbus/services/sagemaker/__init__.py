@@ -11,6 +11,8 @@ from nimbus.services.sagemaker import (  # noqa: E402, F401
     endpoint_configs,
     endpoints,
     inference_recommendations_jobs,
+    labeling_jobs,
+    labeling_workteams,
     models,
     notebook_instances,
     notebook_lifecycle_configs,

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from nimbus.services.registry import RequestContext
 from nimbus.services.sagemaker import sagemaker
+from nimbus.services.sagemaker.augmented_manifests import AUGMENTED, check_augmented_channel, is_augmented
 from nimbus.services.sagemaker.containers import check_container_image, is_container_image
 from nimbus.services.sagemaker.errors import not_found, resource_in_use, validation_error
 from nimbus.services.sagemaker.images import image_runtime, training_runtime
@@ -45,7 +46,8 @@ def _key(ctx: RequestContext, name: str) -> JobKey:
 def create_training_job(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     """Runs on this machine, one instance (InstanceCount must be 1), with the image's algorithm or the
     user's script in a sandbox instead of a container (docs/sagemaker.md); channels are read in place
-    from Nimbus S3 (S3Prefix or ManifestFile, File mode)."""
+    from Nimbus S3 (S3Prefix or ManifestFile), or streamed to the channel's pipe (AugmentedManifestFile,
+    Pipe mode only, as in AWS)."""
     runner = training_runner(ctx.storage)
     image = request["AlgorithmSpecification"].get("TrainingImage", "")
     in_container = is_container_image(ctx.storage, image, ctx.caller.account_id, ctx.region)
@@ -83,11 +85,13 @@ def check_training_request(request: dict[str, Any], in_container: bool = False) 
         raise validation_error("Channel names in InputDataConfig must be unique.")
     for channel in request.get("InputDataConfig") or []:
         source = channel["DataSource"].get("S3DataSource")
-        if source is None or source["S3DataType"] not in ("S3Prefix", "ManifestFile"):
+        if source is None or source["S3DataType"] not in ("S3Prefix", "ManifestFile", AUGMENTED):
             raise validation_error(
-                f"Channel {channel['ChannelName']}: Nimbus reads S3DataSource channels of type S3Prefix "
-                "or ManifestFile."
+                f"Channel {channel['ChannelName']}: Nimbus reads S3DataSource channels of type S3Prefix, "
+                "ManifestFile or AugmentedManifestFile."
             )
+        if is_augmented(channel):
+            check_augmented_channel(channel, channel.get("InputMode") or algorithm["TrainingInputMode"])
         _check_uri(source["S3Uri"])
     _check_uri(request["OutputDataConfig"]["S3OutputPath"])
 
