@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     # (for moving an existing Nimbus to IAM: run a while, read the log, write the policies)
     authorization: str = Field(default="enforce", pattern=r"^(enforce|log-only)$")
 
+    # Lex channels reply through these platform APIs (a channel's own --api-url overrides them)
+    lex_slack_api_url: str = Field(default="https://slack.com/api", pattern=r"^https?://.+")
+    lex_messenger_api_url: str = Field(default="https://graph.facebook.com/v21.0", pattern=r"^https?://.+")
+
     tls: bool = False  # serve HTTPS (`nimbus serve --tls`)
     # the container registry (OCI distribution API, ECR's images) listens on a port of its own, so no
     # path of it can collide with S3's; default: the next port after `port`
