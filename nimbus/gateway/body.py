@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 
 from anyio import from_thread
+from anyio.lowlevel import current_token
 from starlette.types import Message, Receive
 
 from nimbus.errors import AwsError
@@ -36,6 +37,7 @@ class ThreadBodyStream:
 
     def __init__(self, receive: Receive) -> None:
         self._receive = receive
+        self._loop = current_token()  # so that any thread may read, not only anyio's workers
         self._chunks: deque[bytes] = deque()
         self._buffered = 0
         self._done = False
@@ -56,7 +58,7 @@ class ThreadBodyStream:
 
     def read(self, size: int = -1) -> bytes:
         if not self._done and (size < 0 or self._buffered < size):
-            from_thread.run(self._gather, size)
+            from_thread.run(self._gather, size, token=self._loop)
         taken: list[bytes] = []
         wanted = self._buffered if size < 0 else min(size, self._buffered)
         while wanted:  # whole messages where they fit: only the last one taken is split

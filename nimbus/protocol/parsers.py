@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl
 from botocore.model import OperationModel, Shape
 
 from nimbus.errors import AwsError
+from nimbus.protocol.eventstream import read_events
 from nimbus.protocol.http import HttpRequest
 from nimbus.protocol.json_codec import JsonShapeError, from_json
 from nimbus.protocol.query_codec import from_query
@@ -53,6 +54,9 @@ def parse_request(
     errors = validation_errors(shape, parsed, unchecked_patterns)
     if errors:
         raise AwsError(validation_error, describe(errors))
+    if operation.has_event_stream_input and request.stream is not None:
+        name = shape.serialization["payload"]  # events are parsed as the service reads them
+        parsed[name] = read_events(shape.members[name], request.stream.read, validation_error)
     return parsed
 
 
@@ -162,6 +166,8 @@ def _enum_spelling(values: list[str], text: str) -> str:
 
 
 def _payload_member(member: Shape, request: HttpRequest, protocol: str) -> Any:
+    if member.serialization.get("eventstream"):
+        return request.stream
     if member.type_name in ("blob", "string"):
         if request.stream is not None:
             return request.stream

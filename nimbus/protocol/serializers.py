@@ -9,6 +9,8 @@ from xml.sax.saxutils import escape
 from botocore.model import OperationModel, ServiceModel, Shape
 
 from nimbus.errors import AwsError
+from nimbus.protocol.eventstream import CONTENT_TYPE as EVENT_STREAM
+from nimbus.protocol.eventstream import encode_events
 from nimbus.protocol.http import HttpResponse
 from nimbus.protocol.json_codec import to_json
 from nimbus.protocol.values import RFC822, encode_blob, format_scalar
@@ -162,7 +164,10 @@ def _payload(
 ) -> None:
     if value is None:
         return
-    if member.type_name in ("blob", "string"):
+    if member.serialization.get("eventstream"):
+        response.body = encode_events(member, value)
+        response.headers["Content-Type"] = EVENT_STREAM
+    elif member.type_name in ("blob", "string"):
         if isinstance(value, str):
             value = value.encode()
         response.body = value  # bytes, or an iterable of chunks for a streaming payload

@@ -25,6 +25,7 @@ UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 STREAMING_SIGNED = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
 STREAMING_SIGNED_TRAILER = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
 STREAMING_UNSIGNED_TRAILER = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+STREAMING_SIGNED_EVENTS = "STREAMING-AWS4-HMAC-SHA256-EVENTS"
 EMPTY_SHA256 = sha256(b"").hexdigest()
 _CHUNKED = (STREAMING_SIGNED, STREAMING_SIGNED_TRAILER, STREAMING_UNSIGNED_TRAILER)
 _HEX_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
@@ -44,7 +45,11 @@ class ChunkSigning:
 
 
 def check_payload_hash_value(value: str, errors: AuthErrors) -> None:
-    if value == UNSIGNED_PAYLOAD or value in _CHUNKED or _HEX_SHA256.fullmatch(value):
+    if (
+        value in (UNSIGNED_PAYLOAD, STREAMING_SIGNED_EVENTS)
+        or value in _CHUNKED
+        or _HEX_SHA256.fullmatch(value)
+    ):
         return
     raise AwsError(
         "InvalidArgument" if errors.is_s3 else errors.malformed("").code,
@@ -65,6 +70,13 @@ def install_payload_check(
         return
     if payload_hash != STREAMING_UNSIGNED_TRAILER and signing is None:
         raise errors.invalid_request(f"{payload_hash} requires the Authorization header.")
+    if payload_hash == STREAMING_SIGNED_EVENTS:
+        from nimbus.gateway.auth.signed_events import SignedEventStream  # it builds on ChunkSigning
+
+        if request.stream is None or signing is None:
+            raise errors.invalid_request(f"{payload_hash} is for event-stream operations.")
+        request.stream = SignedEventStream(request.stream, signing, errors)
+        return
     decoded = AwsChunkedStream(
         request.stream if request.stream is not None else io.BytesIO(request.body),
         errors,

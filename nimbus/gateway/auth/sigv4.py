@@ -87,7 +87,15 @@ def canonical_query_string(raw_query: str) -> str:
 
 def canonical_headers(request: HttpRequest, signed_headers: list[str]) -> str:
     # Values are trimmed and inner runs of spaces collapsed ("Trimall").
-    return "\n".join(f"{name}:{' '.join(request.headers.get(name, '').split())}" for name in signed_headers)
+    return "\n".join(f"{name}:{' '.join(_signed_value(request, name).split())}" for name in signed_headers)
+
+
+def _signed_value(request: HttpRequest, name: str) -> str:
+    """HTTP/2 clients (the AWS SDK for JavaScript) sign the ``:authority`` pseudo-header, which
+    the server hands on as ``host``."""
+    if name == ":authority":
+        return request.headers.get(name) or request.headers.get("host", "")
+    return request.headers.get(name, "")
 
 
 def string_to_sign(timestamp: str, scope: str, canonical: str) -> str:
