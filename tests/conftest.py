@@ -30,6 +30,7 @@ import boto3
 import botocore.config
 import pytest
 import requests
+import sqlalchemy
 from botocore.exceptions import ClientError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -92,6 +93,23 @@ def parse_exports(text: str) -> dict[str, str]:
     return found
 
 
+def fresh_test_database() -> dict[str, str]:
+    """NIMBUS_DATABASE_URL for a new, empty database in the PostgreSQL cluster that
+    NIMBUS_TEST_DATABASE_URL names (tools/postgres.sh sets it); no setting, so SQLite, without it."""
+    cluster_url = os.environ.get("NIMBUS_TEST_DATABASE_URL")
+    if not cluster_url:
+        return {}
+    name = f"nimbus_{uuid.uuid4().hex[:16]}"
+    engine = sqlalchemy.create_engine(cluster_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    finally:
+        engine.dispose()
+    url = sqlalchemy.make_url(cluster_url).set(database=name)
+    return {"NIMBUS_DATABASE_URL": url.render_as_string(hide_password=False)}
+
+
 class NimbusServer:
     """A ``nimbus serve`` subprocess plus the credentials and clients to talk to it."""
 
@@ -101,7 +119,11 @@ class NimbusServer:
         self.data_dir = data_dir
         self.log_dir = log_dir
         self.host = host
-        self.settings = settings or {}  # NIMBUS_* variables for the server, beyond the defaults
+        # NIMBUS_* variables for the server, beyond the defaults; on PostgreSQL runs, a database of its own
+        # unless they name one (a second node shares the first one's)
+        self.settings = settings or {}
+        if "NIMBUS_DATABASE_URL" not in self.settings:
+            self.settings = fresh_test_database() | self.settings
         self.port = free_port()
         self.registry_port = free_port()  # the container registry's port (NIMBUS_REGISTRY_PORT)
         self.proc: subprocess.Popen[bytes] | None = None
@@ -257,6 +279,45 @@ class NimbusServer:
 
     def s3_root(self) -> Path:
         return self.data_dir / "s3"
+
+    def new_user_client(self, service_name: str) -> tuple[str, Any]:
+        """A new IAM user with no policy (its ARN), and a client of ``service_name`` signed as it."""
+        iam = self.client("iam")
+        name = f"user-{uuid.uuid4().hex[:8]}"
+        arn = iam.create_user(UserName=name)["User"]["Arn"]
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        return arn, self.client(
+            service_name, aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"]
+        )
+
+
+class TlsServer(NimbusServer):
+    """A ``nimbus serve --tls`` (NIMBUS_TLS=1), addressed as localhost, the name its certificate has."""
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"https://localhost:{self.port}"
+
+    @property
+    def ca_bundle(self) -> str:
+        return str(self.data_dir / "tls" / "ca.pem")
+
+
+@contextlib.contextmanager
+def tls_server(base: Path, settings: dict[str, str] | None = None) -> Iterator[TlsServer]:
+    """A TlsServer on a new data dir under ``base``, its CA made first and trusted by requests."""
+    from nimbus.gateway import tls
+
+    (base / "data").mkdir()
+    server = TlsServer(base / "data", base, settings={"NIMBUS_TLS": "1", **(settings or {})})
+    tls.prepare(base / "data", ["localhost"], None, None)  # the CA exists before the first health check
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("REQUESTS_CA_BUNDLE", server.ca_bundle)
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
 
 
 def error_code(exc: pytest.ExceptionInfo[ClientError] | ClientError) -> str:

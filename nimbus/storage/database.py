@@ -34,7 +34,8 @@ def _tune_sqlite(connection: Any, _record: Any) -> None:
 def _create_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        # room for a connection per request thread (anyio runs up to 40 at once), so none waits on the pool
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=40)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"check_same_thread": False})
@@ -42,10 +43,18 @@ def _create_engine(url: str) -> Engine:
     return engine
 
 
+def _advisory_lock(connection: Connection, name: str) -> None:
+    """Holds PostgreSQL's advisory lock on the name's hash until the transaction ends."""
+    digest = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+    connection.execute(select(func.pg_advisory_xact_lock(digest)))
+
+
 def _migrate_to_head(engine: Engine) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":  # nodes starting together migrate one after another
+            _advisory_lock(connection, "nimbus:migrations")
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
@@ -76,8 +85,7 @@ class Database:
             if self.engine.dialect.name == "sqlite":
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
             else:
-                digest = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-                connection.execute(select(func.pg_advisory_xact_lock(digest)))
+                _advisory_lock(connection, name)
             yield connection
 
     def upsert(self, table: Table, columns: Iterable[str], key_columns: Iterable[str]) -> Insert:
