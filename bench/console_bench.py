@@ -92,7 +92,7 @@ def main() -> None:
                 "NextContinuationToken"
             ]
             rows = [
-                ("Overview (7 counts, recent calls)", page(session, f"{base}/"), None),
+                ("Overview (12 counts, recent calls)", page(session, f"{base}/"), None),
                 (
                     "Bucket, first page of 100",
                     page(session, f"{base}/s3/{bucket}"),
@@ -116,6 +116,12 @@ def main() -> None:
                     None,
                 ),
                 ("Bucket list", page(session, f"{base}/s3"), None),
+                (
+                    "Versions, first page of 100",
+                    page(session, f"{base}/s3/{bucket}/versions"),
+                    lambda: s3.list_object_versions(Bucket=bucket, MaxKeys=100),
+                ),
+                ("IAM users", page(session, f"{base}/iam/users"), None),
             ]
             print("| page | console page p50 (ms) | p95 (ms) | its API call p50 (ms) |")
             print("| --- | --- | --- | --- |")

@@ -15,7 +15,24 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from nimbus import __version__
 from nimbus.config import Settings
-from nimbus.console import emr, lex, logs, overview, rekognition, s3, sagemaker, sign_in
+from nimbus.console import (
+    ecr,
+    emr,
+    iam,
+    kinesis,
+    labeling,
+    lex,
+    logs,
+    overview,
+    rekognition,
+    rekognition_video,
+    s3,
+    s3_versions,
+    sagemaker,
+    sign_in,
+    sns,
+    sqs,
+)
 from nimbus.console.api import Api
 from nimbus.console.sessions import SessionSeal
 from nimbus.console.templating import FILTERS, GLOBALS
@@ -46,7 +63,24 @@ class Console:
             Route(PREFIX, lambda request: RedirectResponse(PREFIX + "/", 308)),
             Mount(PREFIX + "/static", StaticFiles(directory=STATIC), name="static"),
         ]
-        for module in (sign_in, overview, s3, rekognition, lex, sagemaker, emr, logs):
+        for module in (
+            sign_in,
+            overview,
+            s3,
+            s3_versions,
+            rekognition,
+            rekognition_video,
+            lex,
+            sagemaker,
+            emr,
+            logs,
+            iam,
+            sns,
+            sqs,
+            kinesis,
+            ecr,
+            labeling,
+        ):
             routes.extend(module.ROUTES)
         self.router = Router(routes)
 

@@ -70,6 +70,27 @@ COUNTS = (
         "/emr",
     ),
     Count("Log groups", "logs", "describe_log_groups", {"limit": 50}, "logGroups", "nextToken", "/logs"),
+    Count("SNS topics", "sns", "list_topics", {}, "Topics", "NextToken", "/sns"),
+    Count("SQS queues", "sqs", "list_queues", {"MaxResults": 1000}, "QueueUrls", "NextToken", "/sqs"),
+    Count(
+        "Kinesis streams",
+        "kinesis",
+        "list_streams",
+        {"Limit": 1000},
+        "StreamNames",
+        "HasMoreStreams",
+        "/kinesis",
+    ),
+    Count(
+        "ECR repositories",
+        "ecr",
+        "describe_repositories",
+        {"maxResults": 1000},
+        "repositories",
+        "nextToken",
+        "/ecr",
+    ),
+    Count("IAM users", "iam", "list_users", {"MaxItems": 1000}, "Users", "IsTruncated", "/iam/users"),
 )
 
 

@@ -4,10 +4,12 @@ collections (index, search by image, delete), and Custom Labels projects with th
 from __future__ import annotations
 
 import base64
+import io
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import PIL.Image
 from botocore.exceptions import ClientError
 
 from nimbus.console.web import ConsoleRequest, Done, Page, get, post, url
@@ -15,6 +17,7 @@ from nimbus.console.web import ConsoleRequest, Done, Page, get, post, url
 PAGE_SIZE = 100
 DEFAULT_MIN_CONFIDENCE = 50.0
 SEARCH_THRESHOLD = 80.0
+HEADER_BYTES = 64 * 1024
 ANALYSES = {
     "labels": "Labels and objects",
     "faces": "Faces",
@@ -42,16 +45,17 @@ class Picture:
     image: dict[str, Any]
     src: str
     name: str
+    size: tuple[int, int] | None = None  # pixels (width, height), to crop faces from; None if unread
 
 
-def _picture(ctx: ConsoleRequest) -> Picture:
-    """The uploaded file, or else the S3 object named in the form."""
-    chosen = ctx.upload("image")
+def _picture(ctx: ConsoleRequest, prefix: str = "") -> Picture:
+    """The uploaded file, or else the S3 object named in the form (fields named with ``prefix``)."""
+    chosen = ctx.upload(prefix + "image")
     if chosen is not None:
         name, content_type, body = chosen
         src = f"data:{content_type or 'image/jpeg'};base64,{base64.b64encode(body).decode()}"
-        return Picture({"Bytes": body}, src, name)
-    bucket, key = ctx.field("bucket").strip(), ctx.field("key").strip()
+        return Picture({"Bytes": body}, src, name, _pixel_size(body))
+    bucket, key = ctx.field(prefix + "bucket").strip(), ctx.field(prefix + "key").strip()
     if not bucket or not key:
         raise ClientError(
             {
@@ -62,14 +66,28 @@ def _picture(ctx: ConsoleRequest) -> Picture:
             },
             "console",
         )
-    src = ctx.client("s3").generate_presigned_url(
-        "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=3600
+    s3 = ctx.client("s3")
+    src = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=3600)
+    try:  # JPEG and PNG say their size in their first bytes
+        head = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{HEADER_BYTES - 1}")["Body"].read()
+    except ClientError:
+        head = b""  # Rekognition will say what is wrong with the object
+    return Picture(
+        {"S3Object": {"Bucket": bucket, "Name": key}}, src, f"s3://{bucket}/{key}", _pixel_size(head)
     )
-    return Picture({"S3Object": {"Bucket": bucket, "Name": key}}, src, f"s3://{bucket}/{key}")
+
+
+def _pixel_size(head: bytes) -> tuple[int, int] | None:
+    try:
+        with PIL.Image.open(io.BytesIO(head)) as image:
+            return image.size
+    except (OSError, ValueError, PIL.Image.DecompressionBombError):
+        return None
 
 
 def lab(ctx: ConsoleRequest) -> Page:
-    return Page("rekognition_lab.html", {"analyses": ANALYSES, "result": None}, title="Rekognition lab")
+    data = {"analyses": ANALYSES, "result": None, "comparison": None}
+    return Page("rekognition_lab.html", data, title="Rekognition lab")
 
 
 def analyze(ctx: ConsoleRequest) -> Page:
@@ -96,20 +114,19 @@ def analyze(ctx: ConsoleRequest) -> Page:
         response = rekognition.detect_moderation_labels(**request)
         shapes = []
     response.pop("ResponseMetadata", None)
-    shown_request = {
-        **request,
-        "Image": {"Bytes": f"<{picture.name}>"} if "Bytes" in picture.image else picture.image,
-    }
+    shown_request = {**request, "Image": _shown(picture)}
     result = {
         "analysis": analysis,
         "image": picture.src,
         "name": picture.name,
         "min_confidence": min_confidence,
+        "size": picture.size,
         "shapes": [asdict(shape) for shape in shapes],
         "request": shown_request,
         "response": response,
     }
-    return Page("rekognition_lab.html", {"analyses": ANALYSES, "result": result}, title="Rekognition lab")
+    data = {"analyses": ANALYSES, "result": result, "comparison": None}
+    return Page("rekognition_lab.html", data, title="Rekognition lab")
 
 
 def _label_shapes(response: dict[str, Any]) -> list[Shape]:
@@ -139,6 +156,52 @@ def _text_shapes(response: dict[str, Any]) -> list[Shape]:
         for found in response.get("TextDetections", [])
         if found["Type"] == "LINE"
     ]
+
+
+def compare(ctx: ConsoleRequest) -> Page:
+    """CompareFaces: the source's largest face and each face of the target, boxed and cropped
+    from the images given here (Rekognition keeps no image to show a face from)."""
+    source, target = _picture(ctx, "source_"), _picture(ctx, "target_")
+    threshold = float(ctx.field("similarity") or SEARCH_THRESHOLD)
+    response = ctx.client("rekognition").compare_faces(
+        SourceImage=source.image, TargetImage=target.image, SimilarityThreshold=threshold
+    )
+    response.pop("ResponseMetadata", None)
+    source_face = response.get("SourceImageFace", {})
+    matches = [
+        Shape("match", "similar", match["Similarity"], box=match["Face"]["BoundingBox"])
+        for match in response.get("FaceMatches", [])
+    ]
+    unmatched = [
+        Shape("face", "unmatched face", face["Confidence"], box=face["BoundingBox"])
+        for face in response.get("UnmatchedFaces", [])
+    ]
+    comparison = {
+        "source": asdict(source),
+        "target": asdict(target),
+        "source_shapes": [
+            asdict(Shape("face", "source face", source_face["Confidence"], box=source_face["BoundingBox"]))
+        ]
+        if source_face
+        else [],
+        "target_shapes": [asdict(shape) for shape in matches + unmatched],
+        "threshold": threshold,
+        "request": {
+            "SourceImage": _shown(source),
+            "TargetImage": _shown(target),
+            "SimilarityThreshold": threshold,
+        },
+        "response": response,
+    }
+    for picture in comparison["source"], comparison["target"]:
+        picture.pop("image")  # the bytes: the page has them as its image's data URL
+    data = {"analyses": ANALYSES, "result": None, "comparison": comparison}
+    return Page("rekognition_lab.html", data, title="Rekognition lab")
+
+
+def _shown(picture: Picture) -> dict[str, Any]:
+    """An image as the request JSON shows it: an uploaded file by its name, not its bytes."""
+    return {"Bytes": f"<{picture.name}>"} if "Bytes" in picture.image else picture.image
 
 
 # ---- face collections -----------------------------------------------------------------------------
@@ -295,6 +358,7 @@ def test_model(ctx: ConsoleRequest) -> Page:
 ROUTES = [
     get("/rekognition", lab),
     post("/rekognition", analyze),
+    post("/rekognition/compare", compare),
     get("/rekognition/collections", collections),
     post("/rekognition/collections/create", create_collection),
     get("/rekognition/collections/{collection}", collection),

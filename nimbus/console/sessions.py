@@ -24,6 +24,7 @@ from nimbus.storage.session_tokens import read_or_create_key
 
 COOKIE = "nimbus_console"
 KEY_FILE = "console.key"
+VIDEO_JOBS_KEPT = 10  # a cookie holds 4 KB at most
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,9 @@ class Session:
     expires_at: int = 0  # seconds since the epoch
     arn: str = ""
     account_id: str = ""
+    # "kind/job id" of the Rekognition video jobs started from this session, newest first:
+    # Rekognition has no API that lists them, so the console remembers the ones it started
+    video_jobs: tuple[str, ...] = ()
 
     @property
     def signed_in(self) -> bool:
@@ -49,6 +53,9 @@ class Session:
     @property
     def is_root(self) -> bool:
         return self.arn.endswith(":root")
+
+    def with_video_job(self, kind: str, job_id: str) -> Session:
+        return replace(self, video_jobs=(f"{kind}/{job_id}", *self.video_jobs)[:VIDEO_JOBS_KEPT])
 
     def csrf_matches(self, token: str) -> bool:
         return bool(token) and hmac.compare_digest(token.encode(), self.csrf.encode())

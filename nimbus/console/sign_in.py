@@ -22,7 +22,7 @@ def sign_in_form(ctx: ConsoleRequest, error: str = "", status: int = 200) -> Res
         title="Sign in",
         status=status,
     )
-    return _with_session(ctx, render(ctx, page), ctx.session)
+    return with_session(ctx, render(ctx, page), ctx.session)
 
 
 def sign_in(ctx: ConsoleRequest) -> Response:
@@ -42,15 +42,15 @@ def sign_in(ctx: ConsoleRequest) -> Response:
         temporary, int(credentials["Expiration"].timestamp()), identity["Arn"], identity["Account"]
     )
     response = secured(Response(status_code=303, headers={"Location": _next(ctx.field("next"))}))
-    return _with_session(ctx, response, session)
+    return with_session(ctx, response, session)
 
 
 def sign_out(ctx: ConsoleRequest) -> Response:
     response = secured(Response(status_code=303, headers={"Location": url("/sign-in")}))
-    return _with_session(ctx, response, new_session())
+    return with_session(ctx, response, new_session())
 
 
-def _with_session(ctx: ConsoleRequest, response: Response, session: Session) -> Response:
+def with_session(ctx: ConsoleRequest, response: Response, session: Session) -> Response:
     max_age = max(session.expires_at - int(time.time()), 0) if session.access_key_id else None
     response.set_cookie(
         COOKIE,

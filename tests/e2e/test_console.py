@@ -7,16 +7,20 @@ both must stay empty. Screenshots of every page go to test-artifacts/console/ (C
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import ipaddress
+import json
 import re
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
+import av
 import numpy as np
 import pytest
 import requests
@@ -48,6 +52,8 @@ LOCALE = "en_US"
 XGBOOST = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 ROUNDS = 12
 TRAINING_LOGS = "/aws/sagemaker/TrainingJobs"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
 
 
 # the elements that stick out of the screen on the right, for the message of a failed width check
@@ -332,10 +338,33 @@ def test_bucket_drag_and_drop_upload_preview_share_and_delete(browser: Browser, 
     browser.clean()
 
 
+def test_s3_versions_view_lists_and_deletes_a_version(browser: Browser, nimbus: NimbusServer) -> None:
+    s3, bucket = nimbus.client("s3"), f"versions-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    first = s3.put_object(Bucket=bucket, Key="notes/a b.txt", Body=b"first")["VersionId"]
+    second = s3.put_object(Bucket=bucket, Key="notes/a b.txt", Body=b"second")["VersionId"]
+    page = browser.open(f"/s3/{bucket}?prefix=notes/")
+    page.get_by_role("link", name="Versions", exact=True).click()
+    expect(page.locator("[data-version]")).to_have_count(2)
+    expect(page.locator(f'[data-version="{second}"]')).to_contain_text("yes")  # the latest
+    download = (
+        page.locator(f'[data-version="{first}"]').get_by_role("link", name="Download").get_attribute("href")
+    )
+    assert browser.context.request.get(urljoin(nimbus.endpoint_url, download or "")).body() == b"first"
+    browser.shot("flow-s3-versions")
+    page.locator(f'[data-version="{first}"]').get_by_role("button", name="Delete version").click()
+    expect(page.locator("[data-version]")).to_have_count(1)
+    listed = s3.list_object_versions(Bucket=bucket)["Versions"]
+    assert [version["VersionId"] for version in listed] == [second]
+    browser.clean()
+
+
 def test_detect_labels_draws_boxes_on_the_image(browser: Browser, photos: dict[str, Any]) -> None:
     page = browser.open("/rekognition")
     page.get_by_label("Analysis").select_option("labels")
-    page.get_by_label("Image file (JPEG or PNG)").set_input_files(photos["astronaut"])
+    analyze = page.locator("form", has=page.get_by_role("button", name="Analyze"))
+    analyze.get_by_label("Image file (JPEG or PNG)").set_input_files(photos["astronaut"])
     page.get_by_role("button", name="Analyze").click()
     boxes = page.locator("figure.boxed .shape.label rect")
     expect(boxes.first).to_be_attached()
@@ -370,6 +399,68 @@ def test_index_a_face_then_search_by_another_photo_shows_the_match(
     assert float(match.locator("td").first.inner_text()) >= 80
     assert page.locator("[data-search-result] .shape.match rect").count() == 1
     browser.shot("flow-rekognition-face-search")
+    browser.clean()
+
+
+def test_compare_faces_draws_the_match_and_crops_the_faces(browser: Browser, photos: dict[str, Any]) -> None:
+    page = browser.open("/rekognition")
+    page.locator('[data-image="source"]').get_by_label("Image file (JPEG or PNG)").set_input_files(
+        photos["head"]
+    )
+    page.locator('[data-image="target"]').get_by_label("Image file (JPEG or PNG)").set_input_files(
+        photos["astronaut"]
+    )
+    page.get_by_role("button", name="Compare").click()
+    result = page.locator("[data-comparison]")
+    expect(result.locator("[data-face-match]")).to_have_count(1)
+    assert float(result.locator("[data-face-match] td.num").first.inner_text()) >= 80
+    assert result.locator("figure.boxed .shape.match rect").count() == 1  # on the target
+    assert result.locator("figure.boxed .shape.face rect").count() >= 1  # the source's face
+    crop = result.locator("[data-face-match] svg.thumb")
+    box = crop.bounding_box()
+    assert box is not None and box["width"] > 20 and box["height"] > 20
+    view = [float(number) for number in (crop.get_attribute("viewBox") or "").split()]
+    assert len(view) == 4 and 0 <= view[0] < 512 and view[2] > 20  # a face-sized part of the 512 px photo
+    browser.shot("flow-rekognition-compare")
+    browser.clean()
+
+
+def scene_video(scenes: list[np.ndarray], seconds: int, fps: int = 5) -> bytes:
+    """An H.264 MP4 showing each picture (fitted to 320x240) for ``seconds``."""
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        for pixels in scenes:
+            frame = np.asarray(Image.fromarray(pixels).convert("RGB").resize((320, 240)))
+            for _ in range(seconds * fps):
+                container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+    return buffer.getvalue()
+
+
+def test_a_video_job_started_here_has_a_timeline(browser: Browser, nimbus: NimbusServer) -> None:
+    s3, bucket = nimbus.client("s3"), f"videos-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    video = scene_video([sample_images.astronaut(), sample_images.chelsea()], seconds=3)
+    s3.put_object(Bucket=bucket, Key="clips/astronaut then cat.mp4", Body=video)
+    page = browser.open("/rekognition/video")
+    page.get_by_label("Analysis").select_option("labels")
+    page.get_by_label("Video bucket").fill(bucket)
+    page.get_by_label("Video key (MP4 or MOV)").fill("clips/astronaut then cat.mp4")
+    page.get_by_role("button", name="Start job").click()
+    expect(page.locator(".status")).to_have_text("SUCCEEDED", timeout=120_000)  # the page reloads itself
+    person, cat = (
+        page.locator('[data-timeline-row="Person"] rect'),
+        page.locator('[data-timeline-row="Cat"] rect'),
+    )
+    assert person.count() >= 2 and cat.count() >= 2
+    first_person, last_cat = person.first.bounding_box(), cat.last.bounding_box()
+    assert first_person is not None and last_cat is not None and first_person["x"] < last_cat["x"]
+    job_id = page.url.rsplit("/", 1)[-1]
+    browser.shot("flow-rekognition-video-timeline")
+    page = browser.open("/rekognition/video")  # the session remembers the job it started
+    expect(page.locator("[data-video-job]").first).to_contain_text(job_id)
     browser.clean()
 
 
@@ -483,6 +574,187 @@ def test_the_console_address_is_printed_at_start_and_by_status(nimbus: NimbusSer
     assert address in nimbus_cli("status", "--port", str(nimbus.port)).stdout
 
 
+def test_iam_user_key_policy_and_group_from_the_console(browser: Browser, nimbus: NimbusServer) -> None:
+    """A user made in the console, with a key whose secret is shown once and works with boto3
+    until it is deactivated; a policy written as JSON, attached and detached; a group joined."""
+    iam, suffix = nimbus.client("iam"), uuid.uuid4().hex[:6]
+    user, group, policy = f"console-user-{suffix}", f"console-group-{suffix}", f"console-policy-{suffix}"
+    page = browser.open("/iam/groups")
+    page.get_by_label("New group name").fill(group)
+    page.get_by_role("button", name="Create group").click()
+    expect(page.get_by_role("heading", name=group)).to_be_visible()
+    page = browser.open("/iam/policies")
+    page.get_by_label("Policy name").fill(policy)
+    page.get_by_label("Policy document (JSON)").fill('{"Version": "2012-10-17", "Statement": [')
+    page.get_by_role("button", name="Create policy").click()  # not JSON: refused, nothing made
+    expect(page.locator(".flash.error")).to_contain_text("MalformedPolicyDocument")
+    assert policy not in {p["PolicyName"] for p in iam.list_policies(Scope="Local")["Policies"]}
+    page.get_by_label("Policy name").fill(policy)
+    page.get_by_role("button", name="Create policy").click()
+    expect(page.locator("[data-policy-document]")).to_contain_text("s3:ListAllMyBuckets")
+    policy_arn = f"arn:aws:iam::{nimbus.account_id}:policy/{policy}"
+    page = browser.open("/iam/users")
+    page.get_by_label("New user name").fill(user)
+    page.get_by_role("button", name="Create user").click()
+    expect(page.get_by_role("heading", name=user)).to_be_visible()
+    page.get_by_label("Policy ARN").fill(policy_arn)
+    page.get_by_role("button", name="Attach policy").click()
+    expect(page.locator("[data-attached]")).to_contain_text(policy)
+    assert [p["PolicyArn"] for p in iam.list_attached_user_policies(UserName=user)["AttachedPolicies"]] == [
+        policy_arn
+    ]
+    page.get_by_label("Group").select_option(group)
+    page.get_by_role("button", name="Add to group").click()
+    assert [g["GroupName"] for g in iam.list_groups_for_user(UserName=user)["Groups"]] == [group]
+    page.get_by_role("button", name="Create access key").click()
+    shown = page.locator("[data-new-key] dd")
+    key_id, secret = shown.nth(0).inner_text(), shown.nth(1).inner_text()
+    browser.shot("flow-iam-new-key")
+    sts = nimbus.client("sts", aws_access_key_id=key_id, aws_secret_access_key=secret)
+    assert sts.get_caller_identity()["Arn"] == key_arn(nimbus, user)
+    page = browser.open(f"/iam/users/{user}")  # the secret is never shown again
+    assert secret not in page.content()
+    page.locator(f'[data-key="{key_id}"]').get_by_role("button", name="Deactivate").click()
+    expect(page.locator(f'[data-key="{key_id}"]')).to_contain_text("Inactive")
+    with pytest.raises(ClientError) as inactive:
+        sts.get_caller_identity()
+    assert error_code(inactive) == "InvalidClientTokenId"
+    page.locator(f'[data-key="{key_id}"]').get_by_role("button", name="Delete").click()
+    expect(page.locator(f'[data-key="{key_id}"]')).to_have_count(0)
+    page.locator("[data-attached]").get_by_role("button", name="Detach").click()
+    expect(page.locator("[data-attached]")).to_have_count(0)
+    assert iam.list_attached_user_policies(UserName=user)["AttachedPolicies"] == []
+    page = browser.open("/iam/roles")
+    page.get_by_label("New role name").fill(f"console-role-{suffix}")
+    page.get_by_role("button", name="Create role").click()
+    page.get_by_text("Trust policy").click()
+    expect(page.locator("details.json pre")).to_contain_text("sagemaker.amazonaws.com")
+    browser.shot("flow-iam-role")
+    browser.clean()
+
+
+def push_image(nimbus: NimbusServer, repository: str, tag: str) -> str:
+    """An OCI image of one layer, pushed as ``docker push`` does (the registry's HTTP API, with
+    the ECR token's Basic credentials); its manifest's digest."""
+    token = nimbus.client("ecr").get_authorization_token()["authorizationData"][0]["authorizationToken"]
+    user, password = base64.b64decode(token).decode().split(":", 1)
+    registry = f"http://127.0.0.1:{nimbus.registry_port}/v2/{repository}"
+    session = requests.Session()
+    session.auth = (user, password)
+    layer, config = b"console layer\n", json.dumps({"architecture": "amd64", "os": "linux"}).encode()
+    described = []
+    for blob, media_type in ((config, "application/vnd.oci.image.config.v1+json"), (layer, OCI_LAYER)):
+        digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+        started = session.post(f"{registry}/blobs/uploads/", timeout=30)
+        assert started.status_code == 202, started.text
+        location = urljoin(registry, started.headers["Location"])
+        finished = session.put(location, params={"digest": digest}, data=blob, timeout=30)
+        assert finished.status_code == 201, finished.text
+        described.append({"mediaType": media_type, "digest": digest, "size": len(blob)})
+    manifest = json.dumps(
+        {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": described[0], "layers": described[1:]}
+    ).encode()
+    pushed = session.put(
+        f"{registry}/manifests/{tag}", data=manifest, headers={"Content-Type": OCI_MANIFEST}, timeout=30
+    )
+    assert pushed.status_code == 201, pushed.text
+    return "sha256:" + hashlib.sha256(manifest).hexdigest()
+
+
+def test_sns_to_sqs_kinesis_and_ecr_pages(browser: Browser, nimbus: NimbusServer) -> None:
+    """A topic published to from the console reaches a queue subscribed from the console, whose
+    page receives it; a record put in a data stream is read back; an image pushed to a repository
+    is listed and deleted; each thing made here is deleted here."""
+    suffix = uuid.uuid4().hex[:6]
+    queue, topic, stream, repository = (
+        f"console-{kind}-{suffix}" for kind in ("queue", "topic", "stream", "repo")
+    )
+    page = browser.open("/sqs")
+    page.get_by_label("New queue name").fill(queue)
+    page.get_by_role("button", name="Create queue").click()
+    expect(page.get_by_role("heading", name=queue)).to_be_visible()
+    sqs = nimbus.client("sqs")
+    queue_url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+    queue_arn, topic_arn = (
+        f"arn:aws:{service}:{nimbus.region}:{nimbus.account_id}:{name}"
+        for service, name in (("sqs", queue), ("sns", topic))
+    )
+    allow_topic = {  # as in AWS, the queue's policy must let the topic send to it
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "sns.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+            }
+        ],
+    }
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(allow_topic)})
+    page = browser.open("/sns")
+    page.get_by_label("New topic name").fill(topic)
+    page.get_by_role("button", name="Create topic").click()
+    page.get_by_label("Protocol").select_option("sqs")
+    page.get_by_label("Endpoint").fill(queue_arn)
+    page.get_by_role("button", name="Subscribe").click()
+    expect(page.locator("[data-subscription]")).to_contain_text(queue)
+    page.get_by_label("Message", exact=True).fill("hello from the console")
+    page.get_by_role("button", name="Publish").click()
+    expect(page.locator(".flash.note")).to_contain_text("Published message")
+    browser.shot("flow-sns-topic")
+    page = browser.open(f"/sqs/queue?url={quote(queue_url, safe='')}")
+    page.get_by_role("button", name="Receive").click()
+    expect(page.locator("[data-message]")).to_contain_text("hello from the console")
+    page.locator("[data-message]").get_by_role("button", name="Delete").click()
+    expect(page.locator(".flash.note")).to_contain_text("Message deleted")
+    assert sqs.receive_message(QueueUrl=queue_url, VisibilityTimeout=0).get("Messages") is None
+    page.get_by_label("Message body").fill("sent from the queue page")
+    page.get_by_role("button", name="Send").click()
+    page.get_by_role("button", name="Receive").click()
+    expect(page.locator("[data-message]")).to_contain_text("sent from the queue page")
+    browser.shot("flow-sqs-queue")
+    page = browser.open("/kinesis")
+    page.get_by_label("New stream name").fill(stream)
+    page.get_by_role("button", name="Create stream").click()
+    page.get_by_label("Data (text)").fill("record one")
+    page.get_by_role("button", name="Put record").click()
+    expect(page.locator("[data-record]")).to_contain_text("record one")
+    page.get_by_role("button", name="Delete stream").click()
+    expect(page.locator(".flash.note")).to_contain_text(f"Stream {stream} deleted")
+    page = browser.open("/kinesis/video")
+    page.get_by_label("New video stream name").fill(stream)
+    page.get_by_role("button", name="Create video stream").click()
+    expect(page.get_by_text("No fragments yet.")).to_be_visible()
+    page.get_by_role("button", name="Delete video stream").click()
+    assert stream not in [
+        s["StreamName"] for s in nimbus.client("kinesisvideo").list_streams()["StreamInfoList"]
+    ]
+    page = browser.open("/ecr")
+    page.get_by_label("New repository name").fill(repository)
+    page.get_by_role("button", name="Create repository").click()
+    digest = push_image(nimbus, repository, "v1")
+    page.reload()
+    row = page.locator("[data-image-row]")
+    expect(row).to_contain_text("v1")
+    expect(row).to_contain_text(digest)
+    browser.shot("flow-ecr-repository")
+    row.get_by_role("button", name="Delete").click()
+    expect(page.locator("[data-image-row]")).to_have_count(0)
+    assert nimbus.client("ecr").list_images(repositoryName=repository)["imageIds"] == []
+    for path, button in (
+        (
+            f"/sns/topic?arn={quote(f'arn:aws:sns:{nimbus.region}:{nimbus.account_id}:{topic}')}",
+            "Delete topic",
+        ),
+        (f"/sqs/queue?url={quote(queue_url, safe='')}", "Delete queue"),
+        (f"/ecr/repository?name={repository}", "Delete repository"),
+    ):
+        browser.open(path).get_by_role("button", name=button).click()
+        expect(page.locator(".flash.note")).to_contain_text("deleted")
+    browser.clean()
+
+
 # ---- refusals -------------------------------------------------------------------------------------
 
 
@@ -583,6 +855,20 @@ def test_every_page_opens_cleanly_at_desktop_and_phone_width(
         logGroupName=TRAINING_LOGS, logStreamNamePrefix=f"{background.training_job}/"
     )["logStreams"][0]["logStreamName"]
     collection = nimbus.client("rekognition").list_collections()["CollectionIds"][0]
+    names = f"every-page-{uuid.uuid4().hex[:6]}"
+    nimbus.client("iam").create_user(UserName=names)
+    policy = nimbus.client("iam").create_policy(
+        PolicyName=names,
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sns:*", "Resource": "*"}]}
+        ),
+    )["Policy"]["Arn"]
+    aws_policy = nimbus.client("iam").list_policies(Scope="AWS", MaxItems=1)["Policies"][0]["Arn"]
+    topic = nimbus.client("sns").create_topic(Name=names)["TopicArn"]
+    queue = nimbus.client("sqs").create_queue(QueueName=names)["QueueUrl"]
+    nimbus.client("kinesis").create_stream(StreamName=names, ShardCount=1)
+    nimbus.client("kinesisvideo").create_stream(StreamName=names)
+    nimbus.client("ecr").create_repository(repositoryName=names)
     pages = {
         "overview": "/",
         "s3-buckets": "/s3",
@@ -611,6 +897,24 @@ def test_every_page_opens_cleanly_at_desktop_and_phone_width(
         "logs-groups": "/logs",
         "logs-group": f"/logs/group?name={quote(TRAINING_LOGS)}&pattern=error",
         "logs-stream": f"/logs/stream?group={quote(TRAINING_LOGS)}&stream={quote(log_stream)}",
+        "s3-versions": f"/s3/{background.bucket}/versions?prefix=photos/",
+        "rekognition-video": "/rekognition/video",
+        "iam-users": "/iam/users",
+        "iam-user": f"/iam/users/{names}",
+        "iam-roles": "/iam/roles",
+        "iam-policies": "/iam/policies",
+        "iam-policy": f"/iam/policy?arn={quote(policy)}",
+        "iam-policy-aws": f"/iam/policy?arn={quote(aws_policy)}",
+        "sns-topics": "/sns",
+        "sns-topic": f"/sns/topic?arn={quote(topic)}",
+        "sqs-queues": "/sqs",
+        "sqs-queue": f"/sqs/queue?url={quote(queue, safe='')}",
+        "kinesis-streams": "/kinesis",
+        "kinesis-stream": f"/kinesis/streams/{names}?read=1",
+        "kinesis-video-streams": "/kinesis/video",
+        "kinesis-video-stream": f"/kinesis/video/{names}",
+        "ecr-repositories": "/ecr",
+        "ecr-repository": f"/ecr/repository?name={names}",
     }
     assert models.list_training_jobs()["TrainingJobSummaries"]
     page = browser.page
