@@ -16,6 +16,7 @@ from rich.table import Table
 
 from nimbus import __version__
 from nimbus.advise import advise
+from nimbus.channels import channels
 from nimbus.config import Settings
 from nimbus.console import CONSOLE_PREFIX
 from nimbus.storage.credentials import CredentialStore
@@ -24,6 +25,7 @@ app = typer.Typer(help="Nimbus: a self-hosted ML cloud that speaks the AWS APIs.
 keys = typer.Typer(help="Manage access keys.", no_args_is_help=True)
 app.add_typer(keys, name="keys")
 app.add_typer(advise, name="advise")
+app.add_typer(channels, name="channels")
 console = Console(stderr=True)
 
 HostOption = Annotated[str | None, typer.Option(help="Interface to listen on [env NIMBUS_HOST].")]
@@ -69,6 +71,7 @@ def serve(
     """Start every service on one port with embedded defaults."""
     from nimbus.gateway import tls as https
     from nimbus.gateway.app import create_app
+    from nimbus.gateway.http2 import AutoHttpProtocol
 
     settings = _settings(host, port, data_dir)
     overrides: dict[str, object] = {"tls": True} if tls or tls_cert else {}
@@ -97,6 +100,7 @@ def serve(
     console.print(f"registry: {settings.registry_address} (docker login: see `nimbus env`)")
     config = uvicorn.Config(
         create_app(settings),
+        http=AutoHttpProtocol,  # HTTP/1.1 as before, and HTTP/2 for the clients that open with it
         log_level=settings.log_level,
         access_log=False,
         timeout_graceful_shutdown=5,

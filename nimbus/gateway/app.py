@@ -17,6 +17,7 @@ from nimbus import __version__
 from nimbus.config import Settings
 from nimbus.console import CONSOLE_PREFIX
 from nimbus.console.app import Console
+from nimbus.engines.bubblewrap import trust_certificate_authority
 from nimbus.engines.containers.runtime import runtime_problem
 from nimbus.errors import AwsError, internal_error
 from nimbus.gateway.authz.step import Authorizer
@@ -24,16 +25,21 @@ from nimbus.gateway.catalog import Catalog, default_catalog
 from nimbus.gateway.cors import add_cors_headers, preflight
 from nimbus.gateway.dispatch import Target, dispatch
 from nimbus.gateway.internal import LIFECYCLE_SWEEP, lifecycle_sweep
+from nimbus.gateway.labeling_portal import is_labeling_portal, labeling_portal
+from nimbus.gateway.lex_channels import channel_webhook, is_channel_webhook
 from nimbus.gateway.notebook_proxy import is_notebook_path, proxy_http, proxy_websocket
 from nimbus.gateway.post_upload import handle_post_upload, is_post_upload
 from nimbus.gateway.put_media import is_put_media, put_media
 from nimbus.gateway.recent_calls import RECENT_CALLS, Call, RecentCalls, now_text, recent_calls
 from nimbus.gateway.registry.api import registry_request
 from nimbus.gateway.sagemaker_extensions import is_sagemaker_extension, sagemaker_extension
+from nimbus.gateway.tls import serving_tls
 from nimbus.protocol.http import Headers, HttpRequest, HttpResponse
 from nimbus.protocol.serializers import serialize_error
 from nimbus.services.ecr.address import serve_registry_at
+from nimbus.services.kinesisvideo_archived.sessions import PLAYBACK_PATHS, playback
 from nimbus.services.sagemaker.containers import container_runtime
+from nimbus.services.sns.signing import CERTIFICATE_PREFIX, signing_certificate
 from nimbus.services.sts.role_credentials import CREDENTIALS_PATH, credentials_answer, serve_at
 from nimbus.storage import Storage
 
@@ -82,7 +88,9 @@ class Gateway:
                     self.authorizer = Authorizer(
                         self.storage, self.catalog.services, self.settings.authorization
                     )
-                    serve_at(self.settings.endpoint_url)
+                    ca_bundle = serving_tls(self.settings.data_dir)  # jobs verify an HTTPS Nimbus with it
+                    serve_at(self.settings.endpoint_url, str(ca_bundle or ""))
+                    trust_certificate_authority(ca_bundle)
                     serve_registry_at(self.settings.registry_address, self.settings.tls)
                     self.console = Console(self, self.settings)
                     for service in self.catalog.services.values():
@@ -110,6 +118,18 @@ class Gateway:
             status, body = await anyio.to_thread.run_sync(credentials_answer, self.storage, token)
             await _send(send, HttpResponse(status, {"Content-Type": "application/json"}, body))
             return
+        if request.path.startswith(CERTIFICATE_PREFIX) and self.storage is not None:  # SNS's SigningCertURL
+            pem = await anyio.to_thread.run_sync(signing_certificate, self.storage, request.path)
+            if pem is not None:
+                await _send(send, HttpResponse(200, {"Content-Type": "application/x-x509-ca-cert"}, pem))
+                return
+        if request.path in PLAYBACK_PATHS and request.method == "GET" and self.storage is not None:
+            # what HLS and DASH players fetch, authorized by the session token in the URL
+            query = {name: values[0] for name, values in request.query.items()}
+            status, kind, body = await anyio.to_thread.run_sync(playback, self.storage, request.path, query)
+            headers = {"Content-Type": kind, "Access-Control-Allow-Origin": "*"}
+            await _send(send, HttpResponse(status, headers, body))
+            return
         target = Target()
         request_id = _request_id()
         error_code = None
@@ -120,8 +140,13 @@ class Gateway:
                 response = await anyio.to_thread.run_sync(preflight, request, self.storage)
             elif request.path == LIFECYCLE_SWEEP:
                 response = await lifecycle_sweep(request, receive, self.storage)
+            elif is_channel_webhook(request):  # signed by the messaging platform, not SigV4
+                response = await channel_webhook(request, receive, self.storage, self.settings)
             elif request.path == RECENT_CALLS:
                 response = await recent_calls(request, receive, self.storage, self.recent_calls)
+            elif is_labeling_portal(request):
+                target.service = self.catalog.services["sagemaker"]
+                response = await labeling_portal(request, receive, self.storage)
             elif is_sagemaker_extension(request):
                 target.service = self.catalog.services["sagemaker"]
                 response = await sagemaker_extension(

@@ -9,6 +9,8 @@ from nimbus.storage import (  # noqa: F401 (their tables join Base.metadata)
     ecr_schema,
     emr_schema,
     iam_schema,
+    labeling_schema,
+    lex_channels_schema,
     lex_runtime_schema,
     lex_schema,
     lex_workbench_schema,
