@@ -40,7 +40,7 @@ def sns_timestamp(when: datetime) -> str:
 class DeliveryEnvelope:
     """An SNS message as endpoints receive it (its JSON document), before it is sent."""
 
-    message_type: str  # Notification, SubscriptionConfirmation
+    message_type: str  # Notification, SubscriptionConfirmation, UnsubscribeConfirmation
     fields: dict[str, Any]
     message_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
@@ -123,7 +123,7 @@ def _post(delivery: Row[Any]) -> bool:
         "x-amz-sns-message-type": delivery.message_type,
         "x-amz-sns-topic-arn": topic_arn,
     }
-    if delivery.message_type == "Notification":
+    if delivery.message_type != "SubscriptionConfirmation":
         headers["x-amz-sns-subscription-arn"] = delivery.subscription_arn
     if delivery.raw:
         headers["x-amz-sns-rawdelivery"] = "true"

@@ -1,6 +1,8 @@
 """Subscriptions: SQS queues (confirmed at once, as for a queue of the topic's own account) and
 HTTP(S) endpoints (sent a SubscriptionConfirmation; confirmed by ConfirmSubscription, signed or
-through the SubscribeURL)."""
+through the SubscribeURL). Unsubscribing a confirmed HTTP(S) endpoint sends it an
+UnsubscribeConfirmation whose SubscribeURL restores the subscription, as SNS does; its token is this
+install's signed grant holding the subscription, so nothing of a deleted subscription is kept."""
 
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ from nimbus.services.sns.records import (
 )
 from nimbus.services.sns.signing import signer
 from nimbus.services.sqs.records import QUEUES
+from nimbus.storage.session_tokens import InvalidToken
 
 DELIVERABLE = ("sqs", "http", "https")
 SETTABLE = frozenset(
@@ -125,20 +128,74 @@ def _answered_arn(subscription: Row[Any], request: dict[str, Any]) -> str:
 
 
 def _confirmation_request(topic: Row[Any], token: str, base_url: str) -> DeliveryEnvelope:
-    query = urlencode({"Action": "ConfirmSubscription", "TopicArn": topic.arn, "Token": token})
     message = (
         f"You have chosen to subscribe to the topic {topic.arn}.\n"
         "To confirm the subscription, visit the SubscribeURL included in this message."
     )
-    return DeliveryEnvelope(
-        "SubscriptionConfirmation",
-        {
-            "Token": token,
-            "TopicArn": topic.arn,
-            "Message": message,
-            "SubscribeURL": f"{base_url}/?{query}",
-        },
+    return _envelope("SubscriptionConfirmation", topic.arn, token, message, base_url)
+
+
+def _unsubscribe_confirmation(subscription: Row[Any], token: str, base_url: str) -> DeliveryEnvelope:
+    message = (
+        f"You have chosen to deactivate subscription {subscription.arn}.\n"
+        "To cancel this operation and restore the subscription, "
+        "visit the SubscribeURL included in this message."
     )
+    return _envelope("UnsubscribeConfirmation", subscription.topic_arn, token, message, base_url)
+
+
+def _envelope(message_type: str, topic_arn: str, token: str, message: str, base_url: str) -> DeliveryEnvelope:
+    query = urlencode({"Action": "ConfirmSubscription", "TopicArn": topic_arn, "Token": token})
+    return DeliveryEnvelope(
+        message_type,
+        {"Token": token, "TopicArn": topic_arn, "Message": message, "SubscribeURL": f"{base_url}/?{query}"},
+    )
+
+
+RESTORE_PURPOSE = "sns-restore-subscription"
+
+
+def _restore_token(ctx: RequestContext, subscription: Row[Any]) -> str:
+    return ctx.storage.sessions.sign(
+        {
+            "purpose": RESTORE_PURPOSE,
+            "arn": subscription.arn,
+            "topic_arn": subscription.topic_arn,
+            "account_id": subscription.account_id,
+            "protocol": subscription.protocol,
+            "endpoint": subscription.endpoint,
+            "attributes": subscription.attributes,
+        }
+    )
+
+
+def _restored(ctx: RequestContext, connection: Any, topic_arn: str, token: str) -> str | None:
+    """The ARN of the subscription an UnsubscribeConfirmation's token restores, or None when the
+    token is not one."""
+    try:
+        grant = ctx.storage.sessions.verify(token)
+    except InvalidToken:
+        return None
+    if grant.get("purpose") != RESTORE_PURPOSE or grant["topic_arn"] != topic_arn:
+        return None
+    present = connection.execute(
+        select(SUBSCRIPTIONS.c.arn).where(SUBSCRIPTIONS.c.arn == grant["arn"])
+    ).first()
+    if present is None:
+        connection.execute(
+            insert(SUBSCRIPTIONS).values(
+                arn=grant["arn"],
+                topic_arn=topic_arn,
+                account_id=grant["account_id"],
+                protocol=grant["protocol"],
+                endpoint=grant["endpoint"],
+                attributes=grant["attributes"],
+                confirmation_token=None,
+                created_at=datetime.now(UTC),
+            )
+        )
+    arn: str = grant["arn"]
+    return arn
 
 
 @sns.operation
@@ -157,7 +214,10 @@ def confirm_subscription(ctx: RequestContext, request: dict[str, Any]) -> dict[s
             topic = connection.execute(select(TOPICS).where(TOPICS.c.arn == request["TopicArn"])).first()
             if topic is None:
                 raise AwsError("NotFound", "Topic does not exist", 404)
-            raise invalid_parameter("Token")
+            restored = _restored(ctx, connection, topic.arn, request["Token"])
+            if restored is None:
+                raise invalid_parameter("Token")
+            return {"SubscriptionArn": restored}
         attributes = {**subscription.attributes, AUTHENTICATED: "true" if authenticated else "false"}
         connection.execute(
             update(SUBSCRIPTIONS)
@@ -174,7 +234,7 @@ def unsubscribe(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     arn = request["SubscriptionArn"]
     with ctx.storage.database.engine.begin() as connection:
         if ctx.caller.account_id:
-            find_subscription(ctx, connection, arn)
+            subscription = find_subscription(ctx, connection, arn)
         else:
             subscription = connection.execute(select(SUBSCRIPTIONS).where(SUBSCRIPTIONS.c.arn == arn)).first()
             if subscription is None:
@@ -187,6 +247,14 @@ def unsubscribe(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
                     403,
                 )
         connection.execute(delete(SUBSCRIPTIONS).where(SUBSCRIPTIONS.c.arn == arn))
+        if subscription.protocol != "sqs" and subscription.confirmation_token is None:
+            topic = connection.execute(select(TOPICS).where(TOPICS.c.arn == subscription.topic_arn)).one()
+            base_url = public_url(ctx.host)
+            document = _unsubscribe_confirmation(
+                subscription, _restore_token(ctx, subscription), base_url
+            ).document(signer(ctx.storage), signature_version(topic), base_url)
+            owe_delivery(connection, subscription, "UnsubscribeConfirmation", document)
+    deliverer(ctx.storage).wake()
     return {}
 
 
