@@ -11,19 +11,17 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode
 from xml.etree import ElementTree
 
 import pytest
 import requests
 from botocore.exceptions import ClientError
 from conftest import NimbusServer, error_code, nimbus_cli
+from json_endpoint import Call, JsonEndpoint
 from test_lex_runtime import LOCALE, make_bot, plain, prompt
 
 from nimbus.services.lex_channels.calls import WebhookCall
@@ -41,64 +39,30 @@ META_VERIFY_TOKEN = "nimbus-flowers"
 CARD_PROMPT = "What type of flowers would you like to order?"
 
 
-@dataclass
-class Received:
-    path: str
-    query: dict[str, list[str]]
-    headers: dict[str, str]
-    body: dict[str, Any]
-
-
 class StandIn:
     """Slack's Web API and Meta's Graph API on a loopback port: each call is recorded and answered as
     the real platform answers it, refused when the token or the payload is not what it takes."""
 
     def __init__(self) -> None:
-        self.received: list[Received] = []
-        stand_in = self
+        self.received: list[Call] = []
+        self.endpoint = JsonEndpoint(self._recorded)
+        self.url = self.endpoint.url
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                url = urlsplit(self.path)
-                raw = self.rfile.read(int(self.headers["Content-Length"]))
-                call = Received(
-                    url.path, parse_qs(url.query), {k.lower(): v for k, v in self.headers.items()}, {}
-                )
-                if self.headers.get("Content-Type", "").startswith("application/json"):
-                    call.body = json.loads(raw)
-                status, answer = stand_in.answer(call)
-                if status == 200 and answer.get("ok", True):
-                    stand_in.received.append(call)
-                body = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+    def _recorded(self, call: Call) -> tuple[int, dict[str, Any]]:
+        status, answer = self.answer(call)
+        if status == 200 and answer.get("ok", True):
+            self.received.append(call)
+        return status, answer
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def answer(self, call: Received) -> tuple[int, dict[str, Any]]:
+    def answer(self, call: Call) -> tuple[int, dict[str, Any]]:
         if call.path == "/slack/api/chat.postMessage":
             return 200, slack_answer(call)
         if call.path == "/meta/v21.0/me/messages":
             return meta_answer(call)
         return 404, {}
 
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
-
-def slack_answer(call: Received) -> dict[str, Any]:
+def slack_answer(call: Call) -> dict[str, Any]:
     """chat.postMessage: a bearer bot token, a JSON body with a channel and text, Block Kit buttons."""
     if call.headers.get("authorization") != f"Bearer {SLACK_BOT_TOKEN}":
         return {"ok": False, "error": "invalid_auth"}
@@ -120,7 +84,7 @@ def slack_answer(call: Received) -> dict[str, Any]:
     return {"ok": True, "channel": call.body["channel"], "ts": f"{time.time():.6f}"}
 
 
-def meta_answer(call: Received) -> tuple[int, dict[str, Any]]:
+def meta_answer(call: Call) -> tuple[int, dict[str, Any]]:
     """The Send API: the page access token in the query, a recipient, a message with text and at
     most 13 text quick replies with titles of at most 20 characters."""
     if call.query.get("access_token") != [META_PAGE_TOKEN]:
@@ -210,7 +174,7 @@ def bot(models: Any) -> tuple[str, str]:
 def platform() -> Iterator[StandIn]:
     stand_in = StandIn()
     yield stand_in
-    stand_in.close()
+    stand_in.endpoint.close()
 
 
 def channels_create(
@@ -277,7 +241,7 @@ def slack_event(user: str, text: str, **more: str) -> bytes:
     return json.dumps({**envelope, "event_id": f"Ev{user}", "event_time": int(time.time())}).encode()
 
 
-def posted(platform: StandIn, path: str) -> list[Received]:
+def posted(platform: StandIn, path: str) -> list[Call]:
     return [call for call in platform.received if call.path == path]
 
 

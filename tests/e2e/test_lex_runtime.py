@@ -9,17 +9,16 @@ import base64
 import datetime as dt
 import gzip
 import json
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 import requests
 from botocore.exceptions import ClientError
 from conftest import NimbusServer, error_code
+from json_endpoint import Call, JsonEndpoint
 
 LOCALE = "en_US"
 
@@ -38,33 +37,15 @@ class HookServer:
     def __init__(self, answer: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
         self.answer = answer
         self.events: list[dict[str, Any]] = []
-        hook = self
+        self.endpoint = JsonEndpoint(self._answered)
+        self.url = f"{self.endpoint.url}/hook"
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                event = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                hook.events.append(event)
-                body = json.dumps(hook.answer(event)).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+    def _answered(self, call: Call) -> tuple[int, dict[str, Any]]:
+        self.events.append(call.body)
+        return 200, self.answer(call.body)
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.endpoint.close()
 
 
 def reject_sunday(event: dict[str, Any]) -> dict[str, Any]:

@@ -5,12 +5,10 @@ bad input."""
 from __future__ import annotations
 
 import base64
-import http.server
 import json
 import os
 import queue
 import subprocess
-import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -24,6 +22,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from json_endpoint import Call, JsonEndpoint
 
 JS_CLIENTS = REPO_ROOT / "tests" / "e2e" / "js_clients"
 
@@ -138,20 +137,13 @@ def test_filter_policy(sns: Any, sqs: Any) -> None:
 def http_endpoint() -> Iterator[tuple[str, queue.Queue[tuple[dict[str, str], dict[str, Any]]]]]:
     received: queue.Queue[tuple[dict[str, str], dict[str, Any]]] = queue.Queue()
 
-    class Endpoint(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.put(({name.lower(): value for name, value in self.headers.items()}, json.loads(body)))
-            self.send_response(200)
-            self.end_headers()
+    def answered(call: Call) -> tuple[int, dict[str, Any]]:
+        received.put((call.headers, call.body))
+        return 200, {}
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.HTTPServer(("127.0.0.1", 0), Endpoint)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/sns", received
-    server.shutdown()
+    endpoint = JsonEndpoint(answered)
+    yield f"{endpoint.url}/sns", received
+    endpoint.close()
 
 
 HttpEndpoint = tuple[str, queue.Queue[tuple[dict[str, str], dict[str, Any]]]]
