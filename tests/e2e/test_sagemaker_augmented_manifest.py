@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import tarfile
-import time
 import uuid
 from typing import Any
 
@@ -15,6 +14,7 @@ import numpy as np
 import pytest
 from botocore.exceptions import ClientError
 from conftest import NimbusServer, error_code, http_status
+from job_support import gz_archive, training_job_ended
 from PIL import Image
 from sagemaker.serializer_utils import read_recordio
 
@@ -62,16 +62,6 @@ def _png(shade: int, seed: int) -> bytes:
     return data.getvalue()
 
 
-def _archive(files: dict[str, bytes]) -> bytes:
-    data = io.BytesIO()
-    with tarfile.open(fileobj=data, mode="w:gz") as tar:
-        for name, body in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(body)
-            tar.addfile(info, io.BytesIO(body))
-    return data.getvalue()
-
-
 def _labelled_images(s3: Any, bucket: str) -> tuple[list[bytes], list[int]]:
     """Eight images and the output manifest a Ground Truth image classification job writes for them."""
     images, labels, lines = [], [], []
@@ -94,7 +84,9 @@ def _labelled_images(s3: Any, bucket: str) -> tuple[list[bytes], list[int]]:
         labels.append(label)
     body = "".join(json.dumps(line) + "\n" for line in lines)
     s3.put_object(Bucket=bucket, Key="shades/manifests/output/output.manifest", Body=body.encode())
-    s3.put_object(Bucket=bucket, Key="source/sourcedir.tar.gz", Body=_archive({"train.py": SCRIPT.encode()}))
+    s3.put_object(
+        Bucket=bucket, Key="source/sourcedir.tar.gz", Body=gz_archive({"train.py": SCRIPT.encode()})
+    )
     return images, labels
 
 
@@ -146,16 +138,6 @@ def _request(bucket: str, name: str, role: str, mode: str, **channel: Any) -> di
     }
 
 
-def _ended(sagemaker: Any, name: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        job = sagemaker.describe_training_job(TrainingJobName=name)
-        if job["TrainingJobStatus"] not in ("InProgress", "Stopping"):
-            return job
-        time.sleep(0.5)
-    raise AssertionError(f"{name} did not end")
-
-
 def test_output_manifest_trains_through_the_pipe_as_the_role_reads_it(
     nimbus: NimbusServer, bucket: str
 ) -> None:
@@ -164,7 +146,7 @@ def test_output_manifest_trains_through_the_pipe_as_the_role_reads_it(
     role = _role(iam, bucket, ["shades/*", "images/*", "source/*"])
     name = f"augmented-{uuid.uuid4().hex[:8]}"
     sagemaker.create_training_job(**_request(bucket, name, role, "Pipe"))
-    job = _ended(sagemaker, name)
+    job = training_job_ended(sagemaker, name)
     assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
     assert job["InputDataConfig"][0]["DataSource"]["S3DataSource"]["AttributeNames"] == [
         "source-ref",
@@ -187,7 +169,7 @@ def test_output_manifest_trains_through_the_pipe_as_the_role_reads_it(
     blind = _role(iam, bucket, ["shades/*", "source/*"])
     refused = f"augmented-{uuid.uuid4().hex[:8]}"
     sagemaker.create_training_job(**_request(bucket, refused, blind, "Pipe"))
-    job = _ended(sagemaker, refused)
+    job = training_job_ended(sagemaker, refused)
     assert job["TrainingJobStatus"] == "Failed"
     assert job["FailureReason"].startswith("ClientError: Data download failed: AccessDenied"), job[
         "FailureReason"

@@ -18,6 +18,7 @@ import pytest
 import xgboost
 from botocore.exceptions import ClientError
 from conftest import NimbusServer, error_code, http_status
+from job_support import settled
 from sklearn.datasets import load_breast_cancer
 
 XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
@@ -43,13 +44,13 @@ def booster(tmp_path_factory: pytest.TempPathFactory) -> tuple[xgboost.Booster, 
 
 
 def _wait(sagemaker: Any, name: str, timeout: float = 60.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        described = sagemaker.describe_endpoint(EndpointName=name)
-        if described["EndpointStatus"] not in ("Creating", "Updating"):
-            return described
-        time.sleep(0.2)
-    raise AssertionError(f"endpoint {name} still {described['EndpointStatus']} after {timeout} s")
+    return settled(
+        lambda: sagemaker.describe_endpoint(EndpointName=name),
+        "EndpointStatus",
+        ("Creating", "Updating"),
+        timeout,
+        every=0.2,
+    )
 
 
 def _deploy(sagemaker: Any, s3: Any, bucket: str, archive: bytes, instances: int) -> str:

@@ -5,13 +5,10 @@ table has one price added by the user's file (NIMBUS_INSTANCE_TYPES)."""
 from __future__ import annotations
 
 import functools
-import io
 import json
 import os
 import subprocess
 import sys
-import tarfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +23,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from conftest import NimbusServer, error_code
+from job_support import gz_archive, settled
 from sklearn.datasets import load_breast_cancer
 
 XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
@@ -96,16 +94,16 @@ def setup(server: NimbusServer) -> dict[str, str]:
     s3.put_object(
         Bucket="recommender",
         Key="model.tar.gz",
-        Body=_archive({"xgboost-model": bytes(booster.save_raw("json"))}),
+        Body=gz_archive({"xgboost-model": bytes(booster.save_raw("json"))}),
     )
     rows = {f"row-{i}.csv": ",".join(repr(float(v)) for v in features[i]).encode() for i in range(5)}
     training = "\n".join(
         ",".join(repr(float(v)) for v in (label, *row)) for label, row in zip(labels, features, strict=True)
     )
     s3.put_object(Bucket="recommender", Key="train/data.csv", Body=training.encode())
-    s3.put_object(Bucket="recommender", Key="payloads.tar.gz", Body=_archive(rows))
+    s3.put_object(Bucket="recommender", Key="payloads.tar.gz", Body=gz_archive(rows))
     s3.put_object(
-        Bucket="recommender", Key="broken.tar.gz", Body=_archive({"xgboost-model": b"not a booster"})
+        Bucket="recommender", Key="broken.tar.gz", Body=gz_archive({"xgboost-model": b"not a booster"})
     )
     sagemaker = server.client("sagemaker")
     for name, key in (("xgb", "model.tar.gz"), ("broken", "broken.tar.gz")):
@@ -115,16 +113,6 @@ def setup(server: NimbusServer) -> dict[str, str]:
             ExecutionRoleArn=role,
         )
     return {"role": role, "payloads": "s3://recommender/payloads.tar.gz"}
-
-
-def _archive(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 def _input(setup: dict[str, str], model: str = "xgb", **more: Any) -> dict[str, Any]:
@@ -137,13 +125,13 @@ def _input(setup: dict[str, str], model: str = "xgb", **more: Any) -> dict[str, 
 
 
 def _wait(sagemaker: Any, name: str, timeout: float) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        described = sagemaker.describe_inference_recommendations_job(JobName=name)
-        if described["Status"] not in ("PENDING", "IN_PROGRESS", "STOPPING"):
-            return described
-        time.sleep(0.5)
-    raise AssertionError(f"{name} still {described['Status']} after {timeout} s")
+    return settled(
+        lambda: sagemaker.describe_inference_recommendations_job(JobName=name),
+        "Status",
+        ("PENDING", "IN_PROGRESS", "STOPPING"),
+        timeout,
+        every=0.5,
+    )
 
 
 def _report(server: NimbusServer, name: str) -> dict[str, Any]:

@@ -7,7 +7,6 @@ import io
 import json
 import tarfile
 import textwrap
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import pytest
 import xgboost
 from botocore.exceptions import ClientError
 from conftest import NimbusServer, error_code, http_status
+from job_support import gz_archive, settled, training_job_ended
 from sagemaker.sklearn import SKLearn, SKLearnModel
 from sagemaker_sdk_support import notebook_session, role
 from sklearn.datasets import load_breast_cancer
@@ -123,14 +123,7 @@ def test_sklearn_estimator_and_inference_script(session: Any, cancer: Any, tmp_p
 
 
 def _source_archive(files: dict[str, str]) -> bytes:
-    archive = io.BytesIO()
-    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
-        for name, text in files.items():
-            data = textwrap.dedent(text).encode()
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return archive.getvalue()
+    return gz_archive({name: textwrap.dedent(text).encode() for name, text in files.items()})
 
 
 def _train(
@@ -173,13 +166,7 @@ def _train(
         StoppingCondition={"MaxRuntimeInSeconds": 300},
         **({"InputDataConfig": channels} if channel else {}),
     )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        job = sagemaker.describe_training_job(TrainingJobName=name)
-        if job["TrainingJobStatus"] not in ("InProgress", "Stopping"):
-            return job
-        time.sleep(0.3)
-    raise AssertionError(f"{name} did not finish")
+    return training_job_ended(sagemaker, name)
 
 
 def _serve(
@@ -204,13 +191,9 @@ def _serve(
         ],
     )
     sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        described = sagemaker.describe_endpoint(EndpointName=name)
-        if described["EndpointStatus"] != "Creating":
-            return name, described
-        time.sleep(0.2)
-    raise AssertionError(f"endpoint {name} still Creating")
+    return name, settled(
+        lambda: sagemaker.describe_endpoint(EndpointName=name), "EndpointStatus", ("Creating",), 60, every=0.2
+    )
 
 
 def _csv(rows: np.ndarray) -> bytes:

@@ -4,11 +4,8 @@ script-mode jobs early; warm start; what SageMaker refuses is refused."""
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 import textwrap
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -18,6 +15,7 @@ import pytest
 import sagemaker
 from botocore.exceptions import ClientError
 from conftest import NimbusServer, error_code
+from job_support import gz_archive, settled
 from sagemaker.estimator import Estimator
 from sagemaker.inputs import TrainingInput
 from sagemaker.serializers import CSVSerializer
@@ -117,16 +115,6 @@ def test_tuner_finds_a_better_job_and_deploys_it(session: Any, tmp_path: Path) -
     assert ((predicted > 0.5) == test_y).mean() > 0.9
 
 
-def _source_archive(script: str) -> bytes:
-    archive = io.BytesIO()
-    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
-        data = textwrap.dedent(script).encode()
-        info = tarfile.TarInfo("train.py")
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-    return archive.getvalue()
-
-
 def _script_tuning_request(bucket: str, name: str, strategy: str, **config: Any) -> dict[str, Any]:
     return {
         "HyperParameterTuningJobName": name,
@@ -161,19 +149,21 @@ def _script_tuning_request(bucket: str, name: str, strategy: str, **config: Any)
 
 
 def _wait(client: Any, name: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        job = client.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
-        if job["HyperParameterTuningJobStatus"] not in ("InProgress", "Stopping"):
-            return dict(job)
-        time.sleep(0.5)
-    raise AssertionError(f"{name} did not finish")
+    return settled(
+        lambda: client.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name),
+        "HyperParameterTuningJobStatus",
+        ("InProgress", "Stopping"),
+        300,
+        every=0.5,
+    )
 
 
 def test_hyperband_stops_weak_jobs_and_warm_start_builds_on_it(nimbus: NimbusServer, bucket: str) -> None:
     client = nimbus.client("sagemaker")
     nimbus.client("s3").put_object(
-        Bucket=bucket, Key="code/sourcedir.tar.gz", Body=_source_archive(EPOCHS_SCRIPT)
+        Bucket=bucket,
+        Key="code/sourcedir.tar.gz",
+        Body=gz_archive({"train.py": textwrap.dedent(EPOCHS_SCRIPT).encode()}),
     )
     parent = f"hb-{uuid.uuid4().hex[:8]}"
     client.create_hyper_parameter_tuning_job(
