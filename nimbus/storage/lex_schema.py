@@ -59,7 +59,7 @@ class LexLocaleRecord(Base):
     locale_id: Mapped[str] = mapped_column(LOCALE, primary_key=True)
     locale_status: Mapped[str] = mapped_column(String(16))
     failure_reasons: Mapped[list[Any]]
-    builder: Mapped[str | None] = mapped_column(String(36))  # the process running its build
+    builder: Mapped[str | None] = mapped_column(String(36))  # the id of its running build (a uuid)
     model_path: Mapped[str | None] = mapped_column(String(1024))
     definition: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]

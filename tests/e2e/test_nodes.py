@@ -1,14 +1,25 @@
 """Two `nimbus serve` nodes sharing one database and one data directory (on SQLite and, in `make test`'s
-PostgreSQL run, on PostgreSQL): what one node acknowledges, the other serves at once."""
+PostgreSQL run, on PostgreSQL): what one node acknowledges, the other serves at once; a job one node
+runs is described, logged and stopped through the other, and taken over by it when its node dies."""
 
 from __future__ import annotations
 
+import io
+import json
+import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 from botocore.exceptions import ClientError
 from conftest import NimbusServer, error_code, list_keys
+from test_lex_models import add_order_flowers, new_bot
+from test_rekognition_streams import astronaut_video, connected_home_processor, video_stream, wait_for
+from test_sagemaker_training import PARAMS, create_job, wait
+
+from nimbus.producer import put_media
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +88,147 @@ def test_a_key_made_on_one_node_signs_on_the_other_until_deleted_there(
             UserName="two-node-user", PolicyArn="arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
         )
         iam.delete_user(UserName="two-node-user")
+
+
+def test_a_bot_locale_built_on_one_node_reads_building_then_built_on_the_other(
+    nimbus: NimbusServer, second_node: NimbusServer
+) -> None:
+    lex, other = nimbus.client("lexv2-models"), second_node.client("lexv2-models")
+    bot_id = new_bot(lex, "TwoNodes")
+    add_order_flowers(lex, bot_id)
+    where = {"botId": bot_id, "botVersion": "DRAFT", "localeId": "en_US"}
+    # enough sample utterances that the build runs for seconds, read through node B meanwhile
+    pages = [{"utterance": f"show me page {number} of the catalogue"} for number in range(300)]
+    lex.create_intent(**where, intentName="Catalogue", sampleUtterances=pages)
+    assert lex.build_bot_locale(**where)["botLocaleStatus"] == "Building"
+    seen = [other.describe_bot_locale(**where)["botLocaleStatus"]]  # the build holds its lease on node A
+    deadline = time.monotonic() + 120
+    while seen[-1] == "Building" and time.monotonic() < deadline:
+        time.sleep(0.3)
+        seen.append(other.describe_bot_locale(**where)["botLocaleStatus"])
+    assert (seen[0], seen[-1]) == ("Building", "Built"), seen
+    assert set(seen) == {"Building", "Built"}, seen
+
+
+# ---- background work: leases ----------------------------------------------------------------------
+
+LEASE_SECONDS = 3  # short, so a killed node's jobs are taken over within the test
+LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+LONG_TRAINING = {**PARAMS, "num_round": "100000000"}  # trains until stopped
+
+
+@pytest.fixture(scope="module")
+def leased_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[NimbusServer]]:
+    """A node of its own (killed by the last test), with short leases; the test that needs a second
+    node starts it once the first runs a job, and it joins this list."""
+    data_dir = tmp_path_factory.mktemp("leased-nodes")
+    first = NimbusServer(
+        data_dir,
+        tmp_path_factory.mktemp("leased-first"),
+        settings={"NIMBUS_LEASE_SECONDS": str(LEASE_SECONDS)},
+    )
+    first.start()
+    nodes = [first]
+    try:
+        yield nodes
+    finally:
+        for node in nodes:
+            node.stop()
+
+
+@pytest.fixture(scope="module")
+def training_bucket(leased_nodes: list[NimbusServer]) -> str:
+    s3 = leased_nodes[0].client("s3")
+    bucket = f"nodes-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    rows = np.random.default_rng(0).random((200, 3))
+    rows[:, 0] = rows[:, 1] > rows[:, 2]  # the label
+    buffer = io.StringIO()
+    np.savetxt(buffer, rows, delimiter=",", fmt="%.6g")
+    s3.put_object(Bucket=bucket, Key="data/train/train.csv", Body=buffer.getvalue().encode())
+    return bucket
+
+
+def _second_node(nodes: list[NimbusServer], tmp_path_factory: pytest.TempPathFactory) -> NimbusServer:
+    if len(nodes) == 1:
+        shared = {"NIMBUS_LEASE_SECONDS": str(LEASE_SECONDS)} | {
+            name: value for name, value in nodes[0].settings.items() if name == "NIMBUS_DATABASE_URL"
+        }
+        node = NimbusServer(nodes[0].data_dir, tmp_path_factory.mktemp("leased-second"), settings=shared)
+        node.start()
+        nodes.append(node)
+    return nodes[1]
+
+
+def _training(sagemaker: Any, name: str) -> None:
+    deadline = time.monotonic() + 60
+    while sagemaker.describe_training_job(TrainingJobName=name)["SecondaryStatus"] != "Training":
+        assert time.monotonic() < deadline, f"{name} never reached Training"
+        time.sleep(0.2)
+
+
+def test_a_job_run_by_one_node_is_left_alone_logged_and_stopped_by_another(
+    leased_nodes: list[NimbusServer], training_bucket: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    name = create_job(leased_nodes[0].client("sagemaker"), training_bucket, HyperParameters=LONG_TRAINING)
+    _training(leased_nodes[0].client("sagemaker"), name)
+    # the second node starts (settling the jobs of dead nodes) and lives through two leases of the first
+    # node's, sweeping for expired ones at each heartbeat: the first node's job is not among them
+    second = _second_node(leased_nodes, tmp_path_factory)
+    sagemaker, logs = second.client("sagemaker"), second.client("logs")
+    until = time.monotonic() + 2 * LEASE_SECONDS
+    while time.monotonic() < until:
+        assert sagemaker.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] == "InProgress"
+        time.sleep(0.5)
+    # its log, read through the second node
+    streams = logs.describe_log_streams(logGroupName=LOG_GROUP, logStreamNamePrefix=name)["logStreams"]
+    assert len(streams) == 1
+    events = logs.get_log_events(logGroupName=LOG_GROUP, logStreamName=streams[0]["logStreamName"])
+    assert events["events"]
+
+    sagemaker.stop_training_job(TrainingJobName=name)  # Stopping; the first node's heartbeat reads it
+    job = wait(sagemaker, name, timeout=60)
+    assert (job["TrainingJobStatus"], job["SecondaryStatus"]) == ("Stopped", "Stopped")
+    assert [entry["Status"] for entry in job["SecondaryStatusTransitions"]][-2:] == ["Stopping", "Stopped"]
+
+
+def _start_doorbell(node: NimbusServer, bucket: str) -> tuple[str, str, str]:
+    """A connected-home stream processor started through ``node`` on an empty video stream, so that it
+    waits for video; returns its name, session id and stream name."""
+    rekognition = node.client("rekognition")
+    stream_name, stream_arn = video_stream(node.client("kinesisvideo"))
+    topic = node.client("sns").create_topic(Name=f"doorbell-{uuid.uuid4().hex[:12]}")["TopicArn"]
+    name = connected_home_processor(rekognition, stream_arn, bucket, topic)
+    session = rekognition.start_stream_processor(Name=name, StopSelector={"MaxDurationInSeconds": 2})
+    return name, session["SessionId"], stream_name
+
+
+def test_the_work_of_a_killed_node_fails_or_resumes_on_the_node_that_lives(
+    leased_nodes: list[NimbusServer],
+    training_bucket: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first, second = leased_nodes[0], _second_node(leased_nodes, tmp_path_factory)
+    name = create_job(first.client("sagemaker"), training_bucket, HyperParameters=LONG_TRAINING)
+    processor, session, stream_name = _start_doorbell(first, training_bucket)
+    _training(first.client("sagemaker"), name)
+    assert first.proc is not None
+    first.proc.kill()  # SIGKILL: no clean stop hands its leases back
+    first.proc.wait()
+    first.proc = None
+    job = wait(second.client("sagemaker"), name, timeout=60)  # once the first node's lease expired
+    assert (job["TrainingJobStatus"], job["SecondaryStatus"]) == ("Failed", "Failed")
+    assert job["FailureReason"] == "The Nimbus node running the job stopped (restarted or died)"
+
+    # the stream processor's session resumed on the second node: it analyses the video that arrives now
+    for variable, value in second.env().items():
+        if variable.startswith("AWS_"):
+            monkeypatch.setenv(variable, value)
+    video = astronaut_video(tmp_path_factory.mktemp("doorbell") / "astronaut.mp4")
+    put_media(str(video), stream_name, endpoint_url=second.endpoint_url, realtime=False, fragment_seconds=1)
+    rekognition = second.client("rekognition")
+    wait_for(lambda: rekognition.describe_stream_processor(Name=processor)["Status"] == "STOPPED", "STOPPED")
+    summary_key = f"doorbell/{processor}/{session}/session-summary.json"
+    summary = second.client("s3").get_object(Bucket=training_bucket, Key=summary_key)["Body"].read()
+    assert [label["name"] for label in json.loads(summary)["Labels"]] == ["PERSON"]

@@ -199,13 +199,8 @@ def notifications(sqs: Any, url: str, count: int) -> list[dict[str, Any]]:
     return found
 
 
-def test_connected_home_stream_processor_reports_a_person(
-    clients: dict[str, Any], video_file: Path, nimbus: NimbusServer, producer_env: None, bucket: str
-) -> None:
-    rekognition = clients["rekognition"]
-    topic = clients["sns"].create_topic(Name=f"home-{uuid.uuid4().hex[:12]}")["TopicArn"]
-    queue = subscribed_queue(clients, topic)
-    stream_name, stream_arn = video_stream(clients["kinesisvideo"])
+def connected_home_processor(rekognition: Any, stream_arn: str, bucket: str, topic: str) -> str:
+    """A doorbell: PERSON and PET labels, frames under doorbell/ in ``bucket``; returns its name."""
     name = f"home-{uuid.uuid4().hex[:12]}"
     rekognition.create_stream_processor(
         Name=name,
@@ -215,6 +210,17 @@ def test_connected_home_stream_processor_reports_a_person(
         RoleArn=ROLE,
         Settings={"ConnectedHome": {"Labels": ["PERSON", "PET"], "MinConfidence": 50}},
     )
+    return name
+
+
+def test_connected_home_stream_processor_reports_a_person(
+    clients: dict[str, Any], video_file: Path, nimbus: NimbusServer, producer_env: None, bucket: str
+) -> None:
+    rekognition = clients["rekognition"]
+    topic = clients["sns"].create_topic(Name=f"home-{uuid.uuid4().hex[:12]}")["TopicArn"]
+    queue = subscribed_queue(clients, topic)
+    stream_name, stream_arn = video_stream(clients["kinesisvideo"])
+    name = connected_home_processor(rekognition, stream_arn, bucket, topic)
     acks = put_media(
         str(video_file), stream_name, endpoint_url=nimbus.endpoint_url, realtime=False, fragment_seconds=1
     )

@@ -287,4 +287,4 @@ def test_restart_fails_unfinished_jobs(
     restarted = restart_server().client("rekognition")
     answers = [restarted.get_text_detection(JobId=job_id) for job_id in queued]
     assert answers[-1]["JobStatus"] == "FAILED"
-    assert answers[-1]["StatusMessage"] == "Nimbus restarted while the job was running"
+    assert answers[-1]["StatusMessage"] == "The Nimbus node running the job stopped (restarted or died)"

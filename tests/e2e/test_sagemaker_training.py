@@ -227,7 +227,7 @@ def test_a_restart_fails_the_running_job(sagemaker: Any, data: dict, restart_ser
     restart_server()
     job = sagemaker.describe_training_job(TrainingJobName=name)
     assert (job["TrainingJobStatus"], job["SecondaryStatus"]) == ("Failed", "Failed")
-    assert job["FailureReason"] == "Nimbus restarted while the job was running"
+    assert job["FailureReason"] == "The Nimbus node running the job stopped (restarted or died)"
     # the job's sandbox died with the old server: nothing of it is left running
     assert not [
         entry.name

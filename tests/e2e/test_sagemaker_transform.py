@@ -351,7 +351,7 @@ def test_a_restart_fails_the_running_job(scene: Scene, restart_server: Any) -> N
     server = restart_server()
     described = server.client("sagemaker").describe_transform_job(TransformJobName=name)
     assert described["TransformJobStatus"] == "Failed"
-    assert described["FailureReason"] == "Nimbus restarted while the job was running"
+    assert described["FailureReason"] == "The Nimbus node running the job stopped (restarted or died)"
 
 
 def test_sdk_transformer_csv_with_join_and_filters(session: Any) -> None:

@@ -13,9 +13,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from nimbus.services.leases import LEASES, lease_node, resource_name
 from nimbus.services.lexv2_models import lexv2_models
 from nimbus.services.lexv2_models.errors import conflict, not_found
 from nimbus.services.lexv2_models.locale_names import LOCALE_NAMES
@@ -39,9 +40,12 @@ class _Owned(Protocol):
 T = TypeVar("T", bound=_Owned)
 DRAFT = "DRAFT"
 _ID_ALPHABET = string.ascii_uppercase + string.digits
-# Builds run in threads of this process; a Building row owned by another process was cut off by a restart.
+# Test set executions run in threads of this process; one owned by another process was cut off by a restart.
 THIS_PROCESS = str(uuid.uuid4())
-INTERRUPTED_BUILD = "The build was interrupted because Nimbus stopped; build the locale again."
+INTERRUPTED_BUILD = (
+    "The build was interrupted because the Nimbus node building the locale stopped (restarted or died); "
+    "build the locale again."
+)
 
 
 def new_id() -> str:
@@ -114,12 +118,32 @@ def find_locale(
     locale = session.get(LexLocaleRecord, (bot_id, bot_version, locale_id))
     if locale is None:
         raise not_found("bot locale", f"{bot_id}/{bot_version}/{locale_id}")
-    if locale.locale_status == "Building" and locale.builder != THIS_PROCESS:
+    if locale.locale_status == "Building" and _builder_died(session, ctx, locale):
         locale.locale_status = "Failed"
         locale.failure_reasons = [INTERRUPTED_BUILD]
         locale.builder = None
         add_locale_event(locale, "Failed")
     return locale
+
+
+def build_lease(bot_id: str, locale_id: str) -> str:
+    """The lease of a DRAFT locale's build, held by the node whose thread builds it."""
+    return resource_name("lexv2/build", (bot_id, locale_id))
+
+
+def _builder_died(session: Session, ctx: RequestContext, locale: LexLocaleRecord) -> bool:
+    """Whether the node building the locale died: its lease expired (deleted here, so that one reader of
+    several settles the build), or it has none and the build is older than a lease (its node died
+    before taking it). A live node's build, this node's or another's, reads as Building."""
+    lease = build_lease(locale.bot_id, locale.locale_id)
+    node, at = lease_node(ctx.storage), now()
+    expires = session.scalar(select(LEASES.c.expires_at).where(LEASES.c.resource == lease))
+    if expires is None:
+        return locale.build_submitted_at is None or locale.build_submitted_at < at - node.lease
+    if expires >= at:
+        return False
+    expired = session.execute(delete(LEASES).where(LEASES.c.resource == lease, LEASES.c.expires_at < at))
+    return expired.rowcount == 1
 
 
 def find_intent(session: Session, ctx: RequestContext, request: dict[str, Any]) -> LexIntentRecord:

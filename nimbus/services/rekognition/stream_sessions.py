@@ -1,8 +1,9 @@
 """Running stream processors: one thread per session follows its video stream's fragments as they
 arrive, decodes frames at NIMBUS_STREAM_SAMPLE_FPS (one per fragment while it is more than 2 s behind
 the live edge, until it catches up) and hands them to the processor's analysis (face search, or the
-connected-home labels). A session's progress (the last fragment done) is in its row,
-so a server that restarts resumes the sessions that were running."""
+connected-home labels). A session's progress (the last fragment done) is in its row, and the node
+running it holds its lease (nimbus/services/leases.py): when that node dies (or restarts), the node that
+takes the expired lease over resumes the session where it was, so each runs on exactly one node."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from nimbus.services.arrivals import arrivals, wait_for_arrival
 from nimbus.services.job_runners import RunnerPerStorage
 from nimbus.services.kinesisvideo.fragments import fragment_path, fragment_row_id
 from nimbus.services.kinesisvideo.records import FRAGMENTS, STREAMS
+from nimbus.services.leases import LeasedStops, resource_name
 from nimbus.services.rekognition import rekognition
 from nimbus.services.rekognition.errors import invalid_parameter
 from nimbus.services.rekognition.stream_analysis import Analysis, ProcessorFailure
@@ -35,6 +37,7 @@ log = logging.getLogger("nimbus.rekognition.stream_processors")
 POLL_S = 1.0  # how often an idle session looks whether it was stopped or its input went away
 BATCH = 10
 CATCH_UP_MS = 2000
+LEASE_KIND = "rekognition/stream-processor"  # leases name a session rekognition/stream-processor/<arn>
 
 
 def start_position(connection: Connection, processor: Row[Any], selector: dict[str, Any] | None) -> int:
@@ -77,32 +80,39 @@ def _set_status(storage: Storage, arn: str, status: str, message: str | None = N
 
 
 class StreamProcessorRunner:
+    """Runs the sessions whose leases this node holds; its heartbeat resumes those of nodes that died."""
+
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
-        self._stops: dict[str, threading.Event] = {}
-        self._lock = threading.Lock()
-        with storage.database.engine.connect() as connection:
-            running = connection.execute(
-                select(PROCESSORS.c.arn).where(PROCESSORS.c.status.in_(("STARTING", "RUNNING")))
-            ).scalars()
-            for arn in list(running):
-                self.start(arn)
+        self._stops = LeasedStops(storage, LEASE_KIND)  # a stop asked through any node reaches the session
+        self._take_over(storage)
+        self._stops.node.settle_every_beat(self._take_over)
 
     def start(self, arn: str) -> None:
-        stop = threading.Event()
-        with self._lock:
-            self._stops[arn] = stop
+        stop = self._stops.start((arn,))
         threading.Thread(
             target=self._session, args=(arn, stop), name=f"stream-processor {arn}", daemon=True
         ).start()
 
     def stop(self, arn: str) -> None:
-        with self._lock:
-            stop = self._stops.get(arn)
-        if stop is not None:
-            stop.set()
-        else:  # not running in this process
-            _set_status(self.storage, arn, "STOPPED")
+        self._stops.stop((arn,))
+
+    def _take_over(self, storage: Storage) -> None:
+        """Sessions whose node died (their lease expired): running ones resume here, where they were;
+        those being stopped are stopped."""
+        with storage.database.engine.connect() as connection:
+            active = connection.execute(
+                select(PROCESSORS.c.arn, PROCESSORS.c.status, PROCESSORS.c.updated_at).where(
+                    PROCESSORS.c.status.in_(("STARTING", "RUNNING", "STOPPING"))
+                )
+            ).all()
+        node = self._stops.node
+        stopping = [((arn,), updated) for arn, status, updated in active if status == "STOPPING"]
+        for (arn,) in node.orphans(LEASE_KIND, stopping):
+            _set_status(storage, arn, "STOPPED")
+        running = [((arn,), updated) for arn, status, updated in active if status != "STOPPING"]
+        for (arn,) in node.orphans(LEASE_KIND, running, keep=True):
+            self.start(arn)
 
     def _session(self, arn: str, stop: threading.Event) -> None:
         analysis: Analysis | None = None
@@ -119,15 +129,17 @@ class StreamProcessorRunner:
         except Exception as error:  # a bug in Nimbus must still end the session, never leave it running
             log.exception("stream processor %s failed", arn)
             status, message = "FAILED", f"InternalServerError: {error!r}"
+        try:
+            if not self._stops.node.holds(resource_name(LEASE_KIND, (arn,))):
+                return  # its lease lapsed (this node paused): the node that took it over runs the session
+            if analysis is not None:
+                try:
+                    analysis.finish(status, message)
+                except ProcessorFailure as failure:
+                    status, message = "FAILED", str(failure)
+            _set_status(self.storage, arn, status, message)
         finally:
-            with self._lock:
-                self._stops.pop(arn, None)
-        if analysis is not None:
-            try:
-                analysis.finish(status, message)
-            except ProcessorFailure as failure:
-                status, message = "FAILED", str(failure)
-        _set_status(self.storage, arn, status, message)
+            self._stops.finish((arn,))
 
     def _follow(self, processor: Row[Any], analysis: Analysis, stop: threading.Event) -> None:
         stream_arn = processor.request["Input"]["KinesisVideoStream"]["Arn"]
@@ -200,17 +212,9 @@ def _analysis(storage: Storage, processor: Row[Any]) -> Analysis:
     return make(storage, processor)
 
 
-def _settle(storage: Storage) -> None:
-    """A session stopping when its server went down is stopped."""
-    with storage.database.engine.begin() as connection:
-        connection.execute(
-            update(PROCESSORS).where(PROCESSORS.c.status == "STOPPING").values(status="STOPPED")
-        )
-
-
 stream_processor_runner: RunnerPerStorage[StreamProcessorRunner] = RunnerPerStorage(
-    StreamProcessorRunner, _settle
+    StreamProcessorRunner, lambda storage: None
 )
-"""This process's runner for a storage; made at server start, which resumes the running sessions."""
+"""This process's runner for a storage; made at server start, which resumes the sessions of stopped nodes."""
 
 rekognition.on_startup(stream_processor_runner)

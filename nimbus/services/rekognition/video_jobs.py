@@ -26,6 +26,7 @@ from nimbus.config import Settings
 from nimbus.engines.vision.video import InvalidVideoError, VideoFrame, VideoInfo, frames, probe_video
 from nimbus.errors import AwsError
 from nimbus.services.job_runners import RunnerPerStorage
+from nimbus.services.leases import lease_node, resource_name
 from nimbus.services.registry import RequestContext
 from nimbus.services.rekognition import rekognition
 from nimbus.services.rekognition.images import S3_OBJECT_MESSAGE, invalid_s3_object
@@ -43,7 +44,8 @@ JOBS = VideoJobRecord.__table__
 MAX_VIDEO_BYTES = 10 * 1024**3  # AWS: stored videos up to 10 GB
 MAX_DURATION_MS = 6 * 3600 * 1000  # AWS: and up to 6 hours
 DEFAULT_MAX_RESULTS = 1000
-INTERRUPTED = "Nimbus restarted while the job was running"
+INTERRUPTED = "The Nimbus node running the job stopped (restarted or died)"
+LEASE_KIND = "rekognition/video-job"  # leases name a job rekognition/video-job/<job id>
 PROGRESS_EVERY_MS = 10_000  # of video, between updates of StatusMessage
 
 Analysis = Callable[["VideoSource", dict[str, Any]], dict[str, list[dict[str, Any]]]]
@@ -266,13 +268,14 @@ def _finish(storage: Storage, job_id: str, status: str, **columns: Any) -> None:
     """Ends the job, then tells its NotificationChannel (after the commit: a Get* the message prompts
     sees the outcome)."""
     with storage.database.engine.begin() as connection:
-        connection.execute(
+        ended = connection.execute(
             update(JOBS)
             .where(JOBS.c.job_id == job_id, JOBS.c.status == "IN_PROGRESS")
             .values(status=status, completed_at=datetime.now(UTC), **columns)
-        )
+        ).rowcount
         job = connection.execute(select(JOBS).where(JOBS.c.job_id == job_id)).one()
-    notify_job_finished(storage, job)
+    if ended:  # not when another node ended it first (its node died, and the lease went to another)
+        notify_job_finished(storage, job)
 
 
 class VideoRunner:
@@ -283,9 +286,17 @@ class VideoRunner:
         self._queue = WorkQueue("rekognition-video")
 
     def submit(self, job_id: str) -> None:
+        # held from the queue on; no API stops a video job, so a stop request has nothing to do
+        lease_node(self.storage).hold(resource_name(LEASE_KIND, (job_id,)), lambda: None)
         self._queue.submit(self._run, job_id)
 
     def _run(self, job_id: str) -> None:
+        try:
+            self._run_held(job_id)
+        finally:
+            lease_node(self.storage).release(resource_name(LEASE_KIND, (job_id,)))
+
+    def _run_held(self, job_id: str) -> None:
         try:
             columns = self._analyse(job_id)
         except InvalidVideoError as error:
@@ -313,15 +324,21 @@ class VideoRunner:
 
 
 def _fail_interrupted_jobs(storage: Storage) -> None:
+    """Jobs whose node stopped while they ran or queued fail, saying why; only those whose lease
+    expired: a live node's jobs are its own."""
     with storage.database.engine.connect() as connection:
-        interrupted = connection.execute(
-            select(JOBS.c.job_id).where(JOBS.c.status == "IN_PROGRESS")
-        ).scalars()
-    for job_id in list(interrupted):
+        running = connection.execute(
+            select(JOBS.c.job_id, JOBS.c.created_at).where(JOBS.c.status == "IN_PROGRESS")
+        ).all()
+    for (job_id,) in lease_node(storage).orphans(
+        LEASE_KIND, [((job_id,), created) for job_id, created in running]
+    ):
         _finish(storage, job_id, "FAILED", status_message=INTERRUPTED)
 
 
-video_runner: RunnerPerStorage[VideoRunner] = RunnerPerStorage(VideoRunner, _fail_interrupted_jobs)
+video_runner: RunnerPerStorage[VideoRunner] = RunnerPerStorage(
+    VideoRunner, _fail_interrupted_jobs, leased=True
+)
 """This process's VideoRunner for a storage, made on first use after _fail_interrupted_jobs ran."""
 
 rekognition.on_startup(video_runner)

@@ -1,7 +1,8 @@
 """Background work for Rekognition's durable jobs: one daemon thread runs queued calls in order.
 
 Daemon, so a server that stops never waits for a long video or a training to end: the job rows
-stay as they were, and the next server's startup hooks fail (or settle) what was interrupted.
+stay as they were, and the node that takes over their leases (services/leases.py: this one restarted,
+or another) fails (or settles) what was interrupted.
 """
 
 from __future__ import annotations

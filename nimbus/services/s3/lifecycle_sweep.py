@@ -2,7 +2,8 @@
 goes through DeleteObject and AbortMultipartUpload themselves (a current version that expires in a
 versioned bucket gets a delete marker, exactly as a client's DeleteObject would give it).
 
-A background thread sweeps every ``NIMBUS_S3_LIFECYCLE_INTERVAL`` seconds (default 3600).
+A background thread sweeps every ``NIMBUS_S3_LIFECYCLE_INTERVAL`` seconds (default 3600), on one node
+of several: the one holding the sweep's lease.
 ``POST /_nimbus/s3/lifecycle-sweep`` (signed) runs one sweep at once, as of now or of a later ``now``:
 tests and users drive the clock with it to see what rules do, without waiting days.
 """
@@ -23,6 +24,7 @@ from sqlalchemy import select, union_all
 
 from nimbus.config import Settings
 from nimbus.errors import AwsError
+from nimbus.services.leases import lease_node
 from nimbus.services.registry import Caller, RequestContext
 from nimbus.services.s3 import s3
 from nimbus.services.s3.lifecycle import after_days, enabled_rules, expiry, rule_scope
@@ -34,6 +36,7 @@ from nimbus.storage.schema import BucketRecord, UploadRecord
 
 log = logging.getLogger("nimbus.s3.lifecycle")
 _one_sweep_at_a_time = threading.Lock()
+SWEEP_LEASE = "s3/lifecycle-sweep"
 
 
 def sweep(storage: Storage, now: datetime, account_id: str | None = None) -> dict[str, int]:
@@ -161,10 +164,14 @@ def _abort_uploads(ctx: RequestContext, bucket: str, rule: dict[str, Any], now: 
 
 
 def _sweep_forever(storage: Storage, interval: float) -> None:
+    """With several nodes, one sweeps: the holder of the sweep's lease (renewed by its heartbeat; it
+    goes to another node's sweeper when that node dies)."""
+    node = lease_node(storage)
     while True:
         time.sleep(interval)
         try:
-            sweep(storage, datetime.now(UTC))
+            if node.take(SWEEP_LEASE):
+                sweep(storage, datetime.now(UTC))
         except Exception:  # the next sweep tries again; a failed one must not end the thread
             log.exception("lifecycle sweep failed")
 

@@ -11,6 +11,7 @@ import functools
 import shutil
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from nimbus.services.leases import lease_node, resource_name
 from nimbus.services.logs.records import append_events
 from nimbus.services.registry import RequestContext
 from nimbus.services.sagemaker import sagemaker
@@ -32,7 +34,11 @@ ENDPOINTS = SageMakerEndpointRecord.__table__
 FAILURE_REASON_MAX = 1024
 LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints"
 DEPLOYING = ("Creating", "Updating")
-INTERRUPTED = "Nimbus restarted while the endpoint was being deployed; it runs its recorded configuration."
+INTERRUPTED = (
+    "The Nimbus node deploying the endpoint stopped (restarted or died); it runs its recorded configuration."
+)
+# the node deploying (creating, updating, resizing) an endpoint holds .../<account>/<region>/<name>
+DEPLOYMENT_LEASE = "sagemaker/endpoint-deployment"
 _restoring = threading.Lock()
 
 
@@ -152,9 +158,22 @@ def _deploy(storage: Storage, key: EndpointKey, config_name: str, variants: list
 def _start_deploy(
     storage: Storage, key: EndpointKey, config_name: str, variants: list[dict[str, Any]]
 ) -> None:
-    threading.Thread(
-        target=_deploy, args=(storage, key, config_name, variants), name=f"deploy-{key[2]}", daemon=True
-    ).start()
+    _in_background(storage, key, functools.partial(_deploy, storage, key, config_name, variants))
+
+
+def _in_background(storage: Storage, key: EndpointKey, work: Callable[[], None]) -> None:
+    """Runs a deployment in a thread, holding its lease until it recorded its outcome: another node
+    settles it only if this one dies meanwhile. No API stops a deployment: a stop has nothing to do."""
+    lease = resource_name(DEPLOYMENT_LEASE, key)
+    lease_node(storage).hold(lease, lambda: None)
+
+    def held() -> None:
+        try:
+            work()
+        finally:
+            lease_node(storage).release(lease)
+
+    threading.Thread(target=held, name=f"deploy-{key[2]}", daemon=True).start()
 
 
 def ensure_serving(storage: Storage, key: EndpointKey) -> None:
@@ -184,19 +203,35 @@ def ensure_serving(storage: Storage, key: EndpointKey) -> None:
 def restore_endpoints(storage: Storage) -> None:
     """At start: endpoints that were InService serve again (in the background, so the server answers
     at once; an invocation meanwhile waits for its endpoint). One that was Creating or Updating when
-    Nimbus stopped is deployed anew from its recorded configuration."""
-    with storage.database.engine.begin() as connection:
-        rows = connection.execute(
-            select(ENDPOINTS).where(ENDPOINTS.c.status.in_((*DEPLOYING, "InService")))
-        ).all()
-        connection.execute(
-            update(ENDPOINTS)
-            .where(ENDPOINTS.c.status.in_(DEPLOYING))
-            .values(status="InService", failure_reason=INTERRUPTED, last_modified=datetime.now(UTC))
-        )
+    its node stopped is deployed anew from its recorded configuration."""
+    _settle_interrupted_deployments(storage)
+    lease_node(storage).settle_every_beat(_settle_interrupted_deployments)
+    with storage.database.engine.connect() as connection:
+        rows = connection.execute(select(ENDPOINTS).where(ENDPOINTS.c.status == "InService")).all()
     threading.Thread(
         target=_restore, args=(storage, [(row.account_id, row.region, row.name) for row in rows]), daemon=True
     ).start()
+
+
+def _settle_interrupted_deployments(storage: Storage) -> None:
+    """Endpoints left Creating or Updating by a node that stopped (their deployment lease expired; a
+    live node's deployments are its own) are InService with their recorded configuration, saying why;
+    the node that next invokes one starts its workers."""
+    with storage.database.engine.connect() as connection:
+        columns = ENDPOINTS.c
+        deploying = connection.execute(
+            select(columns.account_id, columns.region, columns.name, columns.last_modified).where(
+                columns.status.in_(DEPLOYING)
+            )
+        ).all()
+    jobs = [((account, region, name), modified) for account, region, name, modified in deploying]
+    for key in lease_node(storage).orphans(DEPLOYMENT_LEASE, jobs):
+        with storage.database.engine.begin() as connection:
+            connection.execute(
+                update(ENDPOINTS)
+                .where(_where(key), ENDPOINTS.c.status.in_(DEPLOYING))
+                .values(status="InService", failure_reason=INTERRUPTED, last_modified=datetime.now(UTC))
+            )
 
 
 def _restore(storage: Storage, keys: list[EndpointKey]) -> None:
@@ -334,9 +369,7 @@ def update_endpoint_weights_and_capacities(ctx: RequestContext, request: dict[st
         connection.execute(
             update(ENDPOINTS).where(_where(key)).values(status="Updating", last_modified=datetime.now(UTC))
         )
-    threading.Thread(
-        target=_resize, args=(ctx.storage, key, row.variants, desired), name=f"resize-{key[2]}", daemon=True
-    ).start()
+    _in_background(ctx.storage, key, functools.partial(_resize, ctx.storage, key, row.variants, desired))
     return {"EndpointArn": hosting_arn(ctx, "endpoint", row.name)}
 
 

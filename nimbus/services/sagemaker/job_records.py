@@ -8,12 +8,14 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Row
 
+from nimbus.services.leases import lease_node
 from nimbus.storage import Storage
 from nimbus.storage.training_schema import TrainingJobRecord
 
 JOBS = TrainingJobRecord.__table__
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
-INTERRUPTED = "Nimbus restarted while the job was running"
+INTERRUPTED = "The Nimbus node running the job stopped (restarted or died)"
+LEASE_KIND = "sagemaker/training-job"  # leases name a job sagemaker/training-job/<account>/<region>/<name>
 JobKey = tuple[str, str, str]  # account, region, job name
 DEFAULT_MAX_RUNTIME_S = 86400
 
@@ -117,21 +119,26 @@ def advance(
 
 
 def fail_interrupted_jobs(storage: Storage) -> None:
-    """Jobs a previous Nimbus process left running (or queued) cannot finish: they fail, saying why."""
+    """Jobs whose node stopped while they ran (or queued) cannot finish: they fail, saying why (those
+    being stopped are Stopped). Only jobs whose lease expired: a live node's jobs are its own."""
     with storage.database.engine.connect() as connection:
-        keys = connection.execute(
-            select(JOBS.c.account_id, JOBS.c.region, JOBS.c.name, JOBS.c.status).where(
+        running = connection.execute(
+            select(JOBS.c.account_id, JOBS.c.region, JOBS.c.name, JOBS.c.created_at).where(
                 JOBS.c.status.in_(("InProgress", "Stopping"))
             )
         ).all()
-    for account_id, region, name, status in keys:
-        final = "Stopped" if status == "Stopping" else "Failed"
-        reason = None if status == "Stopping" else INTERRUPTED
+    jobs: list[tuple[JobKey, datetime]] = [
+        ((account, region, name), created) for account, region, name, created in running
+    ]
+    for key in lease_node(storage).orphans(LEASE_KIND, jobs):
+        job = find_job(storage, key)
+        stopping = job is not None and job.status == "Stopping"
+        final = "Stopped" if stopping else "Failed"
         advance(
             storage,
-            (account_id, region, name),
+            key,
             final,
             final,
-            failure_reason=reason,
+            failure_reason=None if stopping else INTERRUPTED,
             training_end=datetime.now(UTC),
         )

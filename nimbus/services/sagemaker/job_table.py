@@ -11,6 +11,7 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
+from nimbus.services.leases import lease_node
 from nimbus.services.sagemaker.errors import resource_in_use
 from nimbus.services.sagemaker.job_records import INTERRUPTED
 from nimbus.storage import Storage
@@ -71,30 +72,38 @@ class JobTable:
 
     def move(self, storage: Storage, key: JobKey, status: str, **columns: Any) -> bool:
         """Moves the job to ``status`` (ending it at a final one) if its status allows; False otherwise
-        (a job being stopped ends Stopped, whatever its run did)."""
+        (a job being stopped ends Stopped, whatever its run did). One conditional UPDATE (compare and
+        set on the statuses that may move there): of writers racing on one job, in threads or on
+        several nodes, exactly one moves it, on PostgreSQL (the row lock makes the others re-read the
+        status it wrote) and SQLite (one writer at a time) alike."""
         now = datetime.now(UTC)
         ending = {self.end_column: now} if status in FINAL else {}
+        sources = [current for current, targets in NEXT.items() if status in targets]
+        values = {"status": status, "last_modified": now, **ending, **columns}
         with storage.database.engine.begin() as connection:
-            current = connection.scalar(select(self.table.c.status).where(*self.where(key)))
-            if status not in NEXT.get(current or "", set()):
-                return False
-            values = {"status": status, "last_modified": now, **ending, **columns}
-            connection.execute(update(self.table).where(*self.where(key)).values(**values))
-        return True
+            moved = connection.execute(
+                update(self.table).where(*self.where(key), self.table.c.status.in_(sources)).values(**values)
+            )
+        return moved.rowcount == 1
+
+    @property
+    def lease_kind(self) -> str:
+        """The name of these jobs' leases: ``sagemaker/transform-job/<account>/<region>/<name>``."""
+        return f"sagemaker/{self.resource}"
 
     def fail_interrupted(self, storage: Storage) -> None:
-        """Jobs a previous Nimbus process left running cannot finish: they fail, saying why; those
-        being stopped are Stopped."""
+        """Jobs whose node stopped while they ran cannot finish: they fail, saying why; those being
+        stopped are Stopped. Only jobs whose lease expired: a live node's jobs are its own."""
         columns = self.table.c
         with storage.database.engine.connect() as connection:
-            rows = connection.execute(
-                select(columns.account_id, columns.region, columns.name, columns.status).where(
+            running = connection.execute(
+                select(columns.account_id, columns.region, columns.name, columns.created_at).where(
                     columns.status.in_(tuple(NEXT))
                 )
             ).all()
-        for account_id, region, name, status in rows:
-            key = (account_id, region, name)
-            if status == "Stopping":
-                self.move(storage, key, "Stopped")
-            else:
-                self.move(storage, key, "Failed", failure_reason=INTERRUPTED)
+        jobs: list[tuple[JobKey, datetime]] = [
+            ((account_id, region, name), created) for account_id, region, name, created in running
+        ]
+        for key in lease_node(storage).orphans(self.lease_kind, jobs):  # move refuses one of the two
+            self.move(storage, key, "Stopped")
+            self.move(storage, key, "Failed", failure_reason=INTERRUPTED)

@@ -7,8 +7,10 @@ learns an image-level classifier on the vision engine's image features and augme
 the TEST images (or, without a TEST dataset, on one image in five of each label held out of TRAIN)
 is highest, scores the model there and writes AWS's evaluation summary JSON to the output bucket.
 Statuses: TRAINING_IN_PROGRESS -> TRAINING_COMPLETED or TRAINING_FAILED; then STARTING -> RUNNING ->
-STOPPING -> STOPPED. A server that starts fails interrupted training and finishes interrupted
-starts and stops (a RUNNING model is loaded again on its first request).
+STOPPING -> STOPPED. The node training a version holds its lease (nimbus/services/leases.py); when
+that node dies, the node that takes the expired lease over fails the training, saying why. A node
+that starts finishes the starts and stops left unfinished (they take well under a second, and any node
+serves a RUNNING model, loading it from the shared data directory on its first request).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from nimbus.engines.vision import custom_labels as custom_label_engine
 from nimbus.engines.vision.custom_labels import ImageClassifier
 from nimbus.engines.vision.image import InvalidImageError, decode_image
 from nimbus.services.job_runners import RunnerPerStorage
+from nimbus.services.leases import lease_node, resource_name
 from nimbus.services.registry import Caller, RequestContext
 from nimbus.services.rekognition import rekognition
 from nimbus.services.rekognition.custom_labels.records import (
@@ -51,7 +54,8 @@ from nimbus.storage.objects import StorageError
 log = logging.getLogger("nimbus.rekognition.custom_labels")
 
 DEFAULT_MAX_RESULTS = 100
-INTERRUPTED = "Nimbus restarted while the model was training"
+INTERRUPTED = "The Nimbus node training the model stopped (restarted or died)"
+LEASE_KIND = "rekognition/project-version-training"  # leases name a training .../<version ARN>
 BUSY = ("TRAINING_IN_PROGRESS", "STARTING", "RUNNING", "STOPPING")  # what DeleteProjectVersion refuses
 _loaded: dict[str, ImageClassifier] = {}  # RUNNING versions' models, by ARN
 _loaded_lock = threading.Lock()
@@ -239,11 +243,20 @@ class VersionTrainer:
         self.storage = storage
         self.queue = WorkQueue("rekognition-custom-labels")
         self.lifecycle = WorkQueue("rekognition-model-lifecycle")
+        _finish_starts_and_stops(storage)
 
     def submit(self, arn: str) -> None:
+        # held from the queue on; no API stops a training, so a stop request has nothing to do
+        lease_node(self.storage).hold(resource_name(LEASE_KIND, (arn,)), lambda: None)
         self.queue.submit(self._run, arn)
 
     def _run(self, arn: str) -> None:
+        try:
+            self._run_held(arn)
+        finally:
+            lease_node(self.storage).release(resource_name(LEASE_KIND, (arn,)))
+
+    def _run_held(self, arn: str) -> None:
         try:
             evaluation = _train(self.storage, arn)
         except (JobFailure, ValueError) as error:
@@ -252,19 +265,27 @@ class VersionTrainer:
             log.exception("training %s failed", arn)
             reason = f"InternalServerError: {error!r}"
         else:
-            with self.storage.database.engine.begin() as connection:
-                _set(
-                    connection,
-                    arn,
-                    "TRAINING_COMPLETED",
-                    "The model is ready to run.",
-                    f1_score=evaluation["AggregatedEvaluationResults"]["F1Score"],
-                    evaluation={"Summary": evaluation.pop("Summary")},
-                    training_ended_at=datetime.now(UTC),
-                )
+            _end_training(
+                self.storage,
+                arn,
+                "TRAINING_COMPLETED",
+                "The model is ready to run.",
+                f1_score=evaluation["AggregatedEvaluationResults"]["F1Score"],
+                evaluation={"Summary": evaluation.pop("Summary")},
+            )
             return
-        with self.storage.database.engine.begin() as connection:
-            _set(connection, arn, "TRAINING_FAILED", reason[:1024], training_ended_at=datetime.now(UTC))
+        _end_training(self.storage, arn, "TRAINING_FAILED", reason[:1024])
+
+
+def _end_training(storage: Storage, arn: str, status: str, message: str, **columns: Any) -> None:
+    """Ends a training still in progress: never one that another node already failed (this node's
+    lease lapsed and the other took it over)."""
+    with storage.database.engine.begin() as connection:
+        connection.execute(
+            update(VERSIONS)
+            .where(VERSIONS.c.arn == arn, VERSIONS.c.status == "TRAINING_IN_PROGRESS")
+            .values(status=status, status_message=message, training_ended_at=datetime.now(UTC), **columns)
+        )
 
 
 def _train(storage: Storage, arn: str) -> dict[str, Any]:
@@ -367,9 +388,19 @@ def _labelled_features(
     )
 
 
-def _settle_interrupted(storage: Storage) -> None:
+def _fail_interrupted_training(storage: Storage) -> None:
+    """Trainings whose node stopped fail, saying why; only those whose lease expired: a live node's
+    trainings are its own."""
+    with storage.database.engine.connect() as connection:
+        training = connection.execute(
+            select(VERSIONS.c.arn, VERSIONS.c.created_at).where(VERSIONS.c.status == "TRAINING_IN_PROGRESS")
+        ).all()
+    for (arn,) in lease_node(storage).orphans(LEASE_KIND, [((arn,), created) for arn, created in training]):
+        _end_training(storage, arn, "TRAINING_FAILED", INTERRUPTED)
+
+
+def _finish_starts_and_stops(storage: Storage) -> None:
     moves = {
-        "TRAINING_IN_PROGRESS": ("TRAINING_FAILED", INTERRUPTED),
         "STARTING": ("RUNNING", "The model is running."),
         "STOPPING": ("STOPPED", "The model is stopped."),
     }
@@ -382,7 +413,9 @@ def _settle_interrupted(storage: Storage) -> None:
             )
 
 
-version_trainer: RunnerPerStorage[VersionTrainer] = RunnerPerStorage(VersionTrainer, _settle_interrupted)
-"""This process's VersionTrainer for a storage, made on first use after _settle_interrupted ran."""
+version_trainer: RunnerPerStorage[VersionTrainer] = RunnerPerStorage(
+    VersionTrainer, _fail_interrupted_training, leased=True
+)
+"""This process's VersionTrainer for a storage, made on first use after _fail_interrupted_training ran."""
 
 rekognition.on_startup(version_trainer)

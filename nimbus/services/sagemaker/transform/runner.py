@@ -26,12 +26,19 @@ from typing import Any
 
 from nimbus.config import Settings
 from nimbus.services.job_runners import RunnerPerStorage
+from nimbus.services.leases import LeasedStops
 from nimbus.services.sagemaker import workers
 from nimbus.services.sagemaker.s3_locations import JobFailure
 from nimbus.services.sagemaker.transform.batching import Batch
 from nimbus.services.sagemaker.transform.inputs import InputObject, input_objects, read_input
 from nimbus.services.sagemaker.transform.job_io import JobLog, job_model, log_lines, upload_output
-from nimbus.services.sagemaker.transform.job_rows import JobKey, fail_interrupted_jobs, find_job, move
+from nimbus.services.sagemaker.transform.job_rows import (
+    TRANSFORM_JOBS,
+    JobKey,
+    fail_interrupted_jobs,
+    find_job,
+    move,
+)
 from nimbus.services.sagemaker.transform.outcomes import (
     Answer,
     Cancelled,
@@ -63,16 +70,14 @@ class Submitted:
 class TransformRunner:
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
-        self._stops: dict[JobKey, threading.Event] = {}
+        self._stops = LeasedStops(storage, TRANSFORM_JOBS.lease_kind)  # stops asked on any node reach it
 
     def submit(self, key: JobKey) -> None:
-        self._stops[key] = threading.Event()
+        self._stops.start(key)
         threading.Thread(target=self._run, args=(key,), name=f"transform-{key[2]}", daemon=True).start()
 
     def stop(self, key: JobKey) -> None:
-        event = self._stops.get(key)
-        if event is not None:
-            event.set()
+        self._stops.stop(key)
 
     def _run(self, key: JobKey) -> None:
         folder = self.storage.data_dir.joinpath("sagemaker", "transform", *key)
@@ -89,7 +94,7 @@ class TransformRunner:
             move(self.storage, key, "Failed", failure_reason=f"InternalServerError: {error!r}"[:1024])
         finally:
             move(self.storage, key, "Stopped")  # a job stopped while it failed or completed
-            self._stops.pop(key, None)
+            self._stops.finish(key)
             shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -239,5 +244,7 @@ class ObjectTransform:
         )
 
 
-transform_runner: RunnerPerStorage[TransformRunner] = RunnerPerStorage(TransformRunner, fail_interrupted_jobs)
+transform_runner: RunnerPerStorage[TransformRunner] = RunnerPerStorage(
+    TransformRunner, fail_interrupted_jobs, leased=True
+)
 """This process's TransformRunner for a storage, made on first use after fail_interrupted_jobs ran."""

@@ -22,6 +22,7 @@ from optuna.trial import TrialState
 
 from nimbus.engines.learn.builtin_io import TUNING_OBJECTIVE_METRIC
 from nimbus.services.job_runners import RunnerPerStorage
+from nimbus.services.leases import LeasedStops
 from nimbus.services.sagemaker.job_records import find_job, insert_job
 from nimbus.services.sagemaker.job_table import JobKey
 from nimbus.services.sagemaker.jobs import TrainingRunner, training_runner
@@ -70,16 +71,14 @@ class Running:
 class TuningRunner:
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
-        self._stops: dict[JobKey, threading.Event] = {}
+        self._stops = LeasedStops(storage, TUNING_JOBS.lease_kind)  # stops asked on any node reach it
 
     def submit(self, key: JobKey) -> None:
-        self._stops[key] = threading.Event()
+        self._stops.start(key)
         threading.Thread(target=self._run, args=(key,), name=f"tuning-{key[2]}", daemon=True).start()
 
     def stop(self, key: JobKey) -> None:
-        event = self._stops.get(key)
-        if event is not None:
-            event.set()
+        self._stops.stop(key)
 
     def _run(self, key: JobKey) -> None:
         try:
@@ -89,7 +88,7 @@ class TuningRunner:
                 self.storage, key, "Failed", failure_reason=f"InternalServerError: {error!r}"[:1024]
             )
         finally:
-            self._stops.pop(key, None)
+            self._stops.finish(key)
 
 
 class Search:
@@ -288,5 +287,7 @@ def training_request(
     return request
 
 
-tuning_runner: RunnerPerStorage[TuningRunner] = RunnerPerStorage(TuningRunner, TUNING_JOBS.fail_interrupted)
+tuning_runner: RunnerPerStorage[TuningRunner] = RunnerPerStorage(
+    TuningRunner, TUNING_JOBS.fail_interrupted, leased=True
+)
 """This process's TuningRunner for a storage, made on first use after interrupted tuning jobs failed."""
