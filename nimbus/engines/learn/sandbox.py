@@ -132,16 +132,18 @@ def start_sandboxed(
     die_with_thread: bool = False,
     output: IO[bytes] | int = subprocess.PIPE,
     home: str = "/tmp",
+    hostname: str | None = None,
 ) -> subprocess.Popen[bytes]:
     """Starts ``command`` (``python`` means this Python) with ``binds`` under ``/opt/ml``; ``ml_root``
     is the host folder that holds them. stdout and stderr both go to ``output``, and the process
     leads its own session so the whole tree can be killed. ``die_with_thread`` kills it when the
     calling thread ends (Linux's parent-death signal follows the thread, not the process). ``python``
-    and ``python3`` on the PATH are this Python too (a processing job's entry point names them)."""
+    and ``python3`` on the PATH are this Python too (a processing job's entry point names them).
+    ``hostname``: the sandbox's own (a training instance's ``algo-k``); bwrap only."""
     python_command = [sys.executable if part == "python" else part for part in command]
     env = dict(environment or {})
     if bwrap_available():
-        sandbox = [*_bwrap_arguments(binds, network, die_with_thread), *_gpu_arguments(limits)]
+        sandbox = [*_bwrap_arguments(binds, network, die_with_thread, hostname), *_gpu_arguments(limits)]
         argv = [*_limits(limits), *sandbox, *python_command]
         env.update(PATH=f"{Path(sys.executable).parent}:/usr/bin:/bin", PYTHONPATH=PACKAGE_ROOT, HOME=home)
     else:
@@ -228,8 +230,10 @@ def _gpu_arguments(limits: Limits) -> list[str]:
     return argv
 
 
-def _bwrap_arguments(binds: Sequence[Bind], network: bool, die_with_thread: bool) -> list[str]:
-    argv = ["bwrap", "--unshare-all", "--new-session"]
+def _bwrap_arguments(
+    binds: Sequence[Bind], network: bool, die_with_thread: bool, hostname: str | None
+) -> list[str]:
+    argv = ["bwrap", "--unshare-all", "--new-session", *(["--hostname", hostname] if hostname else [])]
     argv += (["--share-net"] if network else []) + (["--die-with-parent"] if die_with_thread else [])
     argv += host_system_arguments()
     argv += ["--ro-bind", str(Path(nimbus.__file__).parent), f"{PACKAGE_ROOT}/nimbus", "--dir", ML_ROOT]

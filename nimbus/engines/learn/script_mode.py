@@ -1,8 +1,9 @@
 """Script mode, inside a training job's sandbox: what the SageMaker training toolkit does in the
 scikit-learn, XGBoost and PyTorch framework containers. It reads ``/opt/ml/input/config``, sets the
 ``SM_*`` variables, and runs the user's entry point from ``/opt/ml/code`` with the job's
-hyperparameters as ``--name value`` arguments. Its output is the job's log; when it fails, the end
-of its stderr becomes the job's FailureReason (``/opt/ml/output/failure``).
+hyperparameters as ``--name value`` arguments, under torchrun when the SDK asked for
+``torch_distributed``. Its output is the job's log; when it fails, the end of its stderr becomes the
+job's FailureReason (``/opt/ml/output/failure``).
 
 Run as ``python -m nimbus.engines.learn.script_mode``, by the Python of an environment that holds
 the source directory's ``requirements.txt`` when it has one (requirements.py installs it before).
@@ -19,8 +20,12 @@ from collections import deque
 from typing import Any, TextIO
 
 from nimbus.engines.learn.builtin_io import ML_ROOT, TUNING_OBJECTIVE_METRIC
+from nimbus.engines.learn.cluster import RENDEZVOUS_PORT_VARIABLE
 
 CODE_DIR = ML_ROOT / "code"
+CONFIG_DIR = ML_ROOT / "input" / "config"
+TORCH_DISTRIBUTED = "sagemaker_torch_distributed_enabled"  # the SDK's distribution={"torch_distributed": ...}
+AWS_RENDEZVOUS_PORT = "7777"  # where the training toolkit's torchrun meets on AWS, one job per machine
 ERROR_LINES = 20
 # FailureReason holds 1024 characters: keep the end of stderr, where the exception is
 ERROR_MESSAGE_CHARS = 600
@@ -60,17 +65,16 @@ def command_arguments(hyperparameters: dict[str, Any]) -> list[str]:
 
 def training_environment(hyperparameters: dict[str, Any], program: str) -> dict[str, str]:
     """The ``SM_*`` variables of the training toolkit."""
-    config = ML_ROOT / "input" / "config"
-    resources = json.loads((config / "resourceconfig.json").read_text())
-    data_config = json.loads((config / "inputdataconfig.json").read_text())
+    resources = json.loads((CONFIG_DIR / "resourceconfig.json").read_text())
+    data_config = json.loads((CONFIG_DIR / "inputdataconfig.json").read_text())
     user = user_hyperparameters(hyperparameters)
     channels = sorted(data_config)
     cpus = len(os.sched_getaffinity(0))
-    gpus = len([device for device in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if device])
+    gpus = _gpu_count()
     values: dict[str, Any] = {
         "SM_MODEL_DIR": str(ML_ROOT / "model"),
         "SM_INPUT_DIR": str(ML_ROOT / "input"),
-        "SM_INPUT_CONFIG_DIR": str(config),
+        "SM_INPUT_CONFIG_DIR": str(CONFIG_DIR),
         "SM_OUTPUT_DIR": str(ML_ROOT / "output"),
         "SM_OUTPUT_DATA_DIR": str(ML_ROOT / "output" / "data"),
         "SM_OUTPUT_INTERMEDIATE_DIR": str(ML_ROOT / "output" / "intermediate"),
@@ -102,6 +106,12 @@ def training_environment(hyperparameters: dict[str, Any], program: str) -> dict[
             "channel_input_dirs": {c: values[f"SM_CHANNEL_{c.upper()}"] for c in channels},
             "current_host": resources["current_host"],
             "hosts": resources["hosts"],
+            "master_hostname": resources["hosts"][0],
+            "is_master": resources["current_host"] == resources["hosts"][0],
+            "network_interface_name": values["SM_NETWORK_INTERFACE_NAME"],
+            "additional_framework_parameters": {
+                name: value for name, value in hyperparameters.items() if name.startswith("sagemaker_")
+            },
             "hyperparameters": user,
             "input_data_config": data_config,
             "model_dir": values["SM_MODEL_DIR"],
@@ -121,6 +131,25 @@ def program_command(program: str, arguments: list[str]) -> list[str]:
     return [sys.executable, program, *arguments]
 
 
+def torchrun_command(program: str, arguments: list[str]) -> list[str]:
+    """torchrun as the PyTorch containers start it for ``torch_distributed``: on every host, one
+    process per GPU (one on a CPU instance), algo-1 the rendezvous, the host's place in the list its
+    node rank. The port is the one Nimbus names for the job (AWS's is 7777: one job per machine)."""
+    resources = json.loads((CONFIG_DIR / "resourceconfig.json").read_text())
+    hosts = resources["hosts"]
+    command = [sys.executable, "-m", "torch.distributed.run", "--nnodes", str(len(hosts))]
+    command += ["--nproc_per_node", str(_gpu_count() or 1)]
+    if len(hosts) > 1:
+        port = os.environ.get(RENDEZVOUS_PORT_VARIABLE, AWS_RENDEZVOUS_PORT)
+        command += ["--master_addr", hosts[0], "--master_port", port]
+        command += ["--node_rank", str(hosts.index(resources["current_host"]))]
+    return [*command, program, *arguments]
+
+
+def _gpu_count() -> int:
+    return len([device for device in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if device])
+
+
 def _relay(stream: TextIO, kept: deque[str]) -> None:
     """Echoes the script's stderr into the log, keeping its last lines for the failure reason."""
     for line in stream:
@@ -137,9 +166,17 @@ def main() -> int:
         return _fail(f"ImportError: the entry point {program} is not in the source directory.")
     user = user_hyperparameters(hyperparameters)
     command = program_command(program, command_arguments(user))
+    environment = training_environment(hyperparameters, program)
+    if hyperparameters.get(TORCH_DISTRIBUTED) is True:
+        if not program.endswith(".py"):
+            return _fail(
+                "Unsupported entry point type for torch_distributed: torchrun runs Python programs (*.py)."
+            )
+        command = torchrun_command(program, command_arguments(user))
+        environment["NCCL_SOCKET_IFNAME"] = environment["SM_NETWORK_INTERFACE_NAME"]
     env = {
         **os.environ,
-        **training_environment(hyperparameters, program),
+        **environment,
         "PYTHONPATH": os.pathsep.join([str(CODE_DIR), os.environ.get("PYTHONPATH", "")]),
     }
     (ML_ROOT / "output" / "intermediate").mkdir(parents=True, exist_ok=True)

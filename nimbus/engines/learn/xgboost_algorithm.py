@@ -6,18 +6,28 @@ It reads ``/opt/ml/input/config/hyperparameters.json`` (AWS's names, every value
 libsvm, trains with the ``xgboost`` package, prints one metric line per round in AWS's format
 (``[3]#011train-rmse:0.12#011validation-rmse:0.15``) and saves the booster as
 ``/opt/ml/model/xgboost-model``. A failure writes its reason to ``/opt/ml/output/failure`` and exits 1.
+
+On several instances it trains as the SageMaker XGBoost container does: algo-1 runs xgboost's
+tracker, every instance joins xgboost's collective and reads its own channels (its shard with
+ShardedByS3Key), the instances' gradient histograms are summed, so all grow the same trees, and
+algo-1 saves the model.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import socket
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xgboost as xgb
+from xgboost.tracker import RabitTracker
 
 from nimbus.engines.devices import DeviceUnavailable, current_device, xgboost_device
 from nimbus.engines.learn.builtin_io import (
@@ -27,6 +37,7 @@ from nimbus.engines.learn.builtin_io import (
     read_hyperparameters,
     run,
 )
+from nimbus.engines.learn.cluster import RENDEZVOUS_PORT_VARIABLE
 
 CHANNELS = ("train", "validation")
 # hyperparameters that are not booster parameters
@@ -161,19 +172,44 @@ def train() -> None:
         flush=True,
     )
     early_stopping = hyperparameters.get("early_stopping_rounds")
+    resources = json.loads((ML_ROOT / "input" / "config" / "resourceconfig.json").read_text())
+    hosts, current = resources["hosts"], resources["current_host"]
     try:
-        booster = xgb.train(
-            params,
-            matrices["train"],
-            num_boost_round=rounds,
-            evals=list((matrix, channel) for channel, matrix in matrices.items()),
-            early_stopping_rounds=int(early_stopping) if early_stopping else None,
-            verbose_eval=False,
-            callbacks=[MetricPrinter()],
-        )
+        with collective(hosts, current):
+            booster = xgb.train(
+                params,
+                matrices["train"],
+                num_boost_round=rounds,
+                evals=list((matrix, channel) for channel, matrix in matrices.items()),
+                early_stopping_rounds=int(early_stopping) if early_stopping else None,
+                verbose_eval=False,
+                callbacks=[MetricPrinter()],
+            )
     except xgb.core.XGBoostError as error:
         raise AlgorithmError(xgboost_message(error)) from None
-    booster.save_model(ML_ROOT / "model" / "xgboost-model")
+    if current == hosts[0]:
+        booster.save_model(ML_ROOT / "model" / "xgboost-model")
+
+
+@contextlib.contextmanager
+def collective(hosts: list[str], current: str) -> Iterator[None]:
+    """xgboost's collective over the instances (nothing on one instance): algo-1 runs the tracker at
+    its address, on the port Nimbus gives the job; every instance joins it, ranked in host order."""
+    if len(hosts) == 1:
+        yield
+        return
+    address, port = socket.gethostbyname(hosts[0]), int(os.environ[RENDEZVOUS_PORT_VARIABLE])
+    tracker = None
+    if current == hosts[0]:
+        tracker = RabitTracker(n_workers=len(hosts), host_ip=address, port=port, sortby="task")
+        tracker.start()
+    print(f"Joining the xgboost collective of {len(hosts)} instances at {hosts[0]}:{port}", flush=True)
+    task = f"{hosts.index(current):05d}"  # the tracker ranks by task id: algo-1 is rank 0
+    arguments = {"dmlc_tracker_uri": address, "dmlc_tracker_port": port, "dmlc_task_id": task}
+    with xgb.collective.CommunicatorContext(**arguments, dmlc_retry=30):
+        yield
+    if tracker is not None:
+        tracker.wait_for()
 
 
 def xgboost_message(error: Exception) -> str:

@@ -114,6 +114,7 @@ def _start(storage: Storage, program: Program, limits: Limits, stream: LogStream
             network=program.network,
             die_with_thread=True,
             home=program.home,
+            hostname=program.hostname,
         )
     runtime = container_runtime(storage)
     if runtime is None:

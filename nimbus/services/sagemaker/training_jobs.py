@@ -7,17 +7,26 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from nimbus.engines.bubblewrap import bwrap_available
 from nimbus.services.registry import RequestContext
 from nimbus.services.sagemaker import sagemaker
 from nimbus.services.sagemaker.augmented_manifests import AUGMENTED, check_augmented_channel, is_augmented
 from nimbus.services.sagemaker.containers import check_container_image, is_container_image
 from nimbus.services.sagemaker.errors import not_found, resource_in_use, validation_error
-from nimbus.services.sagemaker.images import image_runtime, training_runtime
+from nimbus.services.sagemaker.images import (
+    SCRIPT_COMMAND,
+    XGBOOST,
+    Runtime,
+    image_runtime,
+    training_runtime,
+)
 from nimbus.services.sagemaker.job_lists import list_jobs
 from nimbus.services.sagemaker.job_records import JOBS, JobKey, find_job, insert_job, job_arn
 from nimbus.services.sagemaker.jobs import training_runner
 from nimbus.services.sagemaker.s3_locations import split_s3_uri
 
+# the SageMaker distributed data parallel library, as the SDK and older SDKs ask the container for it
+SMDDP_HYPERPARAMETERS = ("sagemaker_distributed_dataparallel_enabled", "sagemaker_pytorch_ddp_enabled")
 # members echoed back by DescribeTrainingJob as they were given
 ECHOED = (
     "HyperParameters",
@@ -44,10 +53,12 @@ def _key(ctx: RequestContext, name: str) -> JobKey:
 
 @sagemaker.operation
 def create_training_job(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
-    """Runs on this machine, one instance (InstanceCount must be 1), with the image's algorithm or the
-    user's script in a sandbox instead of a container (docs/sagemaker.md); channels are read in place
-    from Nimbus S3 (S3Prefix or ManifestFile), or streamed to the channel's pipe (AugmentedManifestFile,
-    Pipe mode only, as in AWS)."""
+    """Runs on this machine, with the image's algorithm or the user's script in a sandbox instead of a
+    container (docs/sagemaker.md); channels are read in place from Nimbus S3 (S3Prefix or
+    ManifestFile), or streamed to the channel's pipe (AugmentedManifestFile, Pipe mode only, as in
+    AWS). InstanceCount > 1 (script mode and the built-in XGBoost only) runs algo-1..algo-N as
+    sandboxes of this machine whose hostnames resolve between them; the SageMaker distributed data
+    parallel library (the SDK's pytorchddp) is refused, torch_distributed runs torchrun on each."""
     runner = training_runner(ctx.storage)
     image = request["AlgorithmSpecification"].get("TrainingImage", "")
     in_container = is_container_image(ctx.storage, image, ctx.caller.account_id, ctx.region)
@@ -70,16 +81,20 @@ def check_training_request(request: dict[str, Any], in_container: bool = False) 
     """What Nimbus cannot run is refused before anything is stored; ``in_container``: the image is
     the user's own (checked by containers.check_container_image)."""
     algorithm = request["AlgorithmSpecification"]
+    hyperparameters = request.get("HyperParameters") or {}
     if "TrainingImage" not in algorithm:
         raise validation_error(
             "Nimbus runs training images only: AlgorithmSpecification.TrainingImage is required."
         )
-    if in_container:
-        image_runtime(algorithm)
-    else:
-        training_runtime(algorithm, request.get("HyperParameters") or {})
-    if request["ResourceConfig"].get("InstanceCount", 1) != 1:
-        raise validation_error("Nimbus trains on one instance: ResourceConfig.InstanceCount must be 1.")
+    runtime = image_runtime(algorithm) if in_container else training_runtime(algorithm, hyperparameters)
+    _check_distribution(hyperparameters)
+    if request["ResourceConfig"].get("InstanceGroups"):
+        raise validation_error(
+            "Nimbus runs homogeneous clusters: give ResourceConfig.InstanceType and InstanceCount "
+            "instead of InstanceGroups."
+        )
+    if request["ResourceConfig"].get("InstanceCount", 1) > 1:
+        _check_cluster(request, runtime, in_container)
     names = [channel["ChannelName"] for channel in request.get("InputDataConfig") or []]
     if len(set(names)) != len(names):
         raise validation_error("Channel names in InputDataConfig must be unique.")
@@ -94,6 +109,48 @@ def check_training_request(request: dict[str, Any], in_container: bool = False) 
             check_augmented_channel(channel, channel.get("InputMode") or algorithm["TrainingInputMode"])
         _check_uri(source["S3Uri"])
     _check_uri(request["OutputDataConfig"]["S3OutputPath"])
+
+
+def _check_distribution(hyperparameters: dict[str, str]) -> None:
+    """The SageMaker distributed data parallel library (the SDK's ``pytorchddp`` and
+    ``smdistributed.dataparallel``) is AWS's own NCCL-only code for multi-GPU instances: not here."""
+    for name in SMDDP_HYPERPARAMETERS:
+        if str(hyperparameters.get(name, "")).strip('"').lower() == "true":
+            raise validation_error(
+                f"Nimbus cannot run the SageMaker distributed data parallel library ({name}; the SDK's "
+                'pytorchddp and smdistributed dataparallel): use distribution={"torch_distributed": '
+                '{"enabled": True}}, which runs torchrun on every instance (gloo on CPUs, NCCL on GPUs).'
+            )
+
+
+def _check_cluster(request: dict[str, Any], runtime: Runtime, in_container: bool) -> None:
+    """What runs on several instances: the user's script (it decides what each host does) and the
+    built-in XGBoost, in bubblewrap sandboxes, which give each instance its hostname and the
+    cluster's /etc/hosts."""
+    count = request["ResourceConfig"]["InstanceCount"]
+    if in_container or runtime.command not in (SCRIPT_COMMAND, XGBOOST.command):
+        raise validation_error(
+            f"Nimbus runs a user's training script (script mode) or the built-in XGBoost on {count} "
+            "instances; the other built-in algorithms and the user's own images train on one instance "
+            "(ResourceConfig.InstanceCount 1)."
+        )
+    if request.get("EnableNetworkIsolation"):
+        raise validation_error(
+            "Nimbus's instances reach each other on the host's loopback network, which network isolation "
+            "takes away: with EnableNetworkIsolation, ResourceConfig.InstanceCount must be 1."
+        )
+    if not bwrap_available():
+        raise validation_error(
+            "Training on several instances needs bubblewrap (bwrap) on the Nimbus host, to give each "
+            "instance its hostname: install it, or set ResourceConfig.InstanceCount to 1."
+        )
+    for channel in request.get("InputDataConfig") or []:
+        sharded = channel["DataSource"]["S3DataSource"].get("S3DataDistributionType") == "ShardedByS3Key"
+        if sharded and is_augmented(channel):
+            raise validation_error(
+                f"Channel {channel['ChannelName']}: Nimbus streams an AugmentedManifestFile whole to every "
+                "instance: use S3DataDistributionType FullyReplicated."
+            )
 
 
 def _check_uri(uri: str) -> None:
@@ -178,8 +235,8 @@ def _summary(job: Any) -> dict[str, Any]:
 
 @sagemaker.operation
 def stop_training_job(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
-    """The job's process tree is killed at once (AWS sends SIGTERM and waits up to 120 s); no model
-    is uploaded."""
+    """Every instance's process tree is killed at once (AWS sends SIGTERM and waits up to 120 s); no
+    model is uploaded."""
     runner = training_runner(ctx.storage)
     key = _key(ctx, request["TrainingJobName"])
     job = find_job(ctx.storage, key)
