@@ -289,6 +289,19 @@ class WorkerPool:
         with self._lock:
             return key in self._endpoints
 
+    def instance_count(self, key: EndpointKey, name: str) -> int:
+        with self._lock:
+            return len(_choose(self._endpoints.get(key) or [], name).workers)
+
+    def variant_pids(self) -> dict[tuple[EndpointKey, str], list[int]]:
+        """The process ids of every running variant's instances, by endpoint and variant name."""
+        with self._lock:
+            return {
+                (key, variant.spec.name): [worker.pid for worker in variant.workers]
+                for key, variants in self._endpoints.items()
+                for variant in variants
+            }
+
     def pids(self, key: EndpointKey) -> list[int]:
         with self._lock:
             return [worker.pid for variant in self._endpoints.get(key, []) for worker in variant.workers]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from nimbus.errors import AwsError
@@ -9,6 +10,7 @@ from nimbus.services.registry import RequestContext
 from nimbus.services.sagemaker.endpoints import endpoint_key, ensure_serving
 from nimbus.services.sagemaker.workers import Response, WorkerFailed, invoke, pool
 from nimbus.services.sagemaker_runtime import sagemaker_runtime
+from nimbus.services.sagemaker_runtime.invocation_metrics import publish_invocation
 from nimbus.storage.sagemaker_hosting_schema import SageMakerEndpointRecord
 
 INVOCATION_TIMEOUT_S = 60.0
@@ -38,7 +40,8 @@ def _serving_endpoint(ctx: RequestContext, name: str) -> Any:
     return row
 
 
-def _forward(ctx: RequestContext, request: dict[str, Any]) -> tuple[str, Response]:
+def _forward(ctx: RequestContext, request: dict[str, Any]) -> tuple[str, Response, float]:
+    """The variant that answered, its answer, and how long its model took (seconds)."""
     key = endpoint_key(ctx, request["EndpointName"])
     if not pool.serves(key):  # workers run only for existing endpoints: the database decides the rest
         _serving_endpoint(ctx, request["EndpointName"])
@@ -59,8 +62,10 @@ def _forward(ctx: RequestContext, request: dict[str, Any]) -> tuple[str, Respons
         headers["Accept"] = request["Accept"]
     if request.get("CustomAttributes"):
         headers["X-Amzn-SageMaker-Custom-Attributes"] = request["CustomAttributes"]
+    started = time.perf_counter()
     try:
-        return variant, invoke(worker, request.get("Body") or b"", headers, INVOCATION_TIMEOUT_S)
+        answer = invoke(worker, request.get("Body") or b"", headers, INVOCATION_TIMEOUT_S)
+        return variant, answer, time.perf_counter() - started
     except TimeoutError:
         raise _model_error(
             f"Your invocation timed out while waiting for a response from container {CONTAINER}. "
@@ -75,7 +80,10 @@ def _forward(ctx: RequestContext, request: dict[str, Any]) -> tuple[str, Respons
 def invoke_endpoint(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     """Models, inference components, sessions and explanations are not supported (TargetModel,
     InferenceComponentName, SessionId, EnableExplanations are ignored); no CloudWatch log stream exists."""
-    variant, answer = _forward(ctx, request)
+    started = time.perf_counter()
+    variant, answer, model_seconds = _forward(ctx, request)
+    overhead = time.perf_counter() - started - model_seconds
+    publish_invocation(ctx, request["EndpointName"], variant, answer.status, model_seconds, overhead)
     if answer.status != 200:
         original = answer.body.decode("utf-8", errors="replace")
         raise _model_error(
