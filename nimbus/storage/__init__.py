@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from nimbus.storage.credentials import CredentialStore
@@ -20,6 +21,7 @@ class Storage:
     objects: ObjectStore
     credentials: CredentialStore
     sessions: SessionTokens
+    _closing: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
     def open(cls, data_dir: Path, database_url: str) -> Storage:
@@ -33,5 +35,12 @@ class Storage:
             sessions=SessionTokens.open(data_dir),
         )
 
+    def on_close(self, hook: Callable[[], None]) -> None:
+        """Registers work to do first when Nimbus stops cleanly (give up the leases this node holds)."""
+        self._closing.append(hook)
+
     def close(self) -> None:
+        for hook in self._closing:
+            hook()
+        self.objects.close()
         self.database.close()

@@ -2,13 +2,18 @@
 
 The byte layer: no AWS shapes. Writers stream into ``<root>/.tmp`` (the same file system), fsync, and
 ``os.replace`` into place, so a reader sees the whole old or the whole new file. A zero-byte key ending
-in "/" is a folder. Multipart parts wait in ``<root>/.uploads/<id>/<n>``.
+in "/" is a folder. Multipart parts wait in ``<root>/.uploads/<id>/<n>-<etag>``: a part uploaded again
+gets a file of its own beside the one its row still names until the new row commits, so a crash between
+the two never leaves a row naming other bytes (the stale file goes with the upload's folder).
 
 Bytes that cannot be the plain file at their key's path are kept aside, as ``<root>/.blobs/<bucket>/<blob>``
 (a random name, which the object's row records): keys a file system cannot hold (``.``, ``..`` or empty
 segments, a segment over 255 bytes, NUL, a leading "/", a key ending in "/" with a body), keys whose path
 is taken (``a`` beside ``a/b``), bytes encrypted with a customer's key, and older versions. Nothing a key
 names can reach outside its bucket's folder: such keys are kept aside too.
+
+A change to a key's plain file inside the key's transaction is journalled first (``begin_change``, see
+object_journal.py), so that a crash before the commit never leaves the file out of step with the row.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from sqlalchemy import select
 
+from nimbus.storage.object_journal import JOURNAL_DIR, Change, Journal
 from nimbus.storage.schema import ObjectRecord
 from nimbus.storage.streams import BodyStream
 
@@ -39,6 +45,8 @@ if TYPE_CHECKING:
 CHUNK_SIZE = 1024 * 1024
 MAX_SEGMENT_BYTES = 255  # NAME_MAX on Linux and macOS file systems
 TEMP_DIR = ".tmp"
+# a temp file untouched this long belongs to a write that died: a live write keeps writing to it
+STALE_TEMP_S = 3600.0
 UPLOADS_DIR = ".uploads"
 BLOBS_DIR = ".blobs"
 _UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
@@ -176,6 +184,22 @@ def _inside(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder + os.sep)
 
 
+def _remove_stale_temps(temp: Path) -> None:
+    """Removes what writes that never happened (a crash) left in the temp folder: not all of it, since
+    other nodes sharing the data dir stream into the same folder now."""
+    cutoff = time.time() - STALE_TEMP_S
+    for entry in temp.iterdir():
+        try:
+            if entry.lstat().st_mtime >= cutoff:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        except FileNotFoundError:
+            pass  # another node's write ended meanwhile
+
+
 class ObjectStore:
     def __init__(self, root: Path, database: Database) -> None:
         self.root = root
@@ -184,16 +208,23 @@ class ObjectStore:
         self._temp = root / TEMP_DIR
         self._uploads = root / UPLOADS_DIR
         self._blobs = root / BLOBS_DIR
+        self._journal: Journal | None = None
 
     @classmethod
     def open(cls, root: Path, database: Database) -> ObjectStore:
         root.mkdir(parents=True, exist_ok=True)
-        # temp files left by a crash belong to writes that never happened
-        shutil.rmtree(root / TEMP_DIR, ignore_errors=True)
-        (root / TEMP_DIR).mkdir()
+        (root / TEMP_DIR).mkdir(exist_ok=True)
+        _remove_stale_temps(root / TEMP_DIR)
         (root / UPLOADS_DIR).mkdir(exist_ok=True)
         (root / BLOBS_DIR).mkdir(exist_ok=True)
-        return cls(root, database)
+        store = cls(root, database)
+        journal = root / JOURNAL_DIR
+        store._journal = Journal.open(journal, root / TEMP_DIR, store._plain_path, store._current_row)
+        return store
+
+    def close(self) -> None:
+        if self._journal is not None:
+            self._journal.close()
 
     # ---- buckets -------------------------------------------------------------------------------
 
@@ -208,6 +239,15 @@ class ObjectStore:
         shutil.rmtree(self._blobs / bucket, ignore_errors=True)
 
     # ---- writing -------------------------------------------------------------------------------
+
+    def begin_change(self, bucket: str, key: str, before: int | None) -> Change | None:
+        """Journals the plain file at ``key`` before a change under the key's lock touches it; ``before``
+        is the sequence of the key's row now (None without one). The caller ends the change once its
+        transaction commits, or undoes it. None for a key that has no plain file to change."""
+        path = self._plain_path(bucket, key)
+        if path is None or self._journal is None:
+            return None
+        return self._journal.begin(bucket, key, path, before)
 
     @contextmanager
     def staged(self, body: BodyStream, hashers: Sequence[Hasher]) -> Iterator[StagedFile]:
@@ -256,15 +296,20 @@ class ObjectStore:
             raise MissingFile(key) from error
         return blob
 
-    def restore(self, bucket: str, key: str, blob: str) -> str | None:
-        """Moves a blob back to the plain file at ``key`` when the path can hold it (an older version
-        that became current again); returns None if it moved, else the blob, which stays."""
+    def restore(self, bucket: str, key: str, blob: str) -> bool:
+        """Links a blob's bytes back to the plain file at ``key`` when the path can hold them (an older
+        version that became current again); True if it did. The blob stays, for the caller to discard
+        once the change has committed (a rollback still needs it)."""
         path = self._blob_path(bucket, blob)
+        link = self._temp / secrets.token_hex(16)
         try:
-            self._publish_at_path(path, path.stat().st_size, bucket, key)
+            os.link(path, link)
+            self._publish_at_path(link, path.stat().st_size, bucket, key)
         except (UnsupportedKey, KeyConflict, OSError):
-            return blob
-        return None
+            return False
+        finally:
+            link.unlink(missing_ok=True)
+        return True
 
     def _publish_at_path(self, source: Path, size: int, bucket: str, key: str) -> None:
         path = self._object_path(bucket, key)
@@ -349,6 +394,23 @@ class ObjectStore:
         """The current version's file, for readers that open it by name (OpenCV)."""
         return self.stored_file(bucket, key, self._readable_blob(bucket, key))
 
+    def _plain_path(self, bucket: str, key: str) -> Path | None:
+        """The plain file a key may have: None for folder keys and keys that are always kept aside."""
+        if key.endswith("/"):
+            return None
+        try:
+            return self._object_path(bucket, key)
+        except UnsupportedKey:
+            return None
+
+    def _current_row(self, bucket: str, key: str) -> tuple[int, str | None] | None:
+        """The key's current row as (sequence, blob), None without one."""
+        table = ObjectRecord.__table__
+        query = select(table.c.sequence, table.c.blob).where(table.c.bucket == bucket, table.c.key == key)
+        with self.database.engine.connect() as connection:
+            row = connection.execute(query).first()
+        return None if row is None else (row.sequence, row.blob)
+
     def _readable_blob(self, bucket: str, key: str) -> str | None:
         """Where the current version of ``key`` lies, from its row; EncryptedObject when only the
         customer's key can read it."""
@@ -392,33 +454,29 @@ class ObjectStore:
         (self._uploads / upload_id).mkdir()
         return upload_id
 
-    def publish_part(self, staged: StagedFile, upload_id: str, part_number: int) -> None:
+    def publish_part(self, staged: StagedFile, upload_id: str, part_number: int, etag: str) -> None:
         try:
-            os.replace(staged.path, self._upload_dir(upload_id) / str(part_number))
+            os.replace(staged.path, self._part_path(upload_id, part_number, etag))
         except FileNotFoundError as error:
             raise MissingFile(upload_id) from error
 
-    def open_part(self, upload_id: str, part_number: int) -> BinaryIO:
+    def open_part(self, upload_id: str, part_number: int, etag: str) -> BinaryIO:
+        path = self._part_path(upload_id, part_number, etag)
         try:
-            return open(self._upload_dir(upload_id) / str(part_number), "rb")
-        except OSError as error:
+            return open(path if path.exists() else path.with_name(str(part_number)), "rb")
+        except OSError as error:  # the bare name: a part uploaded before parts were named by ETag
             raise MissingFile(f"{upload_id}/{part_number}") from error
 
     @contextmanager
-    def staged_parts(self, upload_id: str, part_numbers: Sequence[int]) -> Iterator[StagedFile]:
-        """The parts, in the given order, joined into one synced temp file by the kernel
+    def staged_parts(self, upload_id: str, parts: Sequence[tuple[int, str]]) -> Iterator[StagedFile]:
+        """The parts (number and ETag), in the given order, joined into one synced temp file by the kernel
         (``copy_file_range``: no byte passes through Python); as ``staged``, it never outlives the block."""
-        folder = self._upload_dir(upload_id)
         path = self._temp / secrets.token_hex(16)
         try:
             size = 0
             with open(path, "xb") as out:
-                for number in part_numbers:
-                    try:
-                        source = open(folder / str(number), "rb")  # noqa: SIM115 (closed below)
-                    except FileNotFoundError as error:
-                        raise MissingFile(f"{upload_id}/{number}") from error
-                    with source:
+                for number, etag in parts:
+                    with self.open_part(upload_id, number, etag) as source:
                         size += _copy_all(source, out)
                 os.fsync(out.fileno())
             yield StagedFile(path, size)
@@ -447,6 +505,12 @@ class ObjectStore:
         if not _inside(os.path.realpath(path.parent), os.path.join(self._real_root, bucket)):
             raise UnsupportedKey("the key's folder is a link that leads outside its bucket")
         return path
+
+    def _part_path(self, upload_id: str, part_number: int, etag: str) -> Path:
+        digest = etag.strip('"')
+        if not _BLOB.fullmatch(digest):  # a part's ETag is the MD5 of the bytes stored
+            raise MissingFile(f"{upload_id}/{part_number}")
+        return self._upload_dir(upload_id) / f"{part_number}-{digest}"
 
     def _upload_dir(self, upload_id: str) -> Path:
         if not _UPLOAD_ID.fullmatch(upload_id):

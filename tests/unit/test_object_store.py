@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import time
 from pathlib import Path
 
 import pytest
 
 from nimbus.storage.database import Database
 from nimbus.storage.objects import (
+    STALE_TEMP_S,
     MissingFile,
     ObjectStore,
     UnsupportedKey,
@@ -76,10 +78,14 @@ def test_reader_keeps_the_old_bytes_during_an_overwrite(store: ObjectStore) -> N
     assert read(store, "k") == b"new"
 
 
-def test_open_removes_leftover_temp_files(tmp_path: Path, store: ObjectStore) -> None:
-    (store.root / ".tmp" / "crashed-write").write_bytes(b"partial")
+def test_open_removes_stale_temp_files_but_not_live_ones(tmp_path: Path, store: ObjectStore) -> None:
+    crashed, live = store.root / ".tmp" / "crashed-write", store.root / ".tmp" / "another-nodes-write"
+    crashed.write_bytes(b"partial")
+    long_ago = time.time() - STALE_TEMP_S - 60
+    os.utime(crashed, (long_ago, long_ago))
+    live.write_bytes(b"still streaming")
     reopened = ObjectStore.open(store.root, store.database)
-    assert temp_files(reopened) == []
+    assert temp_files(reopened) == ["another-nodes-write"]
 
 
 @pytest.mark.parametrize(
@@ -160,20 +166,21 @@ def test_folder_keys() -> None:
 
 def test_multipart_parts_join_in_order(store: ObjectStore) -> None:
     upload_id = store.create_upload()
-    for number, data in ((2, b"world"), (1, b"hello ")):
+    etags = {number: hashlib.md5(data).hexdigest() for number, data in ((1, b"hello "), (2, b"world"))}
+    for number, data in ((2, b"world"), (1, b"hello "), (2, b"again")):  # part 2 again, its row unchanged
         with store.staged(io.BytesIO(data), []) as staged:
-            store.publish_part(staged, upload_id, number)
-    with store.staged_parts(upload_id, [1, 2]) as staged:
+            store.publish_part(staged, upload_id, number, f'"{hashlib.md5(data).hexdigest()}"')
+    with store.staged_parts(upload_id, [(1, etags[1]), (2, etags[2])]) as staged:
         assert staged.size == len(b"hello world")
         store.publish(staged, "bkt", "joined")
-    assert read(store, "joined") == b"hello world"
-    with pytest.raises(MissingFile), store.staged_parts(upload_id, [3]):
+    assert read(store, "joined") == b"hello world"  # the bytes the rows name, not the last ones written
+    with pytest.raises(MissingFile), store.staged_parts(upload_id, [(3, etags[1])]):
         pass
     assert os.listdir(store.root / ".tmp") == []  # a failed join leaves no temp file
     store.discard_upload(upload_id)
     assert os.listdir(store.root / ".uploads") == []
     with pytest.raises(MissingFile):
-        store.open_part("../../etc", 1)
+        store.open_part("../../etc", 1, etags[1])
 
 
 def test_bucket_folders(store: ObjectStore) -> None:

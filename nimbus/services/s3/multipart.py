@@ -142,7 +142,7 @@ def _save_part(
         with ctx.storage.database.session() as session:
             try:
                 session.execute(ctx.storage.database.upsert(PARTS, row, ("upload_id", "part_number")), row)
-                ctx.storage.objects.publish_part(staged, upload.upload_id, part_number)
+                ctx.storage.objects.publish_part(staged, upload.upload_id, part_number, sealed.etag)
             except (IntegrityError, MissingFile):  # aborted or completed meanwhile
                 raise no_such_upload(upload.upload_id) from None
             session.commit()
@@ -251,8 +251,8 @@ def complete_multipart_upload(ctx: RequestContext, request: dict[str, Any]) -> d
     checksums = _multipart_checksums(upload, parts)
     check_claimed_checksum(request, checksums)
     _check_object_size(request, parts)
-    numbers = [part.part_number for part in parts]
-    with storage_errors(upload.key), ctx.storage.objects.staged_parts(upload.upload_id, numbers) as staged:
+    chosen = [(part.part_number, part.etag) for part in parts]
+    with storage_errors(upload.key), ctx.storage.objects.staged_parts(upload.upload_id, chosen) as staged:
         row = {
             **{column: getattr(upload, column) for column in _CARRIED_COLUMNS},
             "size": staged.size,

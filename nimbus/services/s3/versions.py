@@ -6,7 +6,8 @@ objects are read in place whatever a bucket's versioning; an older version's byt
 the byte layer). Every change to a key runs under the key's lock (``Database.locked``), so what it
 reads of the key stays true until it commits. Blobs that stop being needed are discarded after the
 commit (a rollback keeps them); plain files are changed inside it, under the lock, so that a later
-writer's file is never the one removed.
+writer's file is never the one removed, and journalled first (the byte layer's ``begin_change``), so that
+a failure or a crash before the commit puts the key's file back as its row says.
 """
 
 from __future__ import annotations
@@ -191,8 +192,10 @@ class KeyChange:
         where = (*_identity(VERSIONS, self.bucket, self.key), VERSIONS.c.version_id == newest.version_id)
         self.connection.execute(delete(VERSIONS).where(*where))
         values = {name: getattr(newest, name) for name in STORED_COLUMNS}
-        if newest.blob is not None and newest.sse_customer is None:
-            values["blob"] = self.ctx.storage.objects.restore(self.bucket, self.key, newest.blob)
+        restorable = newest.blob is not None and newest.sse_customer is None
+        if restorable and self.ctx.storage.objects.restore(self.bucket, self.key, newest.blob):
+            values["blob"] = None
+            self.discarded_blobs.append(newest.blob)
         self.connection.execute(insert(OBJECTS), values)
 
 
@@ -209,12 +212,17 @@ def change_key(ctx: RequestContext, bucket: str, key: str, change: Callable[[Key
         state = KeyChange(
             ctx, connection, bucket, key, found.versioning, found.lifecycle_rules, current, newest
         )
+        journalled = objects.begin_change(bucket, key, current.sequence if current is not None else None)
         try:
             result = change(state)
         except BaseException:
+            if journalled is not None:
+                journalled.undo()
             for blob in state.made_blobs:
                 objects.discard_blob(bucket, blob)
             raise
+    if journalled is not None:
+        journalled.end()
     for blob in state.discarded_blobs:
         objects.discard_blob(bucket, blob)
     return result
