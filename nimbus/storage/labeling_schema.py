@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, Integer, String
+from sqlalchemy import JSON, Boolean, Index, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from nimbus.storage.schema import Base
@@ -45,6 +45,9 @@ class LabelingJobRecord(Base):
     created_at: Mapped[datetime]
     last_modified: Mapped[datetime]
     labeling_end: Mapped[datetime | None]
+    # set by the one request that writes the job's output (compare-and-set: labeling/completion.py)
+    output_claimed: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    final_model_arn: Mapped[str | None] = mapped_column(String(2048))  # automated labelling's last model
 
 
 class LabelingObjectRecord(Base):
@@ -59,6 +62,9 @@ class LabelingObjectRecord(Base):
     entry: Mapped[dict[str, Any]] = mapped_column(JSON)
     # the output manifest line (SQL NULL until then, which the queries look for)
     consolidated: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    # the batch that sent it to people (1, 2, ...); NULL while automated labelling has not sent it
+    human_batch: Mapped[int | None] = mapped_column(Integer)
+    machine_labeled: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class LabelingAnswerRecord(Base):

@@ -9,8 +9,11 @@ from __future__ import annotations
 import io
 import json
 import re
+import tarfile
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,7 +116,7 @@ def labeling_job(team: Team, task_type: str, manifest_key: str, labels: list[str
         LabelAttributeName=extra.pop("attribute", "label"),
         InputConfig={"DataSource": {"S3DataSource": {"ManifestS3Uri": f"s3://{team.bucket}/{manifest_key}"}}},
         OutputConfig={"S3OutputPath": f"s3://{team.bucket}/output/"},
-        RoleArn=ROLE,
+        RoleArn=extra.pop("RoleArn", ROLE),
         LabelCategoryConfigS3Uri=f"s3://{team.bucket}/{label_key}",
         HumanTaskConfig={
             "WorkteamArn": team.arn,
@@ -395,12 +398,22 @@ def test_bad_jobs_refused_or_failed_and_stop(nimbus: NimbusServer, sagemaker: An
         "a Lambda of another region": {"region_lambdas": "arn:aws:lambda:eu-west-1:568282634449:function:"},
         "PRE and ACS of different task types": {"consolidation": "ACS-BoundingBox"},
         "a workteam that does not exist": {"WorkteamArn": team.arn + "-gone"},
-        "automated labelling": {"LabelingJobAlgorithmsConfig": {"LabelingJobAlgorithmSpecificationArn": "x"}},
+        "an algorithm ARN that is not AWS's": algorithm("arn:aws:sagemaker:us-east-1:123456789012:x/y"),
+        "text classification's algorithm": algorithm(ALGORITHM.replace("image-", "text-")),
+        "image classification's algorithm on a text job": algorithm(ALGORITHM),
+        "an initial model that does not exist": algorithm(
+            ALGORITHM, InitialActiveLearningModelArn="arn:aws:sagemaker:us-east-1:123456789012:model/gone"
+        ),
     }
     for name, change in refused.items():
         with pytest.raises(ClientError) as error:
             create(team, "TextMultiClass", "two.manifest", **change)
         assert error_code(error) == "ValidationException", name
+    # automated labelling needs 1,250 objects: an image job of two is refused, saying so
+    put_manifest(team, "two-images.manifest", [{"source-ref": f"s3://{team.bucket}/{n}.png"} for n in "ab"])
+    with pytest.raises(ClientError) as few:
+        create(team, "ImageMultiClass", "two-images.manifest", **algorithm(ALGORITHM))
+    assert error_code(few) == "ValidationException" and "1,250" in str(few.value)
     assert sagemaker.list_labeling_jobs(NameContains="refused-")["LabelingJobSummaryList"] == []
     with pytest.raises(ClientError) as missing:
         sagemaker.describe_labeling_job(LabelingJobName="no-such-job")
@@ -448,6 +461,45 @@ def test_bad_jobs_refused_or_failed_and_stop(nimbus: NimbusServer, sagemaker: An
         nimbus, team.workers[0], "POST", f"/jobs/{name}/tasks/1/answer", {"answerContent": {}}
     )
     assert (status, late["__type"]) == (400, "ValidationException")
+
+    # the job's RoleArn reads its input and writes its output: this role reads labels and one manifest
+    iam, role_name = nimbus.client("iam"), f"labeler-{uuid.uuid4().hex[:8]}"
+    trust = {"Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    role = iam.create_role(
+        RoleName=role_name,
+        AssumeRolePolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", **trust}]}
+        ),
+    )["Role"]["Arn"]
+    reads = [f"arn:aws:s3:::{team.bucket}/labels-*", f"arn:aws:s3:::{team.bucket}/two.manifest"]
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": reads}],
+    }
+    iam.put_role_policy(RoleName=role_name, PolicyName="reads", PolicyDocument=json.dumps(policy))
+    put_manifest(team, "hidden.manifest", [{"source": "secret"}])
+    blind = sagemaker.describe_labeling_job(
+        LabelingJobName=create(team, "TextMultiClass", "hidden.manifest", RoleArn=role)
+    )
+    assert blind["LabelingJobStatus"] == "Failed"
+    assert blind["FailureReason"].startswith("ClientError: Data download failed: AccessDenied"), blind
+    mute = create(team, "TextMultiClass", "two.manifest", RoleArn=role)
+    sagemaker.stop_labeling_job(LabelingJobName=mute)
+    stopped = sagemaker.describe_labeling_job(LabelingJobName=mute)
+    assert (
+        stopped["LabelingJobStatus"] == "Stopped"
+        and "Failed to upload the output" in stopped["FailureReason"]
+    )
+    assert "Contents" not in team.s3.list_objects_v2(Bucket=team.bucket, Prefix=f"output/{mute}/")
+
+
+ALGORITHM = (
+    "arn:aws:sagemaker:us-east-1:027400017018:labeling-job-algorithm-specification/image-classification"
+)
+
+
+def algorithm(arn: str, **config: str) -> dict[str, Any]:
+    return {"LabelingJobAlgorithmsConfig": {"LabelingJobAlgorithmSpecificationArn": arn, **config}}
 
 
 def create(team: Team, task_type: str, manifest: str, **change: Any) -> str:
@@ -606,3 +658,129 @@ def mark_entity(page: Page, job: str, words: str) -> None:
     expect(page.locator("[data-drawn-list] li")).to_contain_text([f'person: "{words}"'])
     page.get_by_role("button", name="Submit").click()
     expect(page.get_by_role("heading", name="No tasks left")).to_be_visible()
+
+
+RACES = 4
+
+
+def submit_together(nimbus: NimbusServer, job: str, held: dict[Worker, int]) -> list[int]:
+    """Each worker submits an answer to the task they hold, all at the same moment: the statuses."""
+    together = threading.Barrier(len(held))
+
+    def submit(worker: Worker) -> int:
+        answer = {"answerContent": {"crowd-classifier": {"label": "positive"}}}
+        together.wait()
+        return portal(nimbus, worker, "POST", f"/jobs/{job}/tasks/{held[worker]}/answer", answer)[0]
+
+    with ThreadPoolExecutor(len(held)) as pool:
+        return list(pool.map(submit, held))
+
+
+def test_last_answers_at_once_write_the_output_once(nimbus: NimbusServer, sagemaker: Any, team: Team) -> None:
+    """Ana and Ben hold a job's last two tasks and submit them at the same moment (a few jobs over):
+    each job ends Completed with its output written once, one consolidation response."""
+    put_manifest(team, "pair.manifest", [{"source": "left"}, {"source": "right"}])
+    for _ in range(RACES):
+        job = labeling_job(
+            team,
+            "TextMultiClass",
+            "pair.manifest",
+            ["positive", "negative"],
+            config={"NumberOfHumanWorkersPerDataObject": 1},
+        )
+        held = {
+            worker: portal(nimbus, worker, "POST", f"/jobs/{job}/next-task")[1]["Task"]["Position"]
+            for worker in team.workers
+        }
+        assert submit_together(nimbus, job, held) == [200, 200]
+        described = sagemaker.describe_labeling_job(LabelingJobName=job)
+        assert described["LabelingJobStatus"] == "Completed", described.get("FailureReason")
+        prefix = f"output/{job}/annotations/consolidated-annotation/consolidation-response/"
+        written = team.s3.list_objects_v2(Bucket=team.bucket, Prefix=prefix)["Contents"]
+        assert len(written) == 1, [item["Key"] for item in written]
+
+
+DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+AUTOMATED_OBJECTS = 1_250  # AWS's minimum for automated data labelling
+TARGET_ACCURACY = 0.95  # the accuracy Ground Truth aims machine labels at
+AUTOMATION_TIMEOUT_S = 900  # a guard against a job that never ends, not a speed requirement
+
+
+def test_automated_labeling_of_digits(nimbus: NimbusServer, sagemaker: Any, team: Team) -> None:
+    """1,250 of scikit-learn's handwritten digits (their own ground truth, which nobody here labelled):
+    Ana and Ben answer the batches Ground Truth sends them through the worker portal, with the truth;
+    the machine labels the rest at the calibrated accuracy, and its last model is a SageMaker model."""
+    data = load_digits()
+
+    def upload(index: int) -> str:
+        key = f"automated/{index}.png"
+        team.s3.put_object(Bucket=team.bucket, Key=key, Body=digit_png(data.images[index]))
+        return f"s3://{team.bucket}/{key}"
+
+    with ThreadPoolExecutor(4) as pool:
+        uris = list(pool.map(upload, range(AUTOMATED_OBJECTS)))
+    truth = {uri: DIGIT_WORDS[data.target[index]] for index, uri in enumerate(uris)}
+    put_manifest(team, "automated.manifest", [{"source-ref": uri} for uri in uris])
+    job = labeling_job(
+        team,
+        "ImageMultiClass",
+        "automated.manifest",
+        list(DIGIT_WORDS),
+        config={"NumberOfHumanWorkersPerDataObject": 1},
+        **algorithm(ALGORITHM),
+    )
+    deadline = time.monotonic() + AUTOMATION_TIMEOUT_S
+    answered: dict[str, int] = {}
+
+    def work(worker: Worker) -> None:
+        """Answers every task with the digit's truth, waiting while the machine takes its turn."""
+        answered[worker.name] = 0
+        while time.monotonic() < deadline:
+            status, taken = portal(nimbus, worker, "POST", f"/jobs/{job}/next-task")
+            assert status == 200, taken
+            task = taken["Task"]
+            if task is None:
+                if sagemaker.describe_labeling_job(LabelingJobName=job)["LabelingJobStatus"] != "InProgress":
+                    return
+                time.sleep(1)
+                continue
+            content = {"crowd-image-classifier": {"label": truth[task["SourceRef"]]}}
+            path = f"/jobs/{job}/tasks/{task['Position']}/answer"
+            status, body = portal(nimbus, worker, "POST", path, {"answerContent": content})
+            assert status == 200, body
+            answered[worker.name] += 1
+
+    with ThreadPoolExecutor(len(team.workers)) as pool:
+        list(pool.map(work, team.workers))
+    described = sagemaker.describe_labeling_job(LabelingJobName=job)
+    counters = described["LabelCounters"]
+    assert described["LabelingJobStatus"] == "Completed", (described.get("FailureReason"), counters, answered)
+    human_tasks = sum(answered.values())
+    assert counters["HumanLabeled"] == human_tasks and counters["MachineLabeled"] > 0
+    assert counters["TotalLabeled"] == AUTOMATED_OBJECTS and counters["Unlabeled"] == 0
+    assert described["LabelingJobAlgorithmsConfig"]["LabelingJobAlgorithmSpecificationArn"] == ALGORITHM
+
+    lines = output_lines(team.s3, described["LabelingJobOutput"]["OutputDatasetS3Uri"])
+    assert [line["source-ref"] for line in lines] == uris
+    machine = [line for line in lines if line["label-metadata"]["human-annotated"] == "no"]
+    assert len(machine) == counters["MachineLabeled"]
+    for line in lines:
+        metadata = line["label-metadata"]
+        assert line["label"] == DIGIT_WORDS.index(metadata["class-name"]) and 0 < metadata["confidence"] <= 1
+        assert metadata["type"] == "groundtruth/image-classification"
+        assert metadata["job-name"] == f"labeling-job/{job}"
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}", metadata["creation-date"])
+    right = sum(line["label-metadata"]["class-name"] == truth[line["source-ref"]] for line in machine)
+    accuracy = right / len(machine)
+    print(
+        f"automated labelling: {len(machine)} of {AUTOMATED_OBJECTS} machine-labelled at accuracy "
+        f"{accuracy:.4f}; {human_tasks} human tasks"
+    )
+    assert accuracy >= TARGET_ACCURACY
+
+    model_arn = described["LabelingJobOutput"]["FinalActiveLearningModelArn"]
+    model = sagemaker.describe_model(ModelName=model_arn.rsplit("/", 1)[-1])
+    assert model["ModelArn"] == model_arn and model["ExecutionRoleArn"] == ROLE
+    bucket, key = model["PrimaryContainer"]["ModelDataUrl"][5:].split("/", 1)
+    with tarfile.open(fileobj=io.BytesIO(team.s3.get_object(Bucket=bucket, Key=key)["Body"].read())) as tar:
+        assert tar.getnames() == ["model.npz"]

@@ -1,7 +1,8 @@
 """Ground Truth labelling jobs: create, describe, list, stop, and a workteam's jobs. A job's data
 objects wait for its workteam's workers in the console's labelling pages (labeling_tasks.py takes
 their answers); it completes when every object has NumberOfHumanWorkersPerDataObject answers,
-consolidated, and its output is written."""
+consolidated, and its output is written. With LabelingJobAlgorithmsConfig (automated data labelling,
+labeling/automation.py) people label batches and a model labels the rest."""
 
 from __future__ import annotations
 
@@ -11,20 +12,25 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
+from nimbus.services.iam.role_access import RoleAccess
 from nimbus.services.registry import RequestContext
 from nimbus.services.sagemaker import sagemaker
 from nimbus.services.sagemaker.errors import resource_not_found, validation_error
 from nimbus.services.sagemaker.job_lists import list_jobs
 from nimbus.services.sagemaker.job_table import JobKey
-from nimbus.services.sagemaker.labeling.output import output_manifest_uri, write_output
+from nimbus.services.sagemaker.labeling import automation
+from nimbus.services.sagemaker.labeling.completion import finish, release_claims
+from nimbus.services.sagemaker.labeling.output import output_manifest_uri
 from nimbus.services.sagemaker.labeling.records import (
     LABELING_JOBS,
     OBJECTS,
     find_workteam,
     label_counters,
+    pending_human,
     workteam_arn,
     workteam_name,
 )
+from nimbus.services.sagemaker.labeling.role_data import job_access, require_read
 from nimbus.services.sagemaker.labeling.task_types import TaskType, task_type_of
 from nimbus.services.sagemaker.s3_locations import JobFailure, split_s3_uri
 from nimbus.storage import Storage
@@ -39,6 +45,7 @@ ECHOED = (
     "LabelCategoryConfigS3Uri",
     "StoppingConditions",
     "HumanTaskConfig",
+    "LabelingJobAlgorithmsConfig",
 )
 MAX_OBJECTS = 100_000
 
@@ -68,16 +75,18 @@ def create_labeling_job(ctx: RequestContext, request: dict[str, Any]) -> dict[st
     classification (single label) and named entity recognition, named by AWS's own PRE-/ACS- Lambda
     ARNs, for a private workteam; the manifest and label categories are read when the job is created
     (a job whose S3 input is unreadable is Failed, saying why). The workers' UI is Nimbus's own for
-    each task type: UiConfig is kept, its template not rendered. Not served: automated labelling
-    (LabelingJobAlgorithmsConfig), streaming jobs (SnsDataSource), custom Lambdas, public and vendor
-    workforces, TaskAvailabilityLifetimeInSeconds (tasks wait until the job ends)."""
+    each task type: UiConfig is kept, its template not rendered. Automated data labelling
+    (LabelingJobAlgorithmsConfig) for single-label image classification, on 1,250 objects or more.
+    Not served: streaming jobs (SnsDataSource), custom Lambdas, public and vendor workforces,
+    TaskAvailabilityLifetimeInSeconds (tasks wait until the job ends)."""
     config = request["HumanTaskConfig"]
     task = _task_type(ctx, config)
     if not _is_workteam(ctx, config["WorkteamArn"]):
         raise validation_error(f"Workteam {config['WorkteamArn']} does not exist in this account and region.")
-    if request.get("LabelingJobAlgorithmsConfig"):
-        raise validation_error(
-            "Nimbus does not run automated data labeling: leave out LabelingJobAlgorithmsConfig."
+    algorithms = request.get("LabelingJobAlgorithmsConfig")
+    if algorithms:
+        automation.check_algorithms_config(
+            ctx.storage, ctx.caller.account_id, ctx.region, algorithms, task.name
         )
     source = request["InputConfig"]["DataSource"].get("S3DataSource")
     if source is None:
@@ -95,11 +104,16 @@ def create_labeling_job(ctx: RequestContext, request: dict[str, Any]) -> dict[st
             raise validation_error(f"{uri!r} is not an S3 URI (s3://bucket/key).")
     key = _key(ctx, request["LabelingJobName"])
     try:
-        labels = _read_labels(ctx.storage, request["LabelCategoryConfigS3Uri"])
-        entries = _read_manifest(ctx.storage, source["ManifestS3Uri"], task)
+        access = job_access(ctx.storage, key[2], request)  # AWS reads them as the job's role
+        labels = _read_labels(ctx.storage, access, request["LabelCategoryConfigS3Uri"])
+        entries = _read_manifest(ctx.storage, access, source["ManifestS3Uri"], task)
         failure = None
     except JobFailure as error:
         labels, entries, failure = [], [], str(error)
+    if algorithms and failure is None:
+        automation.check_object_count(len(entries))
+    # automated labelling sends people a random sample first; otherwise people label every object
+    to_people = automation.first_batch(request, len(entries)) if algorithms else range(len(entries))
     LABELING_JOBS.insert(
         ctx.storage,
         key,
@@ -121,11 +135,15 @@ def create_labeling_job(ctx: RequestContext, request: dict[str, Any]) -> dict[st
                 "position": position,
                 "entry": entry,
                 "consolidated": None,
+                "human_batch": 1 if position in to_people else None,
+                "machine_labeled": False,
             }
             for position, entry in enumerate(entries)
         ]
         with ctx.storage.database.engine.begin() as connection:
             connection.execute(insert(OBJECTS), rows)
+        if algorithms:
+            automation.start(ctx.storage, key)
     return {"LabelingJobArn": LABELING_JOBS.arn(key)}
 
 
@@ -144,7 +162,8 @@ def _task_type(ctx: RequestContext, config: dict[str, Any]) -> TaskType:
         raise validation_error(str(error)) from None
 
 
-def _read_text(storage: Storage, uri: str, what: str) -> str:
+def _read_text(storage: Storage, access: RoleAccess, uri: str, what: str) -> str:
+    require_read(access, uri)
     try:
         with storage.objects.open_object(*split_s3_uri(uri)) as stored:
             return stored.read().decode("utf-8")
@@ -154,12 +173,12 @@ def _read_text(storage: Storage, uri: str, what: str) -> str:
         raise JobFailure(f"ClientError: The {what} {uri} is not UTF-8 text.") from None
 
 
-def _read_labels(storage: Storage, uri: str) -> list[str]:
+def _read_labels(storage: Storage, access: RoleAccess, uri: str) -> list[str]:
     """The labels of a label category configuration file ({"labels": [{"label": ...}, ...]})."""
     try:
         labels = [
             str(item["label"])
-            for item in json.loads(_read_text(storage, uri, "label category file"))["labels"]
+            for item in json.loads(_read_text(storage, access, uri, "label category file"))["labels"]
         ]
     except (ValueError, LookupError, TypeError):
         raise JobFailure(
@@ -173,11 +192,11 @@ def _read_labels(storage: Storage, uri: str) -> list[str]:
     return labels
 
 
-def _read_manifest(storage: Storage, uri: str, task: TaskType) -> list[dict[str, Any]]:
+def _read_manifest(storage: Storage, access: RoleAccess, uri: str, task: TaskType) -> list[dict[str, Any]]:
     """The manifest's data objects: JSON lines, each with ``source-ref`` (an S3 URI: images) or
     ``source`` (the text itself: text tasks)."""
     entries = []
-    for number, line in enumerate(_read_text(storage, uri, "input manifest").splitlines(), 1):
+    for number, line in enumerate(_read_text(storage, access, uri, "input manifest").splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -212,7 +231,10 @@ def job_output(job: Any) -> dict[str, Any]:
     """LabelingJobOutput, once the job has ended with an output manifest."""
     if job.status not in ("Completed", "Stopped"):
         return {}
-    return {"LabelingJobOutput": {"OutputDatasetS3Uri": output_manifest_uri(job)}}
+    output = {"OutputDatasetS3Uri": output_manifest_uri(job)}
+    if job.final_model_arn:
+        output["FinalActiveLearningModelArn"] = job.final_model_arn
+    return {"LabelingJobOutput": output}
 
 
 @sagemaker.operation
@@ -281,7 +303,7 @@ def list_labeling_jobs_for_workteam(ctx: RequestContext, request: dict[str, Any]
             "CreationTime": job.created_at,
             "LabelCounters": {
                 "HumanLabeled": counters["HumanLabeled"],
-                "PendingHuman": counters["Unlabeled"],
+                "PendingHuman": pending_human(ctx.storage, _key(ctx, job.name)),
                 "Total": counters["TotalLabeled"] + counters["Unlabeled"],
             },
             "NumberOfHumanWorkersPerDataObject": job.request["HumanTaskConfig"][
@@ -309,23 +331,10 @@ def stop_labeling_job(ctx: RequestContext, request: dict[str, Any]) -> dict[str,
     return {}
 
 
-def finish(storage: Storage, key: JobKey, status: str) -> None:
-    """Writes the job's output and ends it at ``status`` (Failed, saying why, if S3 refuses it)."""
-    job = LABELING_JOBS.find(storage, key)
-    try:
-        write_output(storage, key, job)
-    except JobFailure as error:
-        if job.status == "Stopping":
-            LABELING_JOBS.move(storage, key, "Stopped", failure_reason=str(error))
-        else:
-            LABELING_JOBS.move(storage, key, "Failed", failure_reason=str(error))
-        return
-    LABELING_JOBS.move(storage, key, status)
-
-
 def finish_interrupted_stops(storage: Storage) -> None:
-    """A job waits for people, not for a process: an in-progress job stays so across a restart, and
-    one that a restart caught being stopped finishes stopping."""
+    """A job waits for people, not for a process: an in-progress job stays so across a restart (an
+    automated one resumes its rounds), and one that a restart caught ending finishes."""
+    release_claims(storage)
     table = LABELING_JOBS.table
     with storage.database.engine.connect() as connection:
         stopping = connection.execute(
@@ -333,6 +342,7 @@ def finish_interrupted_stops(storage: Storage) -> None:
         ).all()
     for account_id, region, name in stopping:
         finish(storage, (account_id, region, name), "Stopped")
+    automation.resume(storage)
 
 
 sagemaker.on_startup(finish_interrupted_stops)

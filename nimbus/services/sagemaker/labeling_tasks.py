@@ -12,21 +12,25 @@ import mimetypes
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 
 from nimbus.errors import AwsError
 from nimbus.services.sagemaker.errors import resource_not_found, validation_error
 from nimbus.services.sagemaker.job_table import JobKey
+from nimbus.services.sagemaker.labeling import automation
+from nimbus.services.sagemaker.labeling.completion import finish
 from nimbus.services.sagemaker.labeling.output import labeled_line
 from nimbus.services.sagemaker.labeling.records import (
     ANSWERS,
     LABELING_JOBS,
     OBJECTS,
     label_counters,
+    object_where,
+    pending_human,
     worker_workteams,
 )
+from nimbus.services.sagemaker.labeling.role_data import job_access, require_read
 from nimbus.services.sagemaker.labeling.task_types import TASK_TYPES
-from nimbus.services.sagemaker.labeling_jobs import finish
 from nimbus.services.sagemaker.s3_locations import JobFailure, split_s3_uri
 from nimbus.storage import Storage
 from nimbus.storage.objects import MissingFile, StorageError
@@ -54,6 +58,8 @@ def worker_jobs(storage: Storage, account_id: str, region: str, worker_arn: str)
             {
                 **_task_header(job),
                 "TasksWaiting": len(waiting),
+                # people label in batches, the machine between them: more tasks may come
+                "AutomatedLabeling": automation.is_automated(job),
                 "LabelCounters": label_counters(storage, key),
             }
         )
@@ -100,19 +106,12 @@ def _open_positions(storage: Storage, key: JobKey, job: Any, worker_arn: str) ->
     objects = OBJECTS.c
     unlabeled = (
         select(objects.position)
-        .where(*_object_where(key), objects.consolidated.is_(None))
+        .where(*object_where(key), objects.consolidated.is_(None), objects.human_batch.is_not(None))
         .order_by(objects.position)
     )
     with storage.database.engine.connect() as connection:
         positions = connection.scalars(unlabeled).all()
     return [position for position in positions if position not in mine and busy.get(position, 0) < needed]
-
-
-def _object_where(key: JobKey, *position: int) -> tuple[Any, ...]:
-    """The job's data objects (or the one at ``position``)."""
-    columns = OBJECTS.c
-    where = (columns.account_id == key[0], columns.region == key[1], columns.job_name == key[2])
-    return where + tuple(columns.position == number for number in position)
 
 
 def take_task(storage: Storage, key: JobKey, worker_arn: str) -> dict[str, Any] | None:
@@ -123,14 +122,33 @@ def take_task(storage: Storage, key: JobKey, worker_arn: str) -> dict[str, Any] 
     held = _open_hold(storage, key, job, worker_arn)
     if held is not None:  # the task they hold already (a reloaded page), with its own time limit
         return _task(storage, job, held.position, held.taken_at, _entry(storage, key, held.position))
-    waiting = _open_positions(storage, key, job, worker_arn)
-    if not waiting:
-        return None
-    position = waiting[0]
     now = datetime.now(UTC)
-    where = _answer_where(key, position, worker_arn)
+    for position in _open_positions(storage, key, job, worker_arn):
+        if _hold(storage, key, job, position, worker_arn, now):
+            return _task(storage, job, position, now, _entry(storage, key, position))
+    return None
+
+
+def _hold(storage: Storage, key: JobKey, job: Any, position: int, worker_arn: str, now: datetime) -> bool:
+    """Holds the object for the worker, unless enough other workers hold or answered it: two workers
+    who ask at the same moment do not both take an object that needs one more worker."""
+    config = job.request["HumanTaskConfig"]
+    expired = now - timedelta(seconds=config["TaskTimeLimitInSeconds"])
+    answers = ANSWERS.c
+    others = (
+        select(func.count())
+        .select_from(ANSWERS)
+        .where(answers.account_id == key[0], answers.region == key[1], answers.job_name == key[2])
+        .where(answers.position == position, answers.worker_arn != worker_arn)
+        .where(or_(answers.submitted_at.is_not(None), answers.taken_at > expired))
+    )
     with storage.database.engine.begin() as connection:
-        connection.execute(delete(ANSWERS).where(*where))
+        # writing the object's row first makes holds of one object take turns (SQLite's write lock,
+        # PostgreSQL's row lock), so the count below sees every hold made before this one
+        connection.execute(update(OBJECTS).where(*object_where(key, position)).values(position=position))
+        if connection.scalar(others) >= config["NumberOfHumanWorkersPerDataObject"]:
+            return False
+        connection.execute(delete(ANSWERS).where(*_answer_where(key, position, worker_arn)))
         connection.execute(
             insert(ANSWERS),
             {
@@ -144,22 +162,24 @@ def take_task(storage: Storage, key: JobKey, worker_arn: str) -> dict[str, Any] 
                 "submitted_at": None,
             },
         )
-    return _task(storage, job, position, now, _entry(storage, key, position))
+    return True
 
 
 def _task(
     storage: Storage, job: Any, position: int, taken_at: datetime, entry: dict[str, Any]
 ) -> dict[str, Any]:
     task = TASK_TYPES[job.task_type]
-    shown = {"SourceRef": entry["source-ref"]} if task.is_image else {"Source": _text(storage, entry)}
+    shown = {"SourceRef": entry["source-ref"]} if task.is_image else {"Source": _text(storage, job, entry)}
     deadline = taken_at + timedelta(seconds=job.request["HumanTaskConfig"]["TaskTimeLimitInSeconds"])
     return {**_task_header(job), "Position": position, "TakenAt": taken_at, "Deadline": deadline, **shown}
 
 
-def _text(storage: Storage, entry: dict[str, Any]) -> str:
-    """A text task's text: its ``source``, or the text object its ``source-ref`` names."""
+def _text(storage: Storage, job: Any, entry: dict[str, Any]) -> str:
+    """A text task's text: its ``source``, or the text object its ``source-ref`` names (read as the
+    job's role)."""
     if "source" in entry:
         return str(entry["source"])
+    _require_read(storage, job, entry["source-ref"])
     try:
         with storage.objects.open_object(*split_s3_uri(entry["source-ref"])) as stored:
             return stored.read(MAX_TEXT).decode("utf-8", errors="replace")
@@ -169,9 +189,7 @@ def _text(storage: Storage, entry: dict[str, Any]) -> str:
 
 def _entry(storage: Storage, key: JobKey, position: int) -> dict[str, Any]:
     with storage.database.engine.connect() as connection:
-        entry: dict[str, Any] = connection.scalar(
-            select(OBJECTS.c.entry).where(*_object_where(key, position))
-        )
+        entry: dict[str, Any] = connection.scalar(select(OBJECTS.c.entry).where(*object_where(key, position)))
     return entry
 
 
@@ -209,12 +227,21 @@ def task_image(storage: Storage, key: JobKey, worker_arn: str, position: int) ->
     if held is None or not TASK_TYPES[job.task_type].is_image:
         raise resource_not_found(f"You hold no image task {position} in {key[2]}.")
     uri = _entry(storage, key, position)["source-ref"]
+    _require_read(storage, job, uri)
     try:
         bucket, object_key = split_s3_uri(uri)
         with storage.objects.open_object(bucket, object_key) as stored:
             return stored.read(), mimetypes.guess_type(object_key)[0] or "application/octet-stream"
     except (ValueError, MissingFile, StorageError):
         raise resource_not_found(f"The task's image {uri} does not exist.") from None
+
+
+def _require_read(storage: Storage, job: Any, uri: str) -> None:
+    """AccessDenied when the job's role may not read the task's data: the worker sees nothing of it."""
+    try:
+        require_read(job_access(storage, job.name, job.request), uri)
+    except JobFailure as error:
+        raise AwsError("AccessDenied", str(error).removeprefix("ClientError: "), 403) from None
 
 
 def _held(storage: Storage, key: JobKey, position: int, worker_arn: str) -> Any:
@@ -256,7 +283,10 @@ def submit_answer(
         )
     _consolidate(storage, key, job, position)
     counters = label_counters(storage, key)
-    if _enough(job, counters):
+    if automation.is_automated(job):
+        if not pending_human(storage, key):
+            automation.batch_done(storage, key)
+    elif _enough(job, counters):
         finish(storage, key, "Completed")
     return {"LabelCounters": counters}
 
@@ -265,7 +295,7 @@ def _consolidate(storage: Storage, key: JobKey, job: Any, position: int) -> None
     """Once enough workers answered the object, its output manifest line (the earliest answer first)."""
     answers = ANSWERS.c
     objects = OBJECTS.c
-    where_object = _object_where(key, position)
+    where_object = object_where(key, position)
     submitted = (
         select(answers.answer)
         .where(answers.account_id == key[0], answers.region == key[1], answers.job_name == key[2])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, case, func, select
 
 from nimbus.services.sagemaker.job_table import JobKey, JobTable
 from nimbus.storage import Storage
@@ -92,6 +92,23 @@ def worker_workteams(storage: Storage, account_id: str, region: str, worker_arn:
     ]
 
 
+def object_where(key: JobKey, *position: int) -> tuple[Any, ...]:
+    """The job's data objects (or the one at ``position``)."""
+    columns = OBJECTS.c
+    where = (columns.account_id == key[0], columns.region == key[1], columns.job_name == key[2])
+    return where + tuple(columns.position == number for number in position)
+
+
+def pending_human(storage: Storage, key: JobKey) -> int:
+    """How many objects sent to people wait for their labels still."""
+    columns = OBJECTS.c
+    query = select(func.count()).where(
+        *object_where(key), columns.consolidated.is_(None), columns.human_batch.is_not(None)
+    )
+    with storage.database.engine.connect() as connection:
+        return int(connection.scalar(query) or 0)
+
+
 def job_objects(storage: Storage, key: JobKey) -> list[Any]:
     columns = OBJECTS.c
     query = (
@@ -121,17 +138,19 @@ def submitted_answers(storage: Storage, key: JobKey) -> list[Any]:
 
 
 def label_counters(storage: Storage, key: JobKey) -> dict[str, int]:
-    """The job's LabelCounters: its data objects, labelled (all by people) or not yet."""
+    """The job's LabelCounters: its data objects, labelled by people or by automated labelling, or
+    not yet."""
     columns = OBJECTS.c
-    query = select(func.count(), func.count(columns.consolidated)).where(
+    machine = func.coalesce(func.sum(case((columns.machine_labeled.is_(True), 1), else_=0)), 0)
+    query = select(func.count(), func.count(columns.consolidated), machine).where(
         columns.account_id == key[0], columns.region == key[1], columns.job_name == key[2]
     )
     with storage.database.engine.connect() as connection:
-        total, labeled = connection.execute(query).one()
+        total, labeled, machine_labeled = connection.execute(query).one()
     return {
         "TotalLabeled": labeled,
-        "HumanLabeled": labeled,
-        "MachineLabeled": 0,
+        "HumanLabeled": labeled - machine_labeled,
+        "MachineLabeled": machine_labeled,
         "FailedNonRetryableError": 0,
         "Unlabeled": total - labeled,
     }
