@@ -86,6 +86,16 @@ def _setup(storage: Storage) -> tuple[Authorizer, Any]:
                 "Condition": {"StringEqualsIfExists": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             },
         ),
+        (
+            "streams",  # one action decided on the stream's tags, one that never reads them
+            {
+                "Effect": "Allow",
+                "Action": "kinesis:DescribeStreamSummary",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:ResourceTag/team": "red"}},
+            },
+        ),
+        ("stream-readers", {"Effect": "Allow", "Action": "kinesis:DescribeStream", "Resource": "*"}),
     ):
         arn = iam["CreatePolicy"](ctx, {"PolicyName": name, "PolicyDocument": _policy(statement)})["Policy"][
             "Arn"
@@ -118,6 +128,9 @@ def _setup(storage: Storage) -> tuple[Authorizer, Any]:
                 },
             ),
         },
+    )
+    catalog.services["kinesis"].operations["CreateStream"](
+        ctx, {"StreamName": "events", "ShardCount": 1, "Tags": {"team": "red"}}
     )
     user = iam["GetUser"](ctx, {"UserName": "analyst"})["User"]
     credential = storage.credentials.create("analyst", user["UserId"], user["Arn"])
@@ -157,7 +170,7 @@ def decisions(count: int) -> list[str]:
             "GET", "/data/analyst/report.csv", "", Headers([("user-agent", "bench")]), client="127.0.0.1"
         )
         facts = RequestFacts(http, "header-v4", None, "us-east-1", datetime.now(UTC), "127.0.0.1", False)
-        s3, sagemaker = catalog.services["s3"], catalog.services["sagemaker"]
+        s3, sagemaker, kinesis = (catalog.services[name] for name in ("s3", "sagemaker", "kinesis"))
         get = {"Bucket": "data", "Key": "analyst/report.csv"}
         train = {
             "TrainingJobName": "job",
@@ -184,6 +197,14 @@ def decisions(count: int) -> list[str]:
             _row(
                 "SageMaker CreateTrainingJob + iam:PassRole, user cached",
                 _timed(cached(sagemaker, "CreateTrainingJob", train), count),
+            ),
+            _row(
+                "Kinesis DescribeStream, user cached (no policy tests a resource tag: no tag read)",
+                _timed(cached(kinesis, "DescribeStream", {"StreamName": "events"}), count),
+            ),
+            _row(
+                "Kinesis DescribeStreamSummary, user cached, aws:ResourceTag condition (one tag read)",
+                _timed(cached(kinesis, "DescribeStreamSummary", {"StreamName": "events"}), count),
             ),
             _row("S3 GetObject, user resolved afresh (database reads)", _timed(fresh, max(count // 20, 100))),
         ]

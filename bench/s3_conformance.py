@@ -9,6 +9,11 @@ not the tests the suite itself marks as failing on AWS.
 
     bench/run.sh s3-conformance --suite /path/to/s3-tests [--only nimbus] [-k EXPR] [--workers 1]
 
+``--part policies`` runs instead the suite's bucket policy and IAM user/group/role policy tests
+(``test_s3.py`` and ``test_iam.py``, less those marked ``fails_on_aws``), with users made through
+Nimbus's IAM (see ``nimbus_keys``) and the plugin ``s3tests_region`` (the suite's IAM clients sign
+for us-east-1; ``--open-buckets`` turns Block Public Access off on each new bucket, as RGW has none).
+
 Prints Markdown: pass/fail counts per server, then each selected test that fails on Nimbus, with
 whether it is a listed RGW-only exception and whether moto passes it.
 """
@@ -35,8 +40,15 @@ from nimbus.services.s3.conformance import RGW_ONLY, core_selection
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # s3-tests' config sections, each a user; Nimbus gives each one its own access key
-ALL_OF_S3 = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
 USER_SECTIONS = ("s3 main", "s3 alt", "s3 tenant", "iam", "iam root", "iam alt root")
+# the policies and IAM tests (bucket policies, user, group and role policies), less those marked as
+# failing on AWS; the tests that need a second account skip themselves ([iam alt root] is no root)
+POLICY_SELECTION = [
+    "s3tests/functional/test_s3.py",
+    "s3tests/functional/test_iam.py",
+    "-m",
+    "(bucket_policy or user_policy or group_policy or role_policy) and not fails_on_aws",
+]
 
 
 @dataclass
@@ -46,15 +58,35 @@ class Outcome:
     messages: dict[str, str] = field(default_factory=dict)
 
 
-def nimbus_keys(server: Server) -> dict[str, tuple[str, str]]:
-    """The root key for the main user; for the others, IAM users of the same account (made through
-    Nimbus's IAM API, as a user would), each allowed all of S3."""
+def _allowed(*actions: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": list(actions), "Resource": "*"}],
+        }
+    )
+
+
+def nimbus_keys(server: Server, part: str) -> dict[str, tuple[str, str]]:
+    """The root key for the main user; for the others, IAM users of the same account named as the
+    config's ``user_id`` (made through Nimbus's IAM API, as a user would), each allowed all of S3.
+    For the policy tests, [iam root] is the account's root, [iam] administers IAM as well (it puts
+    the policies of [s3 alt] in the user-policy tests), and [s3 alt] may only create and list
+    buckets: in one account it reaches another user's bucket only where a policy lets it, as RGW's
+    alt user, another account there, does."""
     keys = {"s3 main": (server.access_key, server.secret_key)}
+    base = {section: ("s3:*",) for section in USER_SECTIONS}
+    if part == "policies":
+        keys["iam root"] = keys["s3 main"]
+        base |= {"iam": ("s3:*", "iam:*"), "s3 alt": ("s3:CreateBucket", "s3:ListAllMyBuckets")}
     iam = server.client("iam")
-    for index, section in enumerate(USER_SECTIONS[1:]):
-        name = f"s3tests-{index}"
+    for index, section in enumerate(USER_SECTIONS):
+        if section in keys:
+            continue
+        name = f"user{index}"
         iam.create_user(UserName=name)
-        iam.put_user_policy(UserName=name, PolicyName="s3", PolicyDocument=json.dumps(ALL_OF_S3))
+        actions = base[section]
+        iam.put_user_policy(UserName=name, PolicyName="base", PolicyDocument=_allowed(*actions))
         key = iam.create_access_key(UserName=name)["AccessKey"]
         keys[section] = (key["AccessKeyId"], key["SecretAccessKey"])
     return keys
@@ -83,14 +115,21 @@ def write_config(path: Path, server: Server, keys: dict[str, tuple[str, str]]) -
 def run_suite(suite: Path, config: Path, work: Path, name: str, args: argparse.Namespace) -> Outcome:
     report = work / f"{name}-junit.xml"
     command = [
-        sys.executable, "-m", "pytest", *core_selection(), "-p", "no:cacheprovider", "-q", "--tb=line",
+        sys.executable, "-m", "pytest", *(POLICY_SELECTION if args.part == "policies" else core_selection()),
+        "-p", "no:cacheprovider", "-q", "--tb=line",
         "-o", "addopts=", f"--junitxml={report}", f"--timeout={args.test_timeout}",
     ]  # fmt: skip
-    if args.k:
+    if args.k and "-k" in command:
         command[command.index("-k") + 1] += f" and ({args.k})"
+    elif args.k:
+        command += ["-k", args.k]
     if args.workers > 1:
         command += ["-n", str(args.workers)]
     env = {**clean_env(), "S3TEST_CONF": str(config)}
+    if args.part == "policies":  # the suite's IAM clients sign for us-east-1, not "" (see the plugin)
+        command += ["-p", "s3tests_region"]
+        env["PYTHONPATH"] = str(Path(__file__).resolve().parent) + os.pathsep + env["PYTHONPATH"]
+        env["S3TESTS_OPEN_BUCKETS"] = "1" if args.open_buckets else "0"
     log = work / f"{name}-pytest.log"
     with open(log, "wb") as out:
         subprocess.run(command, cwd=suite, env=env, stdout=out, stderr=subprocess.STDOUT, check=False)
@@ -125,9 +164,9 @@ def start_server(name: str, work: Path) -> Server:
     return start_nimbus(server_dir) if name == "nimbus" else start_moto(server_dir)
 
 
-def server_keys(server: Server) -> dict[str, tuple[str, str]]:
+def server_keys(server: Server, part: str) -> dict[str, tuple[str, str]]:
     if server.name == "Nimbus":
-        return nimbus_keys(server)
+        return nimbus_keys(server, part)
     # moto accepts any key; distinct ids keep the suite's users apart
     return {section: (f"AKIAMOTO{index:012d}", "secret") for index, section in enumerate(USER_SECTIONS)}
 
@@ -159,6 +198,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--suite", type=Path, required=True, help="a checkout of ceph/s3-tests")
     parser.add_argument("--only", choices=["nimbus", "moto"], help="run against one server only")
+    parser.add_argument(
+        "--part",
+        choices=["core", "policies"],
+        default="core",
+        help="the core selection, or the bucket policy and IAM user/group/role policy tests",
+    )
+    parser.add_argument(
+        "--open-buckets",
+        action="store_true",
+        help="policies: turn Block Public Access off on each new bucket, as RGW has none (S3 turns it on)",
+    )
     parser.add_argument("-k", help="a further pytest -k expression (a subset of the selection)")
     parser.add_argument("--workers", type=int, default=1, help="pytest-xdist workers (if installed)")
     parser.add_argument("--test-timeout", type=int, default=120, help="seconds per test")
@@ -176,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
             server = start_server(name, work)
             try:
                 config = work / f"{name}.conf"
-                write_config(config, server, server_keys(server))
+                write_config(config, server, server_keys(server, args.part))
                 results[server.name] = run_suite(args.suite.resolve(), config, work, name, args)
             finally:
                 server.stop()

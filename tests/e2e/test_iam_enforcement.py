@@ -186,6 +186,22 @@ def test_denials_in_each_services_shape(account: Account) -> None:
     denied(lambda: account.client("rekognition", keys).list_collections(), "AccessDeniedException", 400)
     denied(lambda: account.client("s3", keys).list_buckets())
 
+    # S3's account-wide ListAllMyBuckets: granted by "arn:aws:s3:::*" (as AWS's examples grant it),
+    # by no one bucket's ARN
+    name, keys = account.user(allow("s3:ListAllMyBuckets", "arn:aws:s3:::*"))
+    assert "Buckets" in account.client("s3", keys).list_buckets()
+    _, keys = account.user(allow("s3:ListAllMyBuckets", "arn:aws:s3:::some-bucket"))
+    assert "s3:ListAllMyBuckets on resource: arn:aws:s3:::*" in denied(
+        account.client("s3", keys).list_buckets
+    )
+    twice = document(allow("s3:GetObject", Sid="Read"), allow("s3:ListBucket", Sid="Read"))
+    message = denied(
+        lambda: account.iam.put_user_policy(UserName=name, PolicyName="twice", PolicyDocument=twice),
+        "MalformedPolicyDocument",
+        400,
+    )
+    assert message == "Statement IDs (SID) in a single policy must be unique."
+
 
 def test_permissions_boundary_limits_and_conditions(account: Account, bucket: str) -> None:
     boundary = account.iam.create_policy(

@@ -83,6 +83,94 @@ def test_tag_based_policies_decide_on_stored_tags(account: Account, s3: Any, buc
         rekognition.delete_collection(CollectionId=f"{bucket}-red")
 
 
+def test_tag_based_policies_in_streams_registries_bots_and_iam(account: Account, bucket: str) -> None:
+    """aws:ResourceTag decides on the tags Kinesis data and video streams, ECR repositories, Lex bots
+    and aliases and IAM roles keep (video streams named by name too, whose ARN ends with their
+    creation time), and on today's tags after a change; the service's own family (ecr:ResourceTag)
+    alike; TagRole's tags count from then on."""
+    red_only = {"StringEquals": {"aws:ResourceTag/team": "red"}}
+    _, keys = account.user(
+        allow(
+            [
+                "kinesis:DescribeStreamSummary",
+                "kinesisvideo:DescribeStream",
+                "lex:DescribeBot",
+                "lex:DescribeBotAlias",
+                "iam:GetRole",
+            ],
+            Condition=red_only,
+        ),
+        allow("ecr:ListImages", Condition={"StringEquals": {"ecr:ResourceTag/team": "red"}}),
+    )
+    nimbus = account.nimbus
+    kinesis, video, ecr, lex = (
+        nimbus.client(name) for name in ("kinesis", "kinesisvideo", "ecr", "lexv2-models")
+    )
+    team = {"red": [{"Key": "team", "Value": "red"}], "blue": [{"Key": "team", "Value": "blue"}]}
+    trust = {"Effect": "Allow", "Principal": {"Service": "lexv2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    role = {color: account.role([trust], Tags=team[color]).rsplit("/", 1)[1] for color in team}
+    bots = {}
+    for color in team:
+        kinesis.create_stream(StreamName=f"{bucket}-{color}", ShardCount=1, Tags={"team": color})
+        video.create_stream(StreamName=f"{bucket}-{color}", Tags={"team": color})
+        ecr.create_repository(repositoryName=f"{bucket}-{color}", tags=team[color])
+        bots[color] = lex.create_bot(
+            botName=f"{bucket}-{color}",
+            roleArn=f"arn:aws:iam::{nimbus.account_id}:role/{role[color]}",
+            dataPrivacy={"childDirected": False},
+            idleSessionTTLInSeconds=300,
+            botTags={"team": color},
+            testBotAliasTags={"team": color},
+        )["botId"]
+    try:
+        user = {
+            name: account.client(name, keys)
+            for name in ("kinesis", "kinesisvideo", "ecr", "lexv2-models", "iam")
+        }
+        assert user["kinesis"].describe_stream_summary(StreamName=f"{bucket}-red")["StreamDescriptionSummary"]
+        denied(
+            lambda: user["kinesis"].describe_stream_summary(StreamName=f"{bucket}-blue"),
+            "AccessDeniedException",
+            400,
+        )
+        assert user["kinesisvideo"].describe_stream(StreamName=f"{bucket}-red")["StreamInfo"]["Status"]
+        message = denied(
+            lambda: user["kinesisvideo"].describe_stream(StreamName=f"{bucket}-blue"),
+            "AccessDeniedException",
+            401,
+        )
+        assert f":stream/{bucket}-blue/" in message  # the stream's own ARN, creation time included
+        assert user["ecr"].list_images(repositoryName=f"{bucket}-red")["imageIds"] == []
+        denied(lambda: user["ecr"].list_images(repositoryName=f"{bucket}-blue"), "AccessDeniedException", 400)
+        assert user["lexv2-models"].describe_bot(botId=bots["red"])["botName"] == f"{bucket}-red"
+        denied(lambda: user["lexv2-models"].describe_bot(botId=bots["blue"]), "AccessDeniedException", 403)
+        alias = {"botAliasId": "TSTALIASID"}
+        assert user["lexv2-models"].describe_bot_alias(botId=bots["red"], **alias)["botAliasName"]
+        denied(
+            lambda: user["lexv2-models"].describe_bot_alias(botId=bots["blue"], **alias),
+            "AccessDeniedException",
+            403,
+        )
+        assert user["iam"].get_role(RoleName=role["red"])["Role"]["RoleName"] == role["red"]
+        denied(lambda: user["iam"].get_role(RoleName=role["blue"]))
+        account.iam.tag_role(RoleName=role["blue"], Tags=team["red"])  # TagRole replaces the team tag
+        assert account.iam.list_role_tags(RoleName=role["blue"])["Tags"] == team["red"]
+        assert user["iam"].get_role(RoleName=role["blue"])["Role"]["RoleName"] == role["blue"]
+        twice = [{"Key": "Team", "Value": "a"}, {"Key": "team", "Value": "b"}]
+        denied(lambda: account.iam.tag_role(RoleName=role["blue"], Tags=twice), "InvalidInput", 400)
+        kinesis.add_tags_to_stream(StreamName=f"{bucket}-blue", Tags={"team": "red"})  # today's tags decide
+        assert user["kinesis"].describe_stream_summary(StreamName=f"{bucket}-blue")[
+            "StreamDescriptionSummary"
+        ]
+    finally:
+        for color in team:
+            kinesis.delete_stream(StreamName=f"{bucket}-{color}")
+            arn = video.describe_stream(StreamName=f"{bucket}-{color}")["StreamInfo"]["StreamARN"]
+            video.delete_stream(StreamARN=arn)
+            ecr.delete_repository(repositoryName=f"{bucket}-{color}")
+            lex.delete_bot(botId=bots[color], skipResourceInUseCheck=True)
+
+
 def test_delete_objects_is_authorized_key_by_key(account: Account, s3: Any, bucket: str) -> None:
     """The keys the caller may delete are deleted; each other key is reported as AccessDenied in
     Errors and stays, as S3 answers a multi-object delete."""

@@ -7,7 +7,7 @@ aside), the member it is documented as (``${BucketName}`` is ``Bucket``, ``${Obj
 itself an ARN of the resource type (``RoleArn``, ``PolicyArn``, SNS's ``TopicArn``) is taken whole;
 SQS's ``${QueueName}`` is the last segment of ``QueueUrl``. A list fills one ARN
 per value (DeleteObjects, TerminateJobFlows). A resource type that cannot be filled is left out;
-an action with none filled acts on ``*``.
+an action with none filled acts on ``*`` (S3's ListAllMyBuckets on ``arn:aws:s3:::*``).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 
 from nimbus.gateway.authz.actions import IamAction, ResourceType
 
+ALL_OF_S3 = "arn:aws:s3:::*"
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)\}")
 PLACEHOLDER_MEMBERS = {
     "BucketName": ("Bucket",),
@@ -36,6 +37,10 @@ def resource_arns(
         for arn in _fill(resource_type, request, region, account, implied):
             if arn not in found:
                 found.append(arn)
+    if not found and action.prefix == "s3" and not action.resource_types:
+        # S3's account-wide actions (ListAllMyBuckets) are granted by "arn:aws:s3:::*" as well as
+        # "*", as AWS's own S3 policy examples rely on, and by no one bucket's ARN
+        return [ALL_OF_S3]
     return found or ["*"]
 
 
@@ -70,7 +75,7 @@ def _arn_member(template: str, request: Mapping[str, Any]) -> list[str]:
     word = re.split(r"[/:$]", parts[5], maxsplit=1)[0]
     found = []
     for name, value in request.items():
-        if name.endswith("Arn") and isinstance(value, str):
+        if name.lower().endswith("arn") and isinstance(value, str):  # RoleArn, resourceArn, StreamARN
             given = value.split(":", 5)
             if len(given) == 6 and given[2] == parts[2] and _same_kind(word, parts[5], given[5]):
                 found.append(value)

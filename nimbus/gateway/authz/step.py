@@ -68,6 +68,11 @@ class Authorizer:
             for service in services.values()
             if service.resource_condition_keys is not None
         }
+        self._named_resources = {
+            service.model.signing_name: service.named_resource
+            for service in services.values()
+            if service.named_resource is not None
+        }
 
     def identity(self, credential: Credential | None, session: SessionClaims | None, token: str) -> Identity:
         if credential is None:
@@ -154,6 +159,9 @@ class Authorizer:
             main = self.table.version_action(action) or action
         caller = identity.principal.arn
         implied = {"UserNameWithPath": caller.split(":user/", 1)[1]} if ":user/" in caller else {}
+        named = self._named_resources.get(action.prefix)
+        if named is not None:
+            request = named(self.storage, account, facts.region, request)
         resources = resource_arns(main, request, facts.region, account, implied)
         for resource in resources:
             yield Check(main, resource)

@@ -109,10 +109,9 @@ def delete_lifecycle_policy(ctx: RequestContext, request: dict[str, Any]) -> dic
 
 def repository_resource_policy(storage: Storage, arn: str) -> Policy | None:
     """The repository policy of ``arn:aws:ecr:<region>:<account>:repository/<name>``, if it has one."""
-    parts = arn.split(":", 5)
-    if len(parts) != 6 or parts[2] != "ecr" or not parts[5].startswith("repository/"):
+    key = RepositoryKey.of_arn(arn)
+    if key is None:
         return None
-    key = RepositoryKey(parts[4], parts[3], parts[5].removeprefix("repository/"))
     with storage.database.engine.connect() as connection:
         text = connection.execute(select(REPOSITORIES.c.policy_text).where(key.where(REPOSITORIES))).scalar()
     return _parsed(key.name, text) if text else None

@@ -45,6 +45,14 @@ class RepositoryKey:
     def arn(self) -> str:
         return f"arn:aws:ecr:{self.region}:{self.account_id}:repository/{self.name}"
 
+    @classmethod
+    def of_arn(cls, arn: str) -> RepositoryKey | None:
+        """The repository ``arn:aws:ecr:<region>:<account>:repository/<name>`` names, or None."""
+        parts = arn.split(":", 5)
+        if len(parts) != 6 or parts[2] != "ecr" or not parts[5].startswith("repository/"):
+            return None
+        return cls(parts[4], parts[3], parts[5].removeprefix("repository/"))
+
     @property
     def uri(self) -> str:
         """What ``docker push`` takes: this Nimbus's registry address and the repository's name."""

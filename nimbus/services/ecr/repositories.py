@@ -26,6 +26,8 @@ from nimbus.services.ecr.records import (
     update_repository,
 )
 from nimbus.services.registry import RequestContext
+from nimbus.services.resource_tags import tag_condition_keys
+from nimbus.storage import Storage
 
 MAX_TAGS = 50
 
@@ -204,3 +206,16 @@ def list_tags_for_resource(ctx: RequestContext, request: dict[str, Any]) -> dict
     key = _arn_key(ctx, request["resourceArn"])
     with ctx.storage.database.engine.connect() as connection:
         return {"tags": find_repository(connection, key).tags}
+
+
+def repository_tag_keys(storage: Storage, arn: str) -> dict[str, str]:
+    """``aws:ResourceTag/*`` and ``ecr:ResourceTag/*`` of the repository ``arn`` names."""
+    key = RepositoryKey.of_arn(arn)
+    if key is None:
+        return {}
+    with storage.database.engine.connect() as connection:
+        tags = connection.scalar(select(REPOSITORIES.c.tags).where(key.where(REPOSITORIES)))
+    return tag_condition_keys(tags, "aws:resourcetag/", "ecr:resourcetag/")
+
+
+ecr.resource_tags(repository_tag_keys)

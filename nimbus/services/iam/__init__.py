@@ -20,5 +20,7 @@ from nimbus.services.iam import (  # noqa: E402, F401
     managed_policies,
     roles,
     simulate,
+    tag_keys,
+    tagging,
     users,
 )

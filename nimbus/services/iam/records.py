@@ -84,14 +84,19 @@ def arn(account_id: str, kind: str, path: str, name: str) -> str:
 
 
 def checked_policy(document: str, kind: str = "identity", size_kind: str = "identity") -> Policy:
-    """The parsed policy, or MalformedPolicyDocument saying what is wrong with it."""
+    """The parsed policy, or MalformedPolicyDocument saying what is wrong with it (IAM also wants
+    each statement's Sid unique in the policy)."""
     try:
         check_size(document, size_kind)
-        return parse_policy(document, kind)
+        policy = parse_policy(document, kind)
     except PolicyError as error:
         if "quota" in str(error):
             raise AwsError("LimitExceeded", str(error), 409) from None
         raise malformed(str(error)) from None
+    sids = [statement.sid for statement in policy.statements if statement.sid is not None]
+    if len(sids) != len(set(sids)):
+        raise malformed("Statement IDs (SID) in a single policy must be unique.")
+    return policy
 
 
 def encoded(document: str) -> str:

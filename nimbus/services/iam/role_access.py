@@ -1,8 +1,8 @@
 """What an execution role may do with the data a service moves for it: SageMaker reads a job's
-inputs (training channels, processing inputs, batch transform's objects) and a model's data, and
-writes a job's outputs, with the role's credentials, so AWS authorizes each of those S3 requests
-as the role. The same evaluator
-decides here, with the role's policies and boundary, the bucket's policy and the resource's tags.
+inputs (training channels, processing inputs, batch transform's objects) and a model's data, writes
+a job's outputs, and pulls a job's image from Nimbus's registry, with the role's credentials, so AWS
+authorizes each of those S3 and ECR requests as the role. The same evaluator decides here, with the
+role's policies and boundary, the bucket's or repository's policy and the resource's tags.
 
 A role that does not exist in IAM (an ARN given before IAM existed, or a placeholder) is not
 checked: the data moves with the platform's rights, as before. Denials are logged as the gateway
@@ -17,11 +17,14 @@ from collections.abc import Mapping
 
 from nimbus.policy import PolicySet, Request, evaluate
 from nimbus.policy.resource_keys import Value, WithResourceKeys
+from nimbus.services.ecr.policies import repository_resource_policy
+from nimbus.services.ecr.repositories import repository_tag_keys
 from nimbus.services.iam.identities import Identities, Identity
 from nimbus.services.s3.abac import resource_tag_keys
 from nimbus.services.s3.bucket_access import bucket_resource_policy
 from nimbus.storage import Storage
 
+_ECR = "arn:aws:ecr:"  # an image a job pulls from Nimbus's registry; every other resource is S3's
 _OBJECT_TAGS = "s3:existingobjecttag/"
 _READS_OBJECT_TAGS = frozenset({"s3:GetObject", "s3:GetObjectVersion"})  # not PutObject (S3 says so)
 
@@ -62,11 +65,16 @@ class RoleAccess:
             {**identity.context, **(context or {})}, lambda: self._tags(action, resource)
         )
         policies = identity.policies
+        resource_policy = (
+            None
+            if resource == "*"
+            else repository_resource_policy(self._storage, resource)
+            if resource.startswith(_ECR)
+            else bucket_resource_policy(self._storage, resource)
+        )
         decision = evaluate(
             Request(action, resource, principal, request, principal.account_id),
-            PolicySet(
-                policies.identity, policies.boundary, None, bucket_resource_policy(self._storage, resource)
-            ),
+            PolicySet(policies.identity, policies.boundary, None, resource_policy),
         )
         if decision.allowed:
             return None
@@ -91,6 +99,8 @@ class RoleAccess:
         )
 
     def _tags(self, action: str, resource: str) -> dict[str, str]:
+        if resource.startswith(_ECR):
+            return repository_tag_keys(self._storage, resource)
         keys = resource_tag_keys(self._storage, resource)
         if action in _READS_OBJECT_TAGS:
             return keys

@@ -5,8 +5,11 @@ stream's retention period."""
 from __future__ import annotations
 
 from nimbus.services.registry import Service
+from nimbus.services.resource_tags import tags_by_arn
+from nimbus.storage.streams_schema import DataStreamRecord
 
 kinesis = Service("kinesis", validation_error="ValidationException")
+kinesis.resource_tags(tags_by_arn(DataStreamRecord.__table__))  # aws:ResourceTag/* for policies
 
 # the operation modules register themselves on import
 from nimbus.services.kinesis import data, streams  # noqa: E402, F401

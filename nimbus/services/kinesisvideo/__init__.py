@@ -5,8 +5,14 @@ kinesis-video-archived-media services; fragments are kept as MKV files for the r
 from __future__ import annotations
 
 from nimbus.services.registry import Service
+from nimbus.services.resource_tags import tags_by_arn
+from nimbus.storage.streams_schema import VideoStreamRecord
 
 kinesisvideo = Service("kinesisvideo", validation_error="InvalidArgumentException")
+kinesisvideo.resource_tags(tags_by_arn(VideoStreamRecord.__table__))  # aws:ResourceTag/* for policies
 
 # the operation modules register themselves on import
 from nimbus.services.kinesisvideo import streams  # noqa: E402, F401
+from nimbus.services.kinesisvideo.records import with_stream_arn  # noqa: E402
+
+kinesisvideo.resource_arns_by_name(with_stream_arn)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Connection, select
 from sqlalchemy.engine import Row
 
 from nimbus.errors import AwsError
+from nimbus.storage import Storage
 from nimbus.storage.streams_schema import FragmentRecord, VideoStreamRecord
 
 STREAMS = VideoStreamRecord.__table__
@@ -41,6 +43,22 @@ def find_stream(
     if stream is None:
         raise stream_not_found(name or str(arn))
     return stream
+
+
+def with_stream_arn(
+    storage: Storage, account_id: str, region: str, request: Mapping[str, Any]
+) -> Mapping[str, Any]:
+    """The input with the ARN of the stream its StreamName names (the authorization step's resource,
+    which ends with the stream's creation time), where there is such a stream."""
+    name = request.get("StreamName")
+    if not isinstance(name, str) or request.get("StreamARN"):
+        return request
+    query = select(STREAMS.c.arn).where(
+        STREAMS.c.account_id == account_id, STREAMS.c.region == region, STREAMS.c.name == name
+    )
+    with storage.database.engine.connect() as connection:
+        arn = connection.scalar(query)
+    return request if arn is None else {**request, "StreamARN": arn}
 
 
 def stream_of(ctx: Any, connection: Connection, request: dict[str, Any]) -> Row[Any]:

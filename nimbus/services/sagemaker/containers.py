@@ -18,7 +18,9 @@ from nimbus.services.ecr.address import registry_address
 from nimbus.services.ecr.image_records import resolve
 from nimbus.services.ecr.login import RegistryGrant, registry_password
 from nimbus.services.ecr.records import RepositoryKey
+from nimbus.services.iam.role_access import RoleAccess
 from nimbus.services.sagemaker import sagemaker
+from nimbus.services.sagemaker.s3_locations import JobFailure
 from nimbus.storage import Storage
 
 _ECR_HOST = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
@@ -92,14 +94,21 @@ def check_container_image(storage: Storage, uri: str, account_id: str, region: s
         )
 
 
-def pullable_image(storage: Storage, uri: str, account_id: str, region: str) -> ContainerImage:
+class ImagePullDenied(JobFailure):
+    """The job's role may not pull its image from Nimbus's registry: AWS's ClientError for it."""
+
+
+def pullable_image(
+    storage: Storage, uri: str, account_id: str, region: str, role: RoleAccess
+) -> ContainerImage:
     """What the runtime pulls: an image of Nimbus's registry by its address, with a registry
-    password of the account (the execution role's ECR permissions are not checked); another
+    password of the account once the job's role may pull it (ImagePullDenied otherwise); another
     registry's image as given."""
     location = locate_image(uri, account_id, region)
     assert location is not None
     if location.key is None:
         return ContainerImage(uri)
+    _require_pull(role, location.key)
     separator = "@" if location.reference.startswith("sha256:") else ":"
     root = storage.credentials.root()
     grant = RegistryGrant(root.access_key_id, "", account_id, location.key.region)
@@ -109,6 +118,25 @@ def pullable_image(storage: Storage, uri: str, account_id: str, region: str) -> 
         credentials=f"AWS:{password}",
         tls_verify=False,  # Nimbus's own registry on loopback, whose certificate (with --tls) is its own
     )
+
+
+def _require_pull(role: RoleAccess, key: RepositoryKey) -> None:
+    """As SageMaker pulls with the role's credentials: a registry login (GetAuthorizationToken), the
+    manifest (BatchGetImage) and the layers (GetDownloadUrlForLayer), decided with the role's
+    policies, the repository's policy and its tags. The deciding statement is logged."""
+    needed = (
+        ("ecr:GetAuthorizationToken", "*"),
+        ("ecr:BatchGetImage", key.arn),
+        ("ecr:GetDownloadUrlForLayer", key.arn),
+    )
+    for action, resource in needed:
+        if role.denial(action, resource):
+            raise ImagePullDenied(
+                f"ClientError: Access denied for repository: {key.name} in registry ID: {key.account_id}. "
+                f"Please check if your ECR repository and image exist and role {role.role_arn} has proper "
+                "pull permissions for SageMaker: ecr:BatchCheckLayerAvailability, ecr:BatchGetImage, "
+                "ecr:GetDownloadUrlForLayer"
+            )
 
 
 def remove_leftover_containers(storage: Storage) -> None:

@@ -7,10 +7,16 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from nimbus.engines.containers.run import ContainerImage
 from nimbus.engines.containers.runtime import ContainerRuntime, runtime_problem
 from nimbus.errors import AwsError
 from nimbus.services.iam.role_access import RoleAccess
-from nimbus.services.sagemaker.containers import container_runtime, is_container_image, pullable_image
+from nimbus.services.sagemaker.containers import (
+    ImagePullDenied,
+    container_runtime,
+    is_container_image,
+    pullable_image,
+)
 from nimbus.services.sagemaker.images import serving_framework
 from nimbus.services.sagemaker.instances import instance_limits
 from nimbus.services.sagemaker.models import MODELS
@@ -65,7 +71,7 @@ def model_variant(
             folder,
             limits,
             environment=environment,
-            container=pullable_image(storage, container["Image"], account_id, region),
+            container=_pulled_image(storage, container["Image"], account_id, region, access),
             runtime=_runtime(storage),
             isolated=isolated,
         )
@@ -80,6 +86,16 @@ def model_variant(
     elif framework and (code == CODE_IN_MODEL or not code) and (folder / "model" / "code").is_dir():
         (folder / "code").symlink_to(Path("model") / "code")
     return VariantSpec(variant_name, weight, instance_count, folder, limits, framework, environment)
+
+
+def _pulled_image(
+    storage: Storage, uri: str, account_id: str, region: str, access: RoleAccess
+) -> ContainerImage:
+    """The model's image, pulled as its execution role: WorkerFailed when the role may not pull it."""
+    try:
+        return pullable_image(storage, uri, account_id, region, access)
+    except ImagePullDenied as denied:
+        raise WorkerFailed(str(denied).removeprefix("ClientError: ")) from None
 
 
 def _runtime(storage: Storage) -> ContainerRuntime:

@@ -19,6 +19,7 @@ from typing import Any
 from nimbus.engines.bubblewrap import bwrap_available
 from nimbus.services.iam.role_access import RoleAccess
 from nimbus.services.job_runners import RunnerPerStorage
+from nimbus.services.leases import LeasedStops
 from nimbus.services.registry import Caller
 from nimbus.services.sagemaker.containers import is_container_image, pullable_image
 from nimbus.services.sagemaker.job_records import DEFAULT_MAX_RUNTIME_S
@@ -45,16 +46,14 @@ EXIT_MESSAGE_CHARS = 1024
 class ProcessingRunner:
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
-        self._stops: dict[JobKey, threading.Event] = {}
+        self._stops = LeasedStops(storage, PROCESSING_JOBS.lease_kind)  # stops asked on any node reach it
 
     def submit(self, key: JobKey) -> None:
-        self._stops[key] = threading.Event()
+        self._stops.start(key)
         threading.Thread(target=self._run, args=(key,), name=f"processing-{key[2]}", daemon=True).start()
 
     def stop(self, key: JobKey) -> None:
-        event = self._stops.get(key)
-        if event is not None:
-            event.set()
+        self._stops.stop(key)
 
     def _run(self, key: JobKey) -> None:
         folder = self.storage.data_dir.joinpath("sagemaker", "processing", *key)
@@ -66,7 +65,7 @@ class ProcessingRunner:
             reason = f"InternalServerError: {error!r}"[:1024]
             PROCESSING_JOBS.move(self.storage, key, "Failed", failure_reason=reason)
         finally:
-            self._stops.pop(key, None)
+            self._stops.finish(key)
             shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -75,14 +74,14 @@ def run_processing_job(storage: Storage, key: JobKey, root: Path, stop: threadin
     assert job is not None
     request: dict[str, Any] = job.request
     application = request["AppSpecification"]
+    access = RoleAccess(storage, request["RoleArn"], key[2])  # SageMaker pulls, moves the data as the role
     container = None
     if is_container_image(storage, application["ImageUri"], key[0], key[1]):
-        container = pullable_image(storage, application["ImageUri"], key[0], key[1])
+        container = pullable_image(storage, application["ImageUri"], key[0], key[1], access)
     elif not bwrap_available():
         raise JobFailure(
             "ClientError: processing jobs need bubblewrap (bwrap) to give the container /opt/ml/processing."
         )
-    access = RoleAccess(storage, request["RoleArn"], key[2])  # SageMaker moves the data as the role
     inputs = [
         (item, _input_files(storage, item["S3Input"], access))
         for item in request.get("ProcessingInputs") or []
@@ -179,6 +178,6 @@ def _upload_folder(
 
 
 processing_runner: RunnerPerStorage[ProcessingRunner] = RunnerPerStorage(
-    ProcessingRunner, PROCESSING_JOBS.fail_interrupted
+    ProcessingRunner, PROCESSING_JOBS.fail_interrupted, leased=True
 )
 """This process's ProcessingRunner for a storage, made on first use after interrupted jobs failed."""

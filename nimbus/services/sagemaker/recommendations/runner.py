@@ -25,8 +25,10 @@ from sqlalchemy import update
 
 from nimbus.engines import devices
 from nimbus.engines.learn.sandbox import Limits
+from nimbus.services.iam.role_access import RoleAccess
 from nimbus.services.instance_catalog import GIB, InstanceType, instance_type, machine_limits
 from nimbus.services.job_runners import RunnerPerStorage
+from nimbus.services.leases import LeasedStops
 from nimbus.services.sagemaker.deployment import model_variant
 from nimbus.services.sagemaker.job_table import JobKey
 from nimbus.services.sagemaker.recommendations import report
@@ -41,7 +43,7 @@ from nimbus.services.sagemaker.recommendations.benchmark import (
 )
 from nimbus.services.sagemaker.recommendations.records import RECOMMENDATION_JOBS
 from nimbus.services.sagemaker.recommendations.traffic import traffic_plan
-from nimbus.services.sagemaker.s3_locations import ArchiveUnreadable, extract_archive
+from nimbus.services.sagemaker.s3_locations import ArchiveUnreadable, extract_archive, split_s3_uri
 from nimbus.services.sagemaker.workers import WorkerFailed
 from nimbus.services.sts.role_credentials import SAGEMAKER, role_environment, served_at
 from nimbus.storage import Storage
@@ -111,16 +113,14 @@ class RecommendationRunner:
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
         self._slot = threading.Lock()  # one job measures at a time: they would disturb each other
-        self._stops: dict[JobKey, threading.Event] = {}
+        self._stops = LeasedStops(storage, RECOMMENDATION_JOBS.lease_kind)  # stops asked on any node reach it
 
     def submit(self, key: JobKey) -> None:
-        self._stops[key] = threading.Event()
+        self._stops.start(key)
         threading.Thread(target=self._run, args=(key,), name=f"recommendation-{key[2]}", daemon=True).start()
 
     def stop(self, key: JobKey) -> None:
-        event = self._stops.get(key)
-        if event is not None:
-            event.set()
+        self._stops.stop(key)
 
     def _run(self, key: JobKey) -> None:
         folder = Path(tempfile.mkdtemp(prefix="recommendation-", dir=self.storage.data_dir))
@@ -134,7 +134,7 @@ class RecommendationRunner:
         except Exception as error:  # a bug in Nimbus must still end the job, never leave it running
             _fail(self.storage, key, f"InternalServerError: {error!r}")
         finally:
-            self._stops.pop(key, None)
+            self._stops.finish(key)
             shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -152,9 +152,14 @@ def _save(storage: Storage, key: JobKey, **columns: Any) -> None:
         )
 
 
-def _payloads(storage: Storage, uri: str, folder: Path) -> list[str]:
-    """The sample payloads: every file of the SamplePayloadUrl archive, base64."""
+def _payloads(storage: Storage, uri: str, folder: Path, access: RoleAccess) -> list[str]:
+    """The sample payloads: every file of the SamplePayloadUrl archive, base64, read as the job's role
+    (as SageMaker reads them with the role's credentials)."""
     try:
+        bucket, key = split_s3_uri(uri)
+        denied = access.denial("s3:GetObject", f"arn:aws:s3:::{bucket}/{key}")
+        if denied:
+            raise BenchmarkFailed(f"Could not read the sample payloads at {uri}: {denied}")
         extract_archive(storage, uri, folder)
     except (ArchiveUnreadable, ValueError) as error:
         raise BenchmarkFailed(f"Could not read the sample payloads at {uri}: {error}") from None
@@ -181,7 +186,12 @@ def run_job(storage: Storage, key: JobKey, folder: Path, stop: threading.Event) 
     name, percentile, threshold = percentile_asked(request)
     stopping = request.get("StoppingConditions") or {}
     settings = LoadSettings(
-        payloads=_payloads(storage, payload["SamplePayloadUrl"], folder / "payloads"),
+        payloads=_payloads(
+            storage,
+            payload["SamplePayloadUrl"],
+            folder / "payloads",
+            RoleAccess(storage, request["RoleArn"], key[2]),
+        ),
         content_type=(payload.get("SupportedContentTypes") or ["application/octet-stream"])[0],
         percentile=percentile,
         latency_threshold_ms=threshold,
@@ -350,6 +360,6 @@ def _recommendations(
 
 
 recommendation_runner: RunnerPerStorage[RecommendationRunner] = RunnerPerStorage(
-    RecommendationRunner, RECOMMENDATION_JOBS.fail_interrupted
+    RecommendationRunner, RECOMMENDATION_JOBS.fail_interrupted, leased=True
 )
 """This process's RecommendationRunner for a storage, made on first use after interrupted jobs failed."""
