@@ -1,15 +1,16 @@
 """Web console page times with 10,000 objects in a bucket, beside the API call each page is built on.
 
-Starts Nimbus, puts 10,000 small objects (1,000 of them under a folder), signs in to the console as
-the root user and times each page (HTML, over loopback HTTP, as a browser would fetch it) and the
-ListObjectsV2 call behind the bucket pages. Prints Markdown.
+Starts Nimbus, puts 10,000 small objects (1,000 of them under a folder) and indexes 100 faces in a
+collection, signs in to the console as the root user and times each page (HTML, over loopback HTTP,
+as a browser would fetch it) and the API call behind the list pages. Prints Markdown.
 
-    bench/run.sh console [--objects 10000] [--repeat 30]
+    bench/run.sh console [--objects 10000] [--repeat 30] [--faces 100]
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import re
 import statistics
 import sys
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from PIL import Image
+from skimage import data as sample_images
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from s3_bench import Server, percentile, start_nimbus
@@ -33,6 +36,21 @@ def fill(server: Server, bucket: str, count: int) -> None:
     keys = [f"folder/item-{n:05d}.txt" if n % 10 == 0 else f"item-{n:05d}.txt" for n in range(count)]
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda key: s3.put_object(Bucket=bucket, Key=key, Body=key.encode()), keys))
+
+
+def index_faces(server: Server, collection: str, count: int) -> str:
+    """A collection with ``count`` faces (the same photo's face, indexed again and again, each with
+    its thumbnail); the id of the first."""
+    rekognition = server.client("rekognition")
+    rekognition.create_collection(CollectionId=collection)
+    photo = io.BytesIO()
+    Image.fromarray(sample_images.astronaut()).save(photo, "JPEG")
+    image = {"Bytes": photo.getvalue()}
+    with ThreadPoolExecutor(2) as pool:
+        indexed = list(
+            pool.map(lambda _: rekognition.index_faces(CollectionId=collection, Image=image), range(count))
+        )
+    return str(indexed[0]["FaceRecords"][0]["Face"]["FaceId"])
 
 
 def signed_in(server: Server) -> requests.Session:
@@ -77,6 +95,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--objects", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--faces", type=int, default=100, help="faces in the collection timed")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as work:
         server = start_nimbus(Path(work))
@@ -85,8 +104,13 @@ def main() -> None:
             started = time.perf_counter()
             fill(server, bucket, args.objects)
             print(f"{args.objects} objects put in {time.perf_counter() - started:.1f} s\n")
+            started = time.perf_counter()
+            face = index_faces(server, "console-bench", args.faces)
+            print(f"{args.faces} faces indexed in {time.perf_counter() - started:.1f} s\n")
             session = signed_in(server)
             base = server.endpoint_url + CONSOLE
+            faces = f"{base}/rekognition/collections/console-bench"
+            rekognition = server.client("rekognition")
             s3 = server.client()
             deep_token = s3.list_objects_v2(Bucket=bucket, Delimiter="/", MaxKeys=5000)[
                 "NextContinuationToken"
@@ -122,6 +146,12 @@ def main() -> None:
                     lambda: s3.list_object_versions(Bucket=bucket, MaxKeys=100),
                 ),
                 ("IAM users", page(session, f"{base}/iam/users"), None),
+                (
+                    f"Face collection of {args.faces}, first page of 100 with thumbnails",
+                    page(session, faces),
+                    lambda: rekognition.list_faces(CollectionId="console-bench", MaxResults=100),
+                ),
+                ("A face's thumbnail (JPEG)", page(session, f"{faces}/faces/{face}/thumbnail"), None),
             ]
             print("| page | console page p50 (ms) | p95 (ms) | its API call p50 (ms) |")
             print("| --- | --- | --- | --- |")

@@ -117,7 +117,7 @@ def spark_job(
 ) -> dict[str, Any]:
     """The same job run as a Spark job: a Nimbus with NIMBUS_SPARK_MASTER set to a standalone cluster
     on this machine (a master and one worker with every core)."""
-    master, master_url = start_master(work / "spark-master")
+    master, master_url, _ = start_master(work / "spark-master")
     try:
         resources = WorkerResources(cores=os.cpu_count() or 1, memory_mb=4096)
         worker = start_worker(master_url, resources, work / "spark-worker")

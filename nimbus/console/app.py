@@ -22,9 +22,11 @@ from nimbus.console import (
     kinesis,
     labeling,
     lex,
+    lex_channels,
     logs,
     overview,
     rekognition,
+    rekognition_streams,
     rekognition_video,
     s3,
     s3_versions,
@@ -37,6 +39,7 @@ from nimbus.console.api import Api
 from nimbus.console.sessions import SessionSeal
 from nimbus.console.templating import FILTERS, GLOBALS
 from nimbus.console.web import CONSOLE_KEY, PREFIX
+from nimbus.storage.face_thumbnails import FaceThumbnails
 
 STATIC = Path(__file__).parent / "static"
 # Console handlers wait for the gateway's own worker threads: they get threads of their own, so a
@@ -48,6 +51,8 @@ class Console:
     def __init__(self, gateway: ASGIApp, settings: Settings) -> None:
         self.api = Api(gateway, settings.region)  # the gateway, as the console's clients reach it
         self.seal = SessionSeal(settings.data_dir)
+        # read only after the API has said the caller may see the face (see rekognition.face_thumbnail)
+        self.face_thumbnails = FaceThumbnails.under(settings.data_dir)
         self.version = __version__
         self.limiter = CapacityLimiter(HANDLER_THREADS)
         self.templates = Environment(
@@ -70,7 +75,9 @@ class Console:
             s3_versions,
             rekognition,
             rekognition_video,
+            rekognition_streams,
             lex,
+            lex_channels,
             sagemaker,
             emr,
             logs,

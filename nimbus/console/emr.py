@@ -1,11 +1,15 @@
 """EMR pages: clusters, instance groups (resize), steps (add, cancel) with their stdout and stderr,
-read from the cluster's LogUri through S3 as EMR writes them there."""
+read from the cluster's LogUri through S3 as EMR writes them there; a link to the Spark master's web UI
+while it answers."""
 
 from __future__ import annotations
 
 import shlex
+import urllib.error
+import urllib.request
 import zlib
 from typing import Any
+from urllib.parse import urlsplit
 
 from botocore.exceptions import ClientError
 
@@ -15,6 +19,8 @@ LOG_NAMES = ("stdout", "stderr", "controller")
 LOG_BYTES = 4 * 1024 * 1024  # of gzip: a step's log beyond this shows its start only
 ACTIONS_ON_FAILURE = ("CONTINUE", "CANCEL_AND_WAIT", "TERMINATE_CLUSTER")
 ACTIVE_STATES = ["STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING", "TERMINATING"]
+UI_STATES = ("RUNNING", "WAITING")
+UI_PROBE_S = 1.0  # the UI is on loopback: one that does not answer at once is not linked
 
 
 def clusters(ctx: ConsoleRequest) -> Page:
@@ -33,6 +39,7 @@ def cluster(ctx: ConsoleRequest) -> Page:
         "cluster": described,
         "groups": _instance_groups(ctx, cluster_id, described),
         "steps": steps,
+        "master_ui": _master_ui(ctx, described),
         "actions": ACTIONS_ON_FAILURE,
         "next": following,
     }
@@ -46,6 +53,26 @@ def _instance_groups(ctx: ConsoleRequest, cluster_id: str, described: dict[str, 
         "InstanceGroups"
     ]
     return groups
+
+
+def _master_ui(ctx: ConsoleRequest, described: dict[str, Any]) -> str | None:
+    """The Spark master UI's URL from GetOnClusterAppUIPresignedURL, if it is on loopback and answers."""
+    if described["Status"]["State"] not in UI_STATES:
+        return None
+    try:
+        answer = ctx.client("emr").get_on_cluster_app_ui_presigned_url(
+            ClusterId=described["Id"], OnClusterAppUIType="ResourceManager"
+        )
+    except ClientError:  # a cluster on an existing Spark master, whose UI Nimbus does not know
+        return None
+    ui_url: str | None = answer.get("PresignedURL")
+    if not ui_url or urlsplit(ui_url).hostname not in ("127.0.0.1", "localhost", "::1"):
+        return None
+    try:
+        with urllib.request.urlopen(ui_url, timeout=UI_PROBE_S) as response:
+            return ui_url if response.status == 200 else None
+    except (urllib.error.URLError, TimeoutError):
+        return None
 
 
 def resize(ctx: ConsoleRequest) -> Done:

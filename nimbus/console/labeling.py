@@ -9,7 +9,6 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from botocore.exceptions import ClientError
 from starlette.responses import Response
 
 from nimbus.console.web import ConsoleRequest, Done, Page, get, post, url
@@ -26,18 +25,7 @@ TEMPLATES = {
 
 def _portal(ctx: ConsoleRequest, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
     """The portal's answer (JSON, or the bytes of an image); a ClientError when it refuses."""
-    answer = ctx.console.api.signed(
-        method, f"{ctx.origin}{PORTAL}{path}", ctx.session.sign_in, json.dumps(body).encode() if body else b""
-    )
-    if answer.status >= 400:
-        error = json.loads(answer.body or b"{}")
-        details = {"Code": str(error.get("__type", "Error")), "Message": str(error.get("message", ""))}
-        raise ClientError(
-            {"Error": details, "ResponseMetadata": {"HTTPStatusCode": answer.status}}, "Labeling"
-        )
-    if answer.headers.get("content-type", "").startswith("application/json"):
-        return json.loads(answer.body)
-    return answer
+    return ctx.extension("Labeling", method, PORTAL + path, body)
 
 
 def jobs(ctx: ConsoleRequest) -> Page:

@@ -11,8 +11,9 @@ from typing import Any
 
 import PIL.Image
 from botocore.exceptions import ClientError
+from starlette.responses import Response
 
-from nimbus.console.web import ConsoleRequest, Done, Page, get, post, url
+from nimbus.console.web import ConsoleRequest, Done, Page, get, post, secured, url
 
 PAGE_SIZE = 100
 DEFAULT_MIN_CONFIDENCE = 50.0
@@ -241,15 +242,38 @@ def collection(ctx: ConsoleRequest, search: dict[str, Any] | None = None) -> Pag
         rekognition.list_faces, "Faces", "NextToken", CollectionId=collection_id, MaxResults=PAGE_SIZE
     )
     users = rekognition.list_users(CollectionId=collection_id, MaxResults=PAGE_SIZE).get("Users", [])
+    kept = ctx.console.face_thumbnails
     data = {
         "collection_id": collection_id,
         "collection": described,
         "faces": faces,
+        # faces indexed before Nimbus kept crops have none: the page shows a placeholder for them
+        "thumbnails": {
+            face["FaceId"]: url(f"/rekognition/collections/{collection_id}/faces/{face['FaceId']}/thumbnail")
+            for face in faces
+            if kept.has(described["CollectionARN"], face["FaceId"])
+        },
         "users": users,
         "next": following,
         "search": search,
     }
     return Page("rekognition_collection.html", data, title=f"Collection {collection_id}")
+
+
+def face_thumbnail(ctx: ConsoleRequest) -> Response:
+    """The crop Nimbus kept of an indexed face, for a caller the API lets describe the collection and
+    list the face."""
+    collection_id, face_id = ctx.path("collection"), ctx.path("face")
+    rekognition = ctx.client("rekognition")
+    arn = rekognition.describe_collection(CollectionId=collection_id)["CollectionARN"]
+    listed = rekognition.list_faces(CollectionId=collection_id, FaceIds=[face_id], MaxResults=1)
+    jpeg = ctx.console.face_thumbnails.get(arn, face_id) if listed.get("Faces") else None
+    if jpeg is None:
+        return secured(Response("No thumbnail is kept for this face.", 404, media_type="text/plain"))
+    # a face's crop never changes: the browser may keep it for the session
+    return secured(
+        Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+    )
 
 
 def index_faces(ctx: ConsoleRequest) -> Done:
@@ -366,6 +390,7 @@ ROUTES = [
     post("/rekognition/collections/{collection}/index", index_faces),
     post("/rekognition/collections/{collection}/search", search_faces),
     post("/rekognition/collections/{collection}/delete-faces", delete_faces),
+    get("/rekognition/collections/{collection}/faces/{face}/thumbnail", face_thumbnail),
     get("/rekognition/custom-labels", projects),
     get("/rekognition/custom-labels/project", project),
     post("/rekognition/custom-labels/project/start", start_model),

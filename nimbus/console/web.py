@@ -82,6 +82,21 @@ class ConsoleRequest:
     def client(self, service: str) -> BaseClient:
         return self.console.api.client(service, self.session.sign_in, self.origin)
 
+    def extension(self, name: str, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """The answer of one of Nimbus's own signed endpoints (``/_nimbus/...``): JSON, or the response
+        itself for other content; a ClientError (of operation ``name``) when it refuses."""
+        answer = self.console.api.signed(
+            method, f"{self.origin}{path}", self.session.sign_in, json.dumps(body).encode() if body else b""
+        )
+        if answer.status >= 400:
+            error = json.loads(answer.body or b"{}")
+            code = answer.headers.get("x-amzn-errortype") or error.get("__type", "Error")  # rest-json, json
+            details = {"Code": str(code), "Message": str(error.get("message", ""))}
+            raise ClientError({"Error": details, "ResponseMetadata": {"HTTPStatusCode": answer.status}}, name)
+        if answer.headers.get("content-type", "").startswith("application/json"):
+            return json.loads(answer.body)
+        return answer
+
     def query(self, name: str, default: str = "") -> str:
         return self.request.query_params.get(name, default)
 

@@ -14,23 +14,22 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import anyio
 from starlette.types import Receive
 
 from nimbus.errors import AwsError
-from nimbus.gateway import auth
-from nimbus.gateway.authz.signers import Signers
 from nimbus.gateway.body import read_body
+from nimbus.gateway.extension_auth import Routes, match_route, signed_caller
 from nimbus.protocol.http import HttpRequest, HttpResponse
 from nimbus.services.sagemaker import labeling_tasks
 from nimbus.storage import Storage
 
 PREFIX = "/_nimbus/sagemaker/labeling/"
 MAX_BODY = 1 << 20
-ROUTES = {
+ROUTES: Routes = {
     ("GET", re.compile(r"jobs")): "jobs",
     ("POST", re.compile(r"jobs/(?P<job>[^/]+)/next-task")): "next-task",
     ("GET", re.compile(r"jobs/(?P<job>[^/]+)/tasks/(?P<position>\d+)/image")): "image",
@@ -43,14 +42,10 @@ def is_labeling_portal(request: HttpRequest) -> bool:
 
 
 async def labeling_portal(request: HttpRequest, receive: Receive, storage: Storage) -> HttpResponse:
-    route, found = _route(request)
+    route, found = match_route(ROUTES, request, PREFIX, "labeling portal")
     request.body = await read_body(receive, MAX_BODY)
-    scope = auth.read_scope(request)
-    if scope is None:
-        raise AwsError("AccessDenied", "Sign the request with a Nimbus access key (see `nimbus env`).", 403)
-    signers = Signers(storage, request, "json")
-    credential = auth.verify(request, scope, signers.lookup, datetime.now(UTC), "json")
-    worker, account_id, region = credential.arn, credential.account_id, scope.region
+    signed = signed_caller(request, storage)
+    worker, account_id, region = signed.credential.arn, signed.credential.account_id, signed.scope.region
     key = (account_id, region, found.get("job", ""))
     position = int(found.get("position", 0))
     if route == "image":
@@ -72,15 +67,6 @@ async def labeling_portal(request: HttpRequest, receive: Receive, storage: Stora
 
 def _iso(value: datetime) -> str:
     return value.isoformat()
-
-
-def _route(request: HttpRequest) -> tuple[str, dict[str, str]]:
-    rest = request.path.removeprefix(PREFIX)
-    for (method, pattern), name in ROUTES.items():
-        matched = pattern.fullmatch(rest)
-        if matched and request.method == method:
-            return name, matched.groupdict()
-    raise AwsError("NotFound", f"Nimbus has no labeling portal path {request.method} {request.path}.", 404)
 
 
 def _answer(body: bytes) -> Any:

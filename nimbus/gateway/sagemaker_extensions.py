@@ -14,18 +14,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import anyio
 from starlette.types import Receive
 
 from nimbus.errors import AwsError
-from nimbus.gateway import auth
 from nimbus.gateway.authz.facts import request_facts
-from nimbus.gateway.authz.signers import Signers
 from nimbus.gateway.authz.step import Authorizer
 from nimbus.gateway.body import read_body
+from nimbus.gateway.extension_auth import signed_caller
 from nimbus.protocol.http import HttpRequest, HttpResponse
 from nimbus.protocol.json_codec import JsonShapeError, from_json
 from nimbus.protocol.validate import describe, validation_errors
@@ -57,11 +55,8 @@ async def sagemaker_extension(
     request.body = await read_body(receive, MAX_BODY)
     if operation == "CreateTrainingJob":
         arguments = _advice_request(request.body, sagemaker)
-    scope = auth.read_scope(request)
-    if scope is None:
-        raise AwsError("AccessDenied", "Sign the request with a Nimbus access key (see `nimbus env`).", 403)
-    signers = Signers(storage, request, "json")
-    credential = auth.verify(request, scope, signers.lookup, datetime.now(UTC), "json")
+    signed = signed_caller(request, storage)
+    scope, signers, credential = signed.scope, signed.signers, signed.credential
     caller = Caller(credential.access_key_id, credential.account_id, credential.user_id, credential.arn)
     checked = arguments.get("TrainingJob", arguments)
 

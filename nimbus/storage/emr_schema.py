@@ -29,6 +29,8 @@ class ClusterRecord(Base):
     reason_code: Mapped[str | None] = mapped_column(String(32))
     reason_message: Mapped[str | None] = mapped_column(String(1024))
     master_url: Mapped[str | None] = mapped_column(String(256))  # spark://127.0.0.1:<port> once started
+    # http://127.0.0.1:<port>/, the Spark master's web UI, once a master Nimbus started is up
+    master_ui_url: Mapped[str | None] = mapped_column(String(256))
     created_at: Mapped[datetime]
     ready_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]

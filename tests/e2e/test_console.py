@@ -27,7 +27,7 @@ import requests
 from botocore.exceptions import ClientError
 from conftest import REPO_ROOT, NimbusServer, error_code, nimbus_cli
 from emr_support import wait_for_state, wait_for_step
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 from playwright.sync_api import BrowserContext, Page, Route, expect, sync_playwright
 from skimage import data as sample_images
 from sklearn.datasets import load_breast_cancer
@@ -54,6 +54,7 @@ ROUNDS = 12
 TRAINING_LOGS = "/aws/sagemaker/TrainingJobs"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
 
 # the elements that stick out of the screen on the right, for the message of a failed width check
@@ -402,6 +403,47 @@ def test_index_a_face_then_search_by_another_photo_shows_the_match(
     browser.clean()
 
 
+def test_indexed_faces_have_thumbnails_until_deleted(
+    browser: Browser, nimbus: NimbusServer, photos: dict[str, Any]
+) -> None:
+    collection = f"thumbs-{uuid.uuid4().hex[:8]}"
+    rekognition = nimbus.client("rekognition")
+    rekognition.create_collection(CollectionId=collection)
+    astronaut = {"Bytes": photos["astronaut"].read_bytes()}
+    old, new = (
+        rekognition.index_faces(CollectionId=collection, Image=astronaut, ExternalImageId=name)[
+            "FaceRecords"
+        ][0]
+        for name in ("before", "after")
+    )
+    arn = rekognition.describe_collection(CollectionId=collection)["CollectionARN"]
+    kept = nimbus.data_dir / "face-thumbnails" / hashlib.sha256(arn.encode()).hexdigest()
+    (kept / f"{old['Face']['FaceId']}.jpg").unlink()  # as for a face indexed before crops were kept
+    page = browser.open(f"/rekognition/collections/{collection}")
+    thumb = page.locator(f'[data-face="{new["Face"]["FaceId"]}"] img.face-thumb')
+    expect(thumb).to_be_visible()
+    assert 0 < thumb.evaluate("image => image.naturalWidth") <= 96  # a face-sized crop, decoded
+    expect(page.locator(f'[data-face="{old["Face"]["FaceId"]}"] .placeholder')).to_have_text("no picture")
+    browser.shot("flow-rekognition-face-thumbnails")
+    source = urljoin(page.url, thumb.get_attribute("src") or "")
+    answer = browser.context.request.get(source)
+    assert answer.status == 200 and answer.headers["content-type"] == "image/jpeg"
+    assert Image.open(io.BytesIO(answer.body())).size[0] <= 96
+    refused = requests.get(source, timeout=30, allow_redirects=False)  # no session, no face
+    assert refused.status_code == 303 and "/sign-in" in refused.headers["location"]
+    page.get_by_label(f"Select {new['Face']['FaceId']}").check()
+    page.get_by_role("button", name="Delete selected").click()
+    expect(page.locator(".flash.note")).to_contain_text("Deleted 1 face(s)")
+    assert browser.context.request.get(source).status == 404
+    assert not (kept / f"{new['Face']['FaceId']}.jpg").exists()
+    rekognition.index_faces(CollectionId=collection, Image=astronaut)
+    assert any(kept.iterdir())
+    page.get_by_role("button", name="Delete collection").click()
+    expect(page.get_by_role("heading", name="Face collections")).to_be_visible()
+    assert not kept.exists()
+    browser.clean()
+
+
 def test_compare_faces_draws_the_match_and_crops_the_faces(browser: Browser, photos: dict[str, Any]) -> None:
     page = browser.open("/rekognition")
     page.locator('[data-image="source"]').get_by_label("Image file (JPEG or PNG)").set_input_files(
@@ -461,6 +503,99 @@ def test_a_video_job_started_here_has_a_timeline(browser: Browser, nimbus: Nimbu
     browser.shot("flow-rekognition-video-timeline")
     page = browser.open("/rekognition/video")  # the session remembers the job it started
     expect(page.locator("[data-video-job]").first).to_contain_text(job_id)
+    browser.clean()
+
+
+def text_picture(text: str) -> np.ndarray:
+    canvas = Image.new("RGB", (640, 480), "white")
+    ImageDraw.Draw(canvas).text((40, 190), text, fill="black", font=ImageFont.truetype(FONT, 110))
+    return np.asarray(canvas)
+
+
+def test_text_moderation_segment_and_face_search_jobs_from_the_console(
+    browser: Browser, nimbus: NimbusServer, photos: dict[str, Any]
+) -> None:
+    s3, rekognition = nimbus.client("s3"), nimbus.client("rekognition")
+    bucket, collection = f"videos-{uuid.uuid4().hex[:8]}", f"cast-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    video = scene_video([sample_images.astronaut(), text_picture("NIMBUS")], seconds=2)
+    s3.put_object(Bucket=bucket, Key="astronaut then text.mp4", Body=video)
+    rekognition.create_collection(CollectionId=collection)
+    rekognition.index_faces(
+        CollectionId=collection, Image={"Bytes": photos["astronaut"].read_bytes()}, ExternalImageId="eileen"
+    )
+    jobs = {}
+    for kind in ("segments", "face-search", "text", "moderation"):
+        page = browser.open("/rekognition/video")
+        page.get_by_label("Analysis").select_option(kind)
+        page.get_by_label("Video bucket").fill(bucket)
+        page.get_by_label("Video key (MP4 or MOV)").fill("astronaut then text.mp4")
+        page.get_by_label("Collection (face search)").select_option(collection)
+        page.get_by_role("button", name="Start job").click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text("job")
+        jobs[kind] = page.url
+    page = browser.page
+    page.goto(jobs["segments"])
+    expect(page.locator(".status")).to_have_text("SUCCEEDED", timeout=120_000)
+    shots = page.locator('[data-timeline-row="Shot"] rect')
+    expect(shots).to_have_count(2)  # the cut from the astronaut to the text, as two spans
+    first, second = shots.first.bounding_box(), shots.last.bounding_box()
+    assert first is not None and second is not None
+    assert first["width"] > 100 and second["x"] >= first["x"] + first["width"] - 2
+    twin = browser.context.request.get(page.url, headers={"Accept": "application/json"}).json()
+    assert [segment["Type"] for segment in twin["response"]["Segments"]] == ["SHOT", "SHOT"]
+    assert twin["request"]["JobId"] == page.url.rsplit("/", 1)[-1]
+    browser.shot("flow-rekognition-video-segments")
+    page.goto(jobs["face-search"])
+    expect(page.locator(".status")).to_have_text("SUCCEEDED", timeout=120_000)
+    assert page.locator('[data-timeline-row="eileen"] rect').count() >= 1
+    assert page.locator("[data-timeline-row]").count() == 1  # only the indexed face, never the text
+    page.goto(jobs["text"])
+    expect(page.locator(".status")).to_have_text("SUCCEEDED", timeout=120_000)
+    expect(page.locator('[data-timeline-row*="NIMBUS"] rect').first).to_be_attached()
+    page.goto(jobs["moderation"])
+    expect(page.locator(".status")).to_have_text("SUCCEEDED", timeout=120_000)
+    expect(page.get_by_text("Nothing found.")).to_be_visible()  # no nudity in either scene
+    browser.clean()
+
+
+def face_search_processor(nimbus: NimbusServer, name: str) -> None:
+    """A face search stream processor reading a new video stream into a new data stream, both ``name``."""
+    rekognition = nimbus.client("rekognition")
+    video = nimbus.client("kinesisvideo").create_stream(StreamName=name, DataRetentionInHours=1)["StreamARN"]
+    nimbus.client("kinesis").create_stream(StreamName=name, ShardCount=1)
+    output = nimbus.client("kinesis").describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+    rekognition.create_collection(CollectionId=name)
+    rekognition.create_stream_processor(
+        Name=name,
+        Input={"KinesisVideoStream": {"Arn": video}},
+        Output={"KinesisDataStream": {"Arn": output["StreamARN"]}},
+        RoleArn=f"arn:aws:iam::{nimbus.account_id}:role/rekognition-streams",
+        Settings={"FaceSearch": {"CollectionId": name, "FaceMatchThreshold": 85}},
+    )
+
+
+def test_a_stream_processor_started_and_stopped_from_the_console(
+    browser: Browser, nimbus: NimbusServer
+) -> None:
+    name = f"doorbell-{uuid.uuid4().hex[:8]}"
+    face_search_processor(nimbus, name)
+    page = browser.open("/rekognition/streams")
+    page.locator(f'[data-processor="{name}"]').get_by_role("link", name=name).click()
+    expect(page.locator(".fields .status")).to_have_text("STOPPED")
+    page.get_by_role("button", name="Start").click()
+    expect(page.locator(".flash.note")).to_contain_text("Started session")
+    expect(page.locator(".fields .status")).to_have_text(re.compile("STARTING|RUNNING"))
+    assert nimbus.client("rekognition").describe_stream_processor(Name=name)["Status"] in (
+        "STARTING",
+        "RUNNING",
+    )
+    page.get_by_role("button", name="Stop").click()
+    expect(page.locator(".fields .status")).to_have_text("STOPPED", timeout=60_000)  # the page reloads itself
+    page.get_by_role("button", name="Delete stream processor").click()
+    expect(page.locator(".flash.note")).to_contain_text(f"Stream processor {name} deleted")
+    listed = nimbus.client("rekognition").list_stream_processors()["StreamProcessors"]
+    assert name not in [processor["Name"] for processor in listed]
     browser.clean()
 
 
@@ -565,6 +700,31 @@ def test_an_emr_step_shows_its_stdout(browser: Browser, nimbus: NimbusServer, ba
     page.locator("tr", has_text=step_id).get_by_role("link", name="stdout").click()
     expect(page.locator("[data-step-log]")).to_contain_text("hello from the console")
     browser.shot("flow-emr-step-stdout")
+    browser.clean()
+
+
+def test_the_spark_master_ui_is_linked_and_answers_on_loopback(
+    browser: Browser, nimbus: NimbusServer, background: Background
+) -> None:
+    emr = nimbus.client("emr")
+    assert wait_for_state(emr, background.cluster_id, {"WAITING"}) == "WAITING"
+    answer = emr.get_on_cluster_app_ui_presigned_url(ClusterId=background.cluster_id)
+    assert answer["PresignedURLReady"] is True
+    assert urlsplit(answer["PresignedURL"]).hostname == "127.0.0.1"
+    page = browser.open(f"/emr/{background.cluster_id}")
+    link = page.get_by_role("link", name="Spark master UI")
+    assert link.get_attribute("href") == answer["PresignedURL"]
+    master_ui = requests.get(answer["PresignedURL"], timeout=10)
+    assert master_ui.status_code == 200 and "Spark Master at spark://127.0.0.1" in master_ui.text
+    dry = emr.get_on_cluster_app_ui_presigned_url(ClusterId=background.cluster_id, DryRun=True)
+    assert dry["PresignedURLReady"] is True and "PresignedURL" not in dry
+    for wrong in (
+        {"ClusterId": background.cluster_id, "OnClusterAppUIType": "SparkHistoryServer"},
+        {"ClusterId": "j-NOSUCHCLUSTER"},
+    ):
+        with pytest.raises(ClientError) as refused:
+            emr.get_on_cluster_app_ui_presigned_url(**wrong)
+        assert error_code(refused) == "InvalidRequestException"
     browser.clean()
 
 
@@ -784,9 +944,10 @@ def test_requests_without_a_session_or_csrf_token_are_refused(browser: Browser, 
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == CONSOLE
 
 
-def test_an_iam_user_acts_with_their_own_permissions(nimbus: NimbusServer) -> None:
+def test_an_iam_user_acts_with_their_own_permissions(nimbus: NimbusServer, photos: dict[str, Any]) -> None:
     """The console goes through the same authorization step as the API: a user allowed only to
-    list buckets sees the list, and is refused a bucket, with IAM's own answer."""
+    list buckets sees the list, and is refused a bucket, with IAM's own answer, and a face's
+    thumbnail."""
     iam = nimbus.client("iam")
     user = f"viewer-{uuid.uuid4().hex[:6]}"
     iam.create_user(UserName=user)
@@ -799,23 +960,9 @@ def test_an_iam_user_acts_with_their_own_permissions(nimbus: NimbusServer) -> No
     key = iam.create_access_key(UserName=user)["AccessKey"]
     session = requests.Session()
     base = nimbus.endpoint_url + CONSOLE
-    form = session.get(f"{base}/sign-in", timeout=30).text
-    token = re.search(r'name="csrf" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
-    wrong = session.post(
-        f"{base}/sign-in",
-        data={"csrf": token, "access_key_id": key["AccessKeyId"], "secret_access_key": "x" * 40},
-        timeout=30,
-    )
+    wrong = console_sign_in(session, base, key["AccessKeyId"], "x" * 40)
     assert wrong.status_code == 401 and "SignatureDoesNotMatch" in wrong.text
-    signed_in = session.post(
-        f"{base}/sign-in",
-        data={
-            "csrf": token,
-            "access_key_id": key["AccessKeyId"],
-            "secret_access_key": key["SecretAccessKey"],
-        },
-        timeout=30,
-    )
+    signed_in = console_sign_in(session, base, key["AccessKeyId"], key["SecretAccessKey"])
     assert signed_in.status_code == 200 and f"user/{user}" in signed_in.text
     token = re.search(r'name="csrf-token" content="([^"]+)"', signed_in.text).group(1)  # type: ignore[union-attr]
     assert session.get(f"{base}/s3?format=json", timeout=30).status_code == 200
@@ -831,6 +978,15 @@ def test_an_iam_user_acts_with_their_own_permissions(nimbus: NimbusServer) -> No
         nimbus.client("s3").head_bucket(Bucket=bucket)
     denied = session.get(f"{base}/lex?format=json", timeout=30)
     assert denied.status_code == 403 and denied.json()["Error"]["Code"] == "AccessDeniedException"
+    rekognition, collection = nimbus.client("rekognition"), f"private-{uuid.uuid4().hex[:8]}"
+    rekognition.create_collection(CollectionId=collection)
+    indexed = rekognition.index_faces(CollectionId=collection, Image={"Bytes": photos["head"].read_bytes()})
+    face = indexed["FaceRecords"][0]["Face"]["FaceId"]
+    thumbnail = f"{base}/rekognition/collections/{collection}/faces/{face}/thumbnail"
+    hidden = session.get(thumbnail, headers={"Accept": "application/json"}, timeout=30)
+    assert hidden.json()["Error"]["Code"] == "AccessDeniedException"
+    videos = session.get(f"{base}/rekognition/video?format=json", timeout=30)
+    assert videos.status_code == 200 and videos.json()["collections"] is None  # typed in, not picked
     overview = session.get(f"{base}/?format=json&console=1", timeout=30).json()
     assert {call["arn"] for call in overview["calls"] + overview["errors"]} == {key_arn(nimbus, user)}
     assert any(call["operation"] == "CreateBucket" for call in overview["errors"])
@@ -840,7 +996,94 @@ def key_arn(nimbus: NimbusServer, user: str) -> str:
     return f"arn:aws:iam::{nimbus.account_id}:user/{user}"
 
 
+def console_sign_in(
+    session: requests.Session, base: str, access_key: str, secret_key: str
+) -> requests.Response:
+    """The sign-in form's answer to a key pair, for a script's session (no browser)."""
+    form = session.get(f"{base}/sign-in", timeout=30).text
+    token = re.search(r'name="csrf" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+    data = {"csrf": token, "access_key_id": access_key, "secret_access_key": secret_key}
+    return session.post(f"{base}/sign-in", data=data, timeout=30)
+
+
+def test_a_slack_channel_created_listed_and_deleted_from_the_console(
+    browser: Browser, nimbus: NimbusServer, background: Background
+) -> None:
+    """Through Nimbus's signed channel extension, authorized as lex:*BotChannel: the callback URL is
+    shown, the channel answers its platform's webhook, and a user allowed only to list is refused."""
+    path = f"/lex/{background.bot_id}/channels?alias=TSTALIASID&locale={LOCALE}"
+    page = browser.open(path)
+    form = page.get_by_role("form", name="New Slack channel")
+    name = f"slack-{uuid.uuid4().hex[:6]}"
+    form.get_by_label("Name").fill(name)
+    form.get_by_label("Signing secret").fill("console-signing-secret")
+    form.get_by_label("Bot user OAuth token").fill("xoxb-console")
+    form.get_by_role("button", name="Create Slack channel").click()
+    expect(page.locator(".flash.note")).to_contain_text("created")
+    callback = page.get_by_label(f"Callback URL of {name}").input_value()
+    assert callback.startswith(f"{nimbus.endpoint_url}/_nimbus/lex-channels/slack/webhook/")
+    challenge = requests.post(callback, json={"type": "url_verification", "challenge": "c"}, timeout=30)
+    assert challenge.status_code == 401  # unsigned by Slack's secret: the channel is live and checks it
+    browser.shot("flow-lex-channels")
+    channel_id = callback.rsplit("/", 1)[1]
+
+    iam, user = nimbus.client("iam"), f"channels-{uuid.uuid4().hex[:6]}"
+    iam.create_user(UserName=user)
+    listing = ["lex:ListBotAliases", "lex:ListBotLocales", "lex:ListBotChannels"]
+    statement = {"Effect": "Allow", "Action": listing, "Resource": "*"}
+    iam.put_user_policy(
+        UserName=user,
+        PolicyName="list-channels",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+    )
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    session, base = requests.Session(), nimbus.endpoint_url + CONSOLE
+    signed_in = console_sign_in(session, base, key["AccessKeyId"], key["SecretAccessKey"])
+    token = re.search(r'name="csrf-token" content="([^"]+)"', signed_in.text).group(1)  # type: ignore[union-attr]
+    listed = session.get(f"{base}{path}&format=json", timeout=30).json()["channels"]
+    assert [channel["name"] for channel in listed] == [name] and "secrets" not in listed[0]
+    refused = session.post(
+        f"{base}/lex/{background.bot_id}/channels/{channel_id}/delete",
+        data={"csrf": token, "alias": "TSTALIASID", "locale": LOCALE},
+        headers={"Accept": "application/json"},
+        timeout=30,
+    )
+    assert refused.status_code == 403 and refused.json()["Error"]["Code"] == "AccessDeniedException"
+    assert "lex:DeleteBotChannel" in refused.json()["Error"]["Message"]
+
+    page = browser.open(path)
+    page.locator("tr", has_text=name).get_by_role("button", name="Delete").click()
+    expect(page.locator(".flash.note")).to_contain_text("deleted")
+    expect(page.locator("tr", has_text=name)).to_have_count(0)
+    again = browser.context.request.post(
+        f"{nimbus.endpoint_url}{CONSOLE}/lex/{background.bot_id}/channels/{channel_id}/delete",
+        form={
+            "csrf": page.locator('meta[name="csrf-token"]').get_attribute("content") or "",
+            "alias": "TSTALIASID",
+            "locale": LOCALE,
+        },
+        headers={"Accept": "application/json"},
+    )
+    assert again.status == 404 and again.json()["Error"]["Code"] == "ResourceNotFoundException"
+    browser.clean()
+
+
 # ---- every page -----------------------------------------------------------------------------------
+
+
+def segment_job(nimbus: NimbusServer, bucket: str, key: str) -> str:
+    """The id of a segment detection job on the video, once it has succeeded."""
+    rekognition = nimbus.client("rekognition")
+    job = rekognition.start_segment_detection(
+        Video={"S3Object": {"Bucket": bucket, "Name": key}}, SegmentTypes=["SHOT", "TECHNICAL_CUE"]
+    )["JobId"]
+    for _ in range(600):
+        status = rekognition.get_segment_detection(JobId=job)["JobStatus"]
+        if status != "IN_PROGRESS":
+            assert status == "SUCCEEDED", status
+            return str(job)
+        time.sleep(0.2)
+    raise AssertionError(f"segment detection {job} is still running")
 
 
 def test_every_page_opens_cleanly_at_desktop_and_phone_width(
@@ -854,7 +1097,6 @@ def test_every_page_opens_cleanly_at_desktop_and_phone_width(
     log_stream = nimbus.client("logs").describe_log_streams(
         logGroupName=TRAINING_LOGS, logStreamNamePrefix=f"{background.training_job}/"
     )["logStreams"][0]["logStreamName"]
-    collection = nimbus.client("rekognition").list_collections()["CollectionIds"][0]
     names = f"every-page-{uuid.uuid4().hex[:6]}"
     nimbus.client("iam").create_user(UserName=names)
     policy = nimbus.client("iam").create_policy(
@@ -869,6 +1111,17 @@ def test_every_page_opens_cleanly_at_desktop_and_phone_width(
     nimbus.client("kinesis").create_stream(StreamName=names, ShardCount=1)
     nimbus.client("kinesisvideo").create_stream(StreamName=names)
     nimbus.client("ecr").create_repository(repositoryName=names)
+    processor = collection = f"{names}-faces"
+    face_search_processor(nimbus, processor)  # and a collection of its name, with a face (a thumbnail)
+    nimbus.client("rekognition").index_faces(
+        CollectionId=collection, Image={"Bytes": photos["astronaut"].read_bytes()}
+    )
+    s3.put_object(
+        Bucket=background.bucket,
+        Key="videos/two shots.mp4",
+        Body=scene_video([sample_images.astronaut(), sample_images.chelsea()], seconds=1),
+    )
+    segments = segment_job(nimbus, background.bucket, "videos/two shots.mp4")
     pages = {
         "overview": "/",
         "s3-buckets": "/s3",
@@ -884,6 +1137,7 @@ def test_every_page_opens_cleanly_at_desktop_and_phone_width(
         "lex-locale": f"/lex/{background.bot_id}/locales/{LOCALE}",
         "lex-missed": f"/lex/{background.bot_id}/locales/{LOCALE}/missed",
         "lex-chat": f"/lex/{background.bot_id}/chat",
+        "lex-channels": f"/lex/{background.bot_id}/channels?alias=TSTALIASID&locale={LOCALE}",
         "sagemaker-training-jobs": "/sagemaker",
         "sagemaker-training-job": f"/sagemaker/training/{background.training_job}",
         "sagemaker-models": "/sagemaker/models",
@@ -899,6 +1153,9 @@ def test_every_page_opens_cleanly_at_desktop_and_phone_width(
         "logs-stream": f"/logs/stream?group={quote(TRAINING_LOGS)}&stream={quote(log_stream)}",
         "s3-versions": f"/s3/{background.bucket}/versions?prefix=photos/",
         "rekognition-video": "/rekognition/video",
+        "rekognition-video-segments": f"/rekognition/video/segments/{segments}",
+        "rekognition-streams": "/rekognition/streams",
+        "rekognition-stream": f"/rekognition/streams/processor?name={processor}",
         "iam-users": "/iam/users",
         "iam-user": f"/iam/users/{names}",
         "iam-roles": "/iam/roles",

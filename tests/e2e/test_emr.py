@@ -397,7 +397,7 @@ def test_steps_run_sandboxed_and_their_objects_show_at_once(
 def external_spark(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A Spark standalone cluster that no Nimbus started (a master and one worker, unconfined): its
     URL and its worker's folder."""
-    master, master_url = start_master(tmp_path / "spark-master")
+    master, master_url, _ = start_master(tmp_path / "spark-master")
     try:
         worker = start_worker(master_url, WorkerResources(cores=1, memory_mb=1024), tmp_path / "spark-worker")
         try:
@@ -440,6 +440,9 @@ def test_steps_go_to_an_existing_spark_master(external_spark: tuple[str, Path], 
         )["JobFlowId"]
         assert wait_for_state(other_emr, cluster_id, {"WAITING"}, 60) == "WAITING"
         assert other_emr.list_instances(ClusterId=cluster_id)["Instances"] == []
+        with pytest.raises(ClientError) as no_ui:  # that master's UI is not Nimbus's to hand out
+            other_emr.get_on_cluster_app_ui_presigned_url(ClusterId=cluster_id)
+        assert error_code(no_ui) == "InvalidRequestException"
         step_id = other_emr.add_job_flow_steps(
             JobFlowId=cluster_id,
             Steps=[
@@ -681,5 +684,5 @@ def test_restart_ends_running_clusters(
     assert status["State"] == "TERMINATED_WITH_ERRORS"
     assert status["StateChangeReason"] == {
         "Code": "INTERNAL_ERROR",
-        "Message": "Nimbus restarted while the cluster was running",
+        "Message": "The Nimbus node running the cluster stopped (restarted or died)",
     }

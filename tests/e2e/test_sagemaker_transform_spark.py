@@ -26,7 +26,7 @@ JOB_TIMEOUT_S = 240.0  # JVMs for the driver and an executor, on a busy 2-core m
 class Cluster:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.master, self.url = start_master(folder / "master")
+        self.master, self.url, _ = start_master(folder / "master")
         try:
             self.worker = start_worker(self.url, WorkerResources(cores=1, memory_mb=1024), folder / "worker")
         except Exception:

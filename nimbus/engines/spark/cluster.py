@@ -55,10 +55,11 @@ def spark_environment(folder: Path) -> dict[str, str]:
     return environment
 
 
-def start_master(folder: Path, sandbox: Sandbox | None = None) -> tuple[subprocess.Popen[bytes], str]:
-    """Starts a master in ``folder``; returns its process and ``spark://`` URL once it accepts workers."""
+def start_master(folder: Path, sandbox: Sandbox | None = None) -> tuple[subprocess.Popen[bytes], str, str]:
+    """Starts a master in ``folder``; returns its process, ``spark://`` URL and web UI's ``http://``
+    URL once it accepts workers (the UI on a port picked here, so that it can be linked to)."""
     folder.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port, ui_port = _free_port(), _free_port()
     process = start_process(
         [
             str(spark_home() / "bin" / "spark-class"),
@@ -68,7 +69,7 @@ def start_master(folder: Path, sandbox: Sandbox | None = None) -> tuple[subproce
             "--port",
             str(port),
             "--webui-port",
-            "0",
+            str(ui_port),
         ],
         spark_environment(folder),
         folder,
@@ -77,7 +78,7 @@ def start_master(folder: Path, sandbox: Sandbox | None = None) -> tuple[subproce
         sandbox,
     )
     _wait(process, folder / "stderr", "master", lambda: _accepts(port))
-    return process, f"spark://{LOOPBACK}:{port}"
+    return process, f"spark://{LOOPBACK}:{port}", f"http://{LOOPBACK}:{ui_port}/"
 
 
 def start_worker(

@@ -32,6 +32,8 @@ from nimbus.services.emr.records import (
 from nimbus.services.emr.runner import cluster_supervisor
 from nimbus.services.emr.steps import check_step, insert_steps
 from nimbus.services.registry import RequestContext
+from nimbus.services.resource_tags import tag_condition_keys
+from nimbus.storage import Storage
 
 PAGE_SIZE = 50
 # the release labels people use today; each runs its steps on the Spark of the pyspark package
@@ -41,6 +43,25 @@ _APPLICATIONS = {"spark": "Spark", "hadoop": "Hadoop"}  # Hadoop: its file syste
 
 def cluster_arn(region: str, account_id: str, cluster_id: str) -> str:
     return f"arn:aws:elasticmapreduce:{region}:{account_id}:cluster/{cluster_id}"
+
+
+def cluster_tag_keys(storage: Storage, arn: str) -> dict[str, str]:
+    """``aws:ResourceTag/*`` and ``elasticmapreduce:ResourceTag/*`` of the cluster ``arn`` names: the
+    Tags it was created with (Nimbus serves no AddTags or RemoveTags)."""
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or not parts[5].startswith("cluster/"):
+        return {}
+    query = select(CLUSTERS.c.request).where(
+        CLUSTERS.c.id == parts[5].removeprefix("cluster/"),
+        CLUSTERS.c.account_id == parts[4],
+        CLUSTERS.c.region == parts[3],
+    )
+    with storage.database.engine.connect() as connection:
+        request = connection.scalar(query) or {}
+    return tag_condition_keys(request.get("Tags"), "aws:resourcetag/", "elasticmapreduce:resourcetag/")
+
+
+emr.resource_tags(cluster_tag_keys)
 
 
 @emr.operation
@@ -262,7 +283,7 @@ def describe_cluster(ctx: RequestContext, request: dict[str, Any]) -> dict[str, 
     """Ec2InstanceAttributes names only an availability zone of the region; MasterPublicDnsName is
     the loopback address the Spark master listens on."""
     cluster_supervisor(ctx.storage)
-    cluster = _find(ctx, request["ClusterId"])
+    cluster = find_cluster_of_caller(ctx, request["ClusterId"])
     output = {
         **cluster_summary(ctx, cluster),
         "Ec2InstanceAttributes": {"Ec2AvailabilityZone": f"{cluster.region}a"},
@@ -298,7 +319,7 @@ def _master_host(master_url: str) -> str | None:
     return urlsplit(master_url.removeprefix("k8s://")).hostname
 
 
-def _find(ctx: RequestContext, cluster_id: str) -> Any:
+def find_cluster_of_caller(ctx: RequestContext, cluster_id: str) -> Any:
     cluster = find_cluster(ctx.storage, cluster_id, ctx.caller.account_id)
     if cluster is None or cluster.region != ctx.region:
         raise unknown_cluster(cluster_id)

@@ -58,6 +58,7 @@ from nimbus.services.emr.scripts import fetch_script, is_script_runner, is_spark
 from nimbus.services.emr.step_logs import step_log_uri, system_context, upload_step_logs
 from nimbus.services.emr.written_objects import Journal
 from nimbus.services.job_runners import RunnerPerStorage
+from nimbus.services.leases import lease_node, resource_name
 from nimbus.services.sts.role_credentials import EC2, instance_profile_role, role_environment
 from nimbus.storage import Storage
 
@@ -67,7 +68,8 @@ MAX_INSTANCE_FAILURES = 3  # per cluster; past it, failed workers are no longer 
 FAILURE_CODES = ("INSTANCE_FAILURE", "BOOTSTRAP_FAILURE")
 # "ValueError: ...", "py4j.protocol.Py4JJavaError: ...", "Exception in thread "main" java.io..."
 _EXCEPTION_LINE = re.compile(r"^([\w.]*(Error|Exception)\b|Exception in thread )")
-RESTARTED = "Nimbus restarted while the cluster was running"
+RESTARTED = "The Nimbus node running the cluster stopped (restarted or died)"
+LEASE_KIND = "emr/cluster"  # leases name a cluster emr/cluster/<cluster id>
 LIVE_INSTANCE_STATES = ("AWAITING_FULFILLMENT", "PROVISIONING", "BOOTSTRAPPING", "RUNNING")
 WORKER_ROLES = ("CORE", "TASK")
 
@@ -141,9 +143,9 @@ class ClusterRunner:
         self._bootstrap(cluster, node_folder, master_instance.ec2_instance_id, "MASTER")
         if self._cluster().state == "TERMINATING":
             return
-        self.master, self.master_url = start_master(node_folder, self.sandbox)
+        self.master, self.master_url, ui_url = start_master(node_folder, self.sandbox)
         set_instance(self.storage, master_instance.id, state="RUNNING", pid=self.master.pid, ready_at=now())
-        set_cluster(self.storage, self.cluster_id, master_url=self.master_url)
+        set_cluster(self.storage, self.cluster_id, master_url=self.master_url, master_ui_url=ui_url)
         if not any(g["InstanceGroupType"] in WORKER_ROLES for g in cluster.instance_groups):
             # a single-node cluster runs its executors on the master node, as EMR does
             resources = worker_resources(master_group["InstanceType"], 1)
@@ -529,6 +531,8 @@ class ClusterSupervisor:
         runner = ClusterRunner(self.storage, cluster_id)
         with self._lock:
             self.runners[cluster_id] = runner
+        # held while it runs here; a request through another node wakes it at once (else within POLL_S)
+        lease_node(self.storage).hold(resource_name(LEASE_KIND, (cluster_id,)), runner.wake.set)
         threading.Thread(target=self._run, args=(runner,), name=f"emr-{cluster_id}", daemon=True).start()
 
     def _run(self, runner: ClusterRunner) -> None:
@@ -537,6 +541,7 @@ class ClusterSupervisor:
         finally:
             with self._lock:
                 self.runners.pop(runner.cluster_id, None)
+            lease_node(self.storage).release(resource_name(LEASE_KIND, (runner.cluster_id,)))
 
     def wake(self, cluster_id: str) -> None:
         with self._lock:
@@ -546,13 +551,16 @@ class ClusterSupervisor:
 
 
 def end_interrupted_clusters(storage: Storage) -> None:
-    """Clusters a previous Nimbus process left active: whatever of them still runs is stopped (only
-    processes whose working folder is the cluster's, in case a PID was reused), and they end."""
+    """Clusters whose node stopped (their lease expired) while they were active: whatever of them
+    still runs here is stopped (only processes whose working folder is the cluster's, in case a PID
+    was reused), and they end."""
     with storage.database.engine.connect() as connection:
-        clusters = list(
-            connection.scalars(select(CLUSTERS.c.id).where(CLUSTERS.c.state.in_(ACTIVE_CLUSTER_STATES)))
-        )
-    for cluster_id in clusters:
+        active = connection.execute(
+            select(CLUSTERS.c.id, CLUSTERS.c.created_at).where(CLUSTERS.c.state.in_(ACTIVE_CLUSTER_STATES))
+        ).all()
+    for (cluster_id,) in lease_node(storage).orphans(
+        LEASE_KIND, [((id_,), created) for id_, created in active]
+    ):
         folder = storage.data_dir / "emr" / cluster_id
         with storage.database.engine.connect() as connection:
             pids = [
@@ -591,6 +599,6 @@ def _works_in(pid: int, folder: Path) -> bool:
 
 
 cluster_supervisor: RunnerPerStorage[ClusterSupervisor] = RunnerPerStorage(
-    ClusterSupervisor, end_interrupted_clusters
+    ClusterSupervisor, end_interrupted_clusters, leased=True
 )
 """This process's ClusterSupervisor for a storage, made on first use after end_interrupted_clusters ran."""

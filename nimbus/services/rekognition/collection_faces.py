@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from PIL import Image
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
@@ -16,6 +18,7 @@ from nimbus.services.registry import RequestContext
 from nimbus.services.rekognition import rekognition
 from nimbus.services.rekognition.collection_records import (
     FACES,
+    collection_arn,
     face_descriptor,
     face_id_token,
     face_shape,
@@ -27,9 +30,12 @@ from nimbus.services.rekognition.face_details import face_detail, requested_attr
 from nimbus.services.rekognition.face_index import face_index
 from nimbus.services.rekognition.face_quality import quality_reasons
 from nimbus.services.rekognition.images import load_image
+from nimbus.storage.face_thumbnails import FaceThumbnails
 
 MAX_INDEXED_FACES = 100  # IndexFaces indexes at most the 100 largest faces, whatever MaxFaces says
 DEFAULT_PAGE_SIZE = 1000
+THUMBNAIL_SIDE = 96
+THUMBNAIL_MARGIN = 0.2  # of the face box's size, on each side: some hair and chin around the face
 
 
 def _choose_faces(
@@ -88,6 +94,10 @@ def index_faces(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
             except IntegrityError:  # the collection was deleted while the image was read
                 raise collection_not_found(request["CollectionId"]) from None
             index.added(collection.id, [row["face_id"] for row in rows], vectors)
+        thumbnails = FaceThumbnails.under(ctx.storage.data_dir)
+        arn = collection_arn(ctx, collection.collection_id)
+        for row, face in zip(rows, indexed, strict=True):
+            thumbnails.put(arn, row["face_id"], _thumbnail(image, face))
     records = [
         {"Face": face_shape(row), "FaceDetail": face_detail(face, wanted)}
         for row, face in zip(rows, indexed, strict=True)
@@ -97,6 +107,22 @@ def index_faces(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
         "FaceModelVersion": collection.face_model_version,
         "UnindexedFaces": unindexed,
     }
+
+
+def _thumbnail(image: DecodedImage, face: Face) -> bytes:
+    """The face and a margin around it, at most THUMBNAIL_SIDE pixels a side, as a JPEG."""
+    box = face.bounding_box
+    left = max(0.0, box.left - box.width * THUMBNAIL_MARGIN) * image.width
+    top = max(0.0, box.top - box.height * THUMBNAIL_MARGIN) * image.height
+    right = min(1.0, box.left + box.width * (1 + THUMBNAIL_MARGIN)) * image.width
+    bottom = min(1.0, box.top + box.height * (1 + THUMBNAIL_MARGIN)) * image.height
+    crop = Image.fromarray(image.pixels).crop(
+        (int(left), int(top), max(int(right), int(left) + 1), max(int(bottom), int(top) + 1))
+    )
+    crop.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+    encoded = io.BytesIO()
+    crop.save(encoded, "JPEG", quality=85)
+    return encoded.getvalue()
 
 
 @rekognition.operation
@@ -139,6 +165,9 @@ def delete_faces(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]
             if deletable:
                 connection.execute(delete(FACES).where(FACES.c.face_id.in_(deletable)))
         index.removed(collection.id, deletable)
+    FaceThumbnails.under(ctx.storage.data_dir).delete(
+        collection_arn(ctx, collection.collection_id), deletable
+    )
     failures = []
     for face_id in face_ids:
         if face_id not in found:

@@ -23,6 +23,7 @@ from nimbus.services.rekognition.collection_records import (
 )
 from nimbus.services.rekognition.errors import collection_exists
 from nimbus.services.rekognition.face_index import face_index
+from nimbus.storage.face_thumbnails import FaceThumbnails
 
 DEFAULT_PAGE_SIZE = 1000
 rekognition.resource_tags(collection_tag_keys)
@@ -96,4 +97,5 @@ def delete_collection(ctx: RequestContext, request: dict[str, Any]) -> dict[str,
             # faces and users go with it (ON DELETE CASCADE)
             connection.execute(delete(COLLECTIONS).where(COLLECTIONS.c.id == collection.id))
         index.dropped(collection.id)
+    FaceThumbnails.under(ctx.storage.data_dir).drop(collection_arn(ctx, collection.collection_id))
     return {"StatusCode": 200}
