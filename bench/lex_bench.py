@@ -164,7 +164,7 @@ def unpack_text(header: str) -> str:
 # ------------------------------------------------------------------------------------------------- bots
 
 
-def create_bot(models: Any, prefix: str, threshold: float) -> str:
+def create_bot(models: Any, prefix: str, threshold: float, locale: str = LOCALE) -> str:
     bot_id = str(
         models.create_bot(
             botName=f"{prefix}-{uuid.uuid4().hex[:8]}",
@@ -174,18 +174,30 @@ def create_bot(models: Any, prefix: str, threshold: float) -> str:
         )["botId"]
     )
     models.create_bot_locale(
-        botId=bot_id, botVersion="DRAFT", localeId=LOCALE, nluIntentConfidenceThreshold=threshold
+        botId=bot_id, botVersion="DRAFT", localeId=locale, nluIntentConfidenceThreshold=threshold
     )
     return bot_id
 
 
-def build_and_wait(models: Any, bot_id: str) -> float:
+def add_intents(models: Any, bot_id: str, utterances: dict[str, list[str]], locale: str = LOCALE) -> None:
+    """One intent per key of ``utterances``, its values as sample utterances."""
+    for intent, samples in sorted(utterances.items()):
+        models.create_intent(
+            botId=bot_id,
+            botVersion="DRAFT",
+            localeId=locale,
+            intentName=intent,
+            sampleUtterances=[{"utterance": u} for u in samples],
+        )
+
+
+def build_and_wait(models: Any, bot_id: str, locale_id: str = LOCALE) -> float:
     """Seconds from the BuildBotLocale call until the locale is Built; raises if it fails or stalls."""
     started = time.perf_counter()
-    models.build_bot_locale(botId=bot_id, botVersion="DRAFT", localeId=LOCALE)
+    models.build_bot_locale(botId=bot_id, botVersion="DRAFT", localeId=locale_id)
     deadline = time.monotonic() + BUILD_TIMEOUT_S
     while time.monotonic() < deadline:
-        locale = models.describe_bot_locale(botId=bot_id, botVersion="DRAFT", localeId=LOCALE)
+        locale = models.describe_bot_locale(botId=bot_id, botVersion="DRAFT", localeId=locale_id)
         status = locale["botLocaleStatus"]
         if status == "Built":
             return time.perf_counter() - started
@@ -195,9 +207,9 @@ def build_and_wait(models: Any, bot_id: str) -> float:
     raise RuntimeError(f"build of {bot_id} did not end in {BUILD_TIMEOUT_S:.0f} s")
 
 
-def recognize_text(runtime: Any, bot_id: str, text: str, session: str) -> str:
+def recognize_text(runtime: Any, bot_id: str, text: str, session: str, locale: str = LOCALE) -> str:
     reply = runtime.recognize_text(
-        botId=bot_id, botAliasId="TSTALIASID", localeId=LOCALE, sessionId=session, text=text
+        botId=bot_id, botAliasId="TSTALIASID", localeId=locale, sessionId=session, text=text
     )
     return str(reply["sessionState"]["intent"]["name"])
 
@@ -282,14 +294,7 @@ def run_corpus(server: Server, name: str, path: Path, max_tests: int, threshold:
     models = lex_client(server, "lexv2-models")
     runtime = lex_client(server, "lexv2-runtime")
     bot_id = create_bot(models, "Braun" + lex_intent_name(name), threshold)
-    for intent, utterances in sorted(plan.utterances.items()):
-        models.create_intent(
-            botId=bot_id,
-            botVersion="DRAFT",
-            localeId=LOCALE,
-            intentName=intent,
-            sampleUtterances=[{"utterance": u} for u in utterances],
-        )
+    add_intents(models, bot_id, plan.utterances)
     build_s = build_and_wait(models, bot_id)
     result = CorpusResult(
         name, bot_id, len(plan.utterances), sum(map(len, plan.utterances.values())), 0, 0, build_s, plan, []

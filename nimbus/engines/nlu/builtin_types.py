@@ -95,7 +95,7 @@ def words_to_number(text: str) -> float | None:
         return None
 
 
-def _format_number(number: float) -> str:
+def format_number(number: float) -> str:
     return str(int(number)) if float(number).is_integer() else str(number)
 
 
@@ -103,7 +103,7 @@ def resolve_number(text: str) -> SlotValue | None:
     number = words_to_number(text)
     if number is None:
         return None
-    return _value(text, _format_number(number))
+    return _value(text, format_number(number))
 
 
 def find_numbers(text: str) -> list[Span]:
@@ -378,9 +378,9 @@ def resolve_duration(text: str) -> SlotValue | None:
         if letter == "H" and not float(amount).is_integer():
             amount, letter = amount * 60, "M"
         if is_time:
-            time_part += f"{_format_number(amount)}{letter}"
+            time_part += f"{format_number(amount)}{letter}"
         else:
-            date_part += f"{_format_number(amount)}{letter}"
+            date_part += f"{format_number(amount)}{letter}"
     return _value(text, "P" + date_part + (f"T{time_part}" if time_part else ""))
 
 
@@ -669,15 +669,15 @@ def is_builtin(slot_type: str) -> bool:
 
 def resolve_builtin(slot_type: str, text: str, *, now: datetime, locale: str = "en_US") -> SlotValue | None:
     """Reads ``text`` (the whole value) as ``slot_type``; None when it is not one."""
-    return _table(now, locale)[_canonical(slot_type)][0](text)
+    return _table(now, locale)[canonical_type(slot_type)][0](text)
 
 
 def find_builtin(slot_type: str, text: str, *, now: datetime, locale: str = "en_US") -> list[Span]:
     """Values of ``slot_type`` that occur inside ``text``, in order."""
-    return _table(now, locale)[_canonical(slot_type)][1](text)
+    return _table(now, locale)[canonical_type(slot_type)][1](text)
 
 
-def _canonical(slot_type: str) -> str:
+def canonical_type(slot_type: str) -> str:
     """Lex accepts AMAZON.DATE and AMAZON.Date alike."""
     by_lower = {t.lower(): t for t in BUILTIN_TYPES}
     try:

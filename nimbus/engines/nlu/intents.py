@@ -16,6 +16,13 @@ Confidence = the classifier's sharpened probability for the intent times a domai
   Nonsense and out-of-domain questions are far from every sample utterance, so every intent's
   confidence stays low and the threshold sends them to the fallback intent.
 
+Sentences are embedded by the locale's encoder (``embeddings.encoder_for``). The multilingual
+encoder's cosines crowd near 1 (unrelated sentences ~0.80, where English's encoder gives ~0.13), so
+its cosines are rescaled as ``(cosine - floor) / (1 - floor)`` and its vectors stretched by
+``1 / sqrt(1 - floor)`` before they meet the constants below; ``floor`` = 0.77 puts both encoders'
+unrelated and same-intent similarities on one scale (measured on the English validation split of
+xSID, whose sentences both encoders read).
+
 The constants were tuned by leave-one-out cross-validation on the training split of the Braun et al.
 2017 corpora (Lex protocol: micro-F1 at threshold 0.4, the corpus "None" sentences as out-of-domain
 probes that no intent is trained on), checking that other corpora's sentences stay below the threshold.
@@ -35,7 +42,7 @@ from scipy.sparse import csr_matrix, hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from nimbus.engines.nlu.embeddings import get_embedder
+from nimbus.engines.nlu.embeddings import ENGLISH, MULTILINGUAL, get_embedder
 
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 FILLS_PER_TEMPLATE = 3
@@ -48,6 +55,7 @@ GATE_RELATIVE = 0.5
 GATE_FLOOR = 0.25
 GATE_WIDTH = 0.04
 FORMAT_VERSION = 2
+SIMILARITY_FLOOR = {ENGLISH: 0.0, MULTILINGUAL: 0.77}
 
 
 @dataclass(frozen=True)
@@ -101,8 +109,10 @@ class IntentClassifier:
         sample_embeddings: np.ndarray,
         sample_intents: np.ndarray,
         gate_centers: np.ndarray,
+        encoder: str = ENGLISH,
     ) -> None:
         self.intents = intents
+        self.encoder = encoder
         self._vectorizer = vectorizer
         self._model = model
         self._sample_embeddings = sample_embeddings
@@ -116,24 +126,28 @@ class IntentClassifier:
         *,
         slot_values: Mapping[str, Sequence[str]] | None = None,
         seed: int = 0,
+        encoder: str = ENGLISH,
     ) -> IntentClassifier:
-        """Trains on sample utterances; ``slot_values`` maps slot names to values for placeholders."""
+        """Trains on sample utterances; ``slot_values`` maps slot names to values for placeholders;
+        ``encoder`` names the sentence encoder (``embeddings.encoder_for(locale)``)."""
         expanded, origins = expand_examples(examples, slot_values or {}, seed)
         intents = sorted({e.intent for e in expanded})
         if not intents:
             raise ValueError("no training examples")
         texts = [e.text for e in expanded]
         labels = np.array([intents.index(e.intent) for e in expanded])
-        embeddings = get_embedder().encode(texts)
+        embeddings = get_embedder(encoder).encode(texts)
+        floor = SIMILARITY_FLOOR[encoder]
         vectorizer = _char_vectorizer().fit(texts)
-        model = _fit_model(_features(embeddings, vectorizer.transform(texts)), labels, len(intents), seed)
-        typical = _typical_similarities(embeddings, labels, np.array(origins), len(intents))
+        features = _features(embeddings, vectorizer.transform(texts), floor)
+        model = _fit_model(features, labels, len(intents), seed)
+        typical = _typical_similarities(embeddings, labels, np.array(origins), len(intents), floor)
         gate_centers = np.maximum(GATE_FLOOR, GATE_RELATIVE * typical)
-        return cls(intents, vectorizer, model, embeddings, labels, gate_centers)
+        return cls(intents, vectorizer, model, embeddings, labels, gate_centers, encoder)
 
     def predict(self, text: str) -> list[tuple[str, float]]:
         """Every trained intent with its confidence, best first."""
-        embedding = get_embedder().encode([text])
+        embedding = get_embedder(self.encoder).encode([text])
         probabilities = self._probabilities(embedding, text)
         gates = self._gates(embedding[0])
         confidences = probabilities * gates
@@ -143,12 +157,12 @@ class IntentClassifier:
     def _probabilities(self, embedding: np.ndarray, text: str) -> np.ndarray:
         if self._model is None:
             return np.ones(1)
-        features = _features(embedding, self._vectorizer.transform([text]))
+        features = _features(embedding, self._vectorizer.transform([text]), SIMILARITY_FLOOR[self.encoder])
         sharpened = self._model.predict_proba(features)[0] ** SHARPEN_POWER
         return sharpened / sharpened.sum()
 
     def _gates(self, embedding: np.ndarray) -> np.ndarray:
-        similarities = self._sample_embeddings @ embedding
+        similarities = _rescaled(self._sample_embeddings @ embedding, SIMILARITY_FLOOR[self.encoder])
         best = np.array([similarities[self._sample_intents == i].max() for i in range(len(self.intents))])
         return 1.0 / (1.0 + np.exp(-(best - self._gate_centers) / GATE_WIDTH))
 
@@ -162,6 +176,7 @@ class IntentClassifier:
             "sample_embeddings": self._sample_embeddings,
             "sample_intents": self._sample_intents,
             "gate_centers": self._gate_centers,
+            "encoder": self.encoder,
         }
         Path(path).write_bytes(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
 
@@ -178,15 +193,21 @@ class IntentClassifier:
             state["sample_embeddings"],
             state["sample_intents"],
             state["gate_centers"],
+            state.get("encoder", ENGLISH),  # models built before other languages were English
         )
 
 
-def _features(embeddings: np.ndarray, char_ngrams: csr_matrix) -> csr_matrix:
-    return hstack([csr_matrix(embeddings * EMBEDDING_WEIGHT), char_ngrams]).tocsr()
+def _rescaled(cosines: np.ndarray, floor: float) -> np.ndarray:
+    return (cosines - floor) / (1.0 - floor)
+
+
+def _features(embeddings: np.ndarray, char_ngrams: csr_matrix, floor: float) -> csr_matrix:
+    stretch = EMBEDDING_WEIGHT / np.sqrt(1.0 - floor)
+    return hstack([csr_matrix(embeddings * stretch), char_ngrams]).tocsr()
 
 
 def _typical_similarities(
-    embeddings: np.ndarray, labels: np.ndarray, origins: np.ndarray, n_intents: int
+    embeddings: np.ndarray, labels: np.ndarray, origins: np.ndarray, n_intents: int, floor: float
 ) -> np.ndarray:
     """Per intent, the mean over its samples of the best cosine to its samples from other templates.
 
@@ -196,7 +217,7 @@ def _typical_similarities(
     typical = np.full(n_intents, np.nan)
     for intent in range(n_intents):
         mine = labels == intent
-        similarities = embeddings[mine] @ embeddings[mine].T
+        similarities = _rescaled(embeddings[mine] @ embeddings[mine].T, floor)
         similarities[origins[mine][:, None] == origins[mine][None, :]] = -np.inf
         best = similarities.max(axis=1)
         best = best[np.isfinite(best)]

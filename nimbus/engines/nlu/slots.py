@@ -18,7 +18,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from nimbus.engines.nlu.builtin_types import EXAMPLES, find_builtin, is_builtin, resolve_builtin
+from nimbus.engines.nlu.builtin_locales import find_builtin, resolve_builtin
+from nimbus.engines.nlu.builtin_types import EXAMPLES, is_builtin
 from nimbus.engines.nlu.custom_types import SlotTypeSpec, find_custom, match_custom
 from nimbus.engines.nlu.values import SlotValue, Span
 

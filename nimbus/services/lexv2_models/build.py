@@ -1,8 +1,9 @@
 """BuildBotLocale: validate the DRAFT locale's definitions, then train its intent classifier.
 
-The build runs in a thread of this process; its status lives in the database (NotBuilt, Building,
-then Built or Failed with failureReasons). A Building row whose process has gone (Nimbus was stopped
-mid-build) reads as Failed, so no build is left Building forever."""
+The build runs in a thread of the node that took the request, which holds the build's lease (see
+nimbus/services/leases.py) until it ends; its status lives in the database (NotBuilt, Building, then
+Built or Failed with failureReasons), so every node reads it. A Building locale whose node died (its
+lease expired) reads as Failed, so no build is left Building forever."""
 
 from __future__ import annotations
 
@@ -10,16 +11,18 @@ import logging
 import os
 import re
 import threading
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from nimbus.engines.nlu import IntentClassifier, IntentExample
+from nimbus.engines.nlu import IntentClassifier, IntentExample, encoder_for
+from nimbus.services.leases import lease_node
 from nimbus.services.lexv2_models import lexv2_models
 from nimbus.services.lexv2_models.builtins import BUILT_IN_INTENTS, BUILT_IN_SLOT_TYPES
 from nimbus.services.lexv2_models.errors import conflict
 from nimbus.services.lexv2_models.records import (
-    THIS_PROCESS,
     add_locale_event,
+    build_lease,
     find_locale,
     intent_rows,
     models_dir,
@@ -42,6 +45,7 @@ class BuildPlan:
 
     bot_id: str
     locale_id: str
+    build_id: str = field(default_factory=lambda: str(uuid.uuid4()))  # the locale's ``builder``
     examples: list[IntentExample] = field(default_factory=list)
     slot_values: dict[str, list[str]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
@@ -56,10 +60,12 @@ def build_bot_locale(ctx: RequestContext, request: dict[str, Any]) -> dict[str, 
         plan = _plan(session, locale)
         locale.locale_status = "Building"
         locale.failure_reasons = []
-        locale.builder = THIS_PROCESS
+        locale.builder = plan.build_id
         locale.build_submitted_at = now()
         add_locale_event(locale, "Building")
         submitted = locale.build_submitted_at
+    # until the lease exists, other nodes count the build live for a lease from its submission
+    lease_node(ctx.storage).take(build_lease(plan.bot_id, plan.locale_id))
     threading.Thread(
         target=_run_build, args=(ctx, plan), name=f"lex-build-{plan.bot_id}", daemon=True
     ).start()
@@ -170,11 +176,20 @@ def _type_values(definition: dict[str, Any]) -> list[str]:
 
 
 def _run_build(ctx: RequestContext, plan: BuildPlan) -> None:
+    try:
+        _build(ctx, plan)
+    finally:
+        lease_node(ctx.storage).release(build_lease(plan.bot_id, plan.locale_id))
+
+
+def _build(ctx: RequestContext, plan: BuildPlan) -> None:
     if plan.problems:
         _finish(ctx, plan, "Failed", plan.problems, None)
         return
     try:
-        classifier = IntentClassifier.train(plan.examples, slot_values=plan.slot_values)
+        classifier = IntentClassifier.train(
+            plan.examples, slot_values=plan.slot_values, encoder=encoder_for(plan.locale_id)
+        )
         folder = models_dir(ctx, plan.bot_id) / "DRAFT" / plan.locale_id
         folder.mkdir(parents=True, exist_ok=True)
         staged = folder / f".{MODEL_FILE}.{threading.get_ident()}"
@@ -192,7 +207,7 @@ def _finish(
 ) -> None:
     with transaction(ctx) as session:
         locale = session.get(LexLocaleRecord, (plan.bot_id, "DRAFT", plan.locale_id))
-        if locale is None or locale.builder != THIS_PROCESS:  # deleted meanwhile
+        if locale is None or locale.builder != plan.build_id:  # deleted, or settled as its lease expired
             return
         locale.locale_status = status
         locale.failure_reasons = reasons

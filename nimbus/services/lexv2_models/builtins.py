@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nimbus.engines.nlu import builtin_types_for
 from nimbus.services.lexv2_models import lexv2_models
 from nimbus.services.lexv2_models.errors import invalid
 from nimbus.services.lexv2_models.locale_names import LOCALE_NAMES
@@ -55,9 +56,13 @@ def list_built_in_intents(ctx: RequestContext, request: dict[str, Any]) -> dict[
 
 @lexv2_models.operation
 def list_built_in_slot_types(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """Lists the built-in slot types Nimbus reads in the locale's language: fewer outside English."""
     _require_locale(request["localeId"])
+    available = builtin_types_for(request["localeId"])
     summaries = [
-        {"slotTypeSignature": name, "description": text} for name, text in BUILT_IN_SLOT_TYPES.items()
+        {"slotTypeSignature": name, "description": text}
+        for name, text in BUILT_IN_SLOT_TYPES.items()
+        if name in available
     ]
     members = {"SlotTypeSignature": "slotTypeSignature"}
     summaries = sorted_by(summaries, request.get("sortBy"), members, "slotTypeSignature")

@@ -7,8 +7,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from nimbus.engines.nlu import builtin_types_for
 from nimbus.services.lexv2_models import lexv2_models
-from nimbus.services.lexv2_models.errors import conflict
+from nimbus.services.lexv2_models.errors import conflict, invalid
 from nimbus.services.lexv2_models.paging import filtered, page, sorted_by
 from nimbus.services.lexv2_models.records import (
     definition_changed,
@@ -32,6 +33,17 @@ def slot_definition(request: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in request.items() if name not in _KEYS}
 
 
+def _require_locale_type(request: dict[str, Any]) -> None:
+    """A built-in slot type the locale's language does not have is refused (ValidationException)."""
+    slot_type = str(request.get("slotTypeId") or "")
+    available = builtin_types_for(request["localeId"])
+    if slot_type.upper().startswith("AMAZON.") and slot_type.lower() not in {t.lower() for t in available}:
+        raise invalid(
+            f"The built-in slot type {slot_type} is not supported in the locale {request['localeId']}. "
+            f"Built-in slot types supported there: {', '.join(sorted(available))}."
+        )
+
+
 def _require_free_name(session: Session, request: dict[str, Any], slot_id: str | None = None) -> None:
     query = select(func.count()).where(
         LexSlotRecord.bot_id == request["botId"],
@@ -47,8 +59,12 @@ def _require_free_name(session: Session, request: dict[str, Any], slot_id: str |
 
 @lexv2_models.operation
 def create_slot(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """Outside English a locale has fewer built-in slot types (no AMAZON.Duration, FirstName or places;
+    Time only in es, fr, de, it, pt, ja): a slot of another one is refused with ValidationException
+    (UpdateSlot too)."""
     with transaction(ctx) as session:
         intent = find_intent(session, ctx, request)
+        _require_locale_type(request)
         _require_free_name(session, request)
         definition_changed(session, ctx, request["botId"], request["localeId"])
         when = now()
@@ -80,8 +96,10 @@ def describe_slot(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any
 
 @lexv2_models.operation
 def update_slot(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """A built-in slot type the locale's language lacks is refused, as in CreateSlot."""
     with transaction(ctx) as session:
         slot = find_slot(session, ctx, request)
+        _require_locale_type(request)
         _require_free_name(session, request, slot.slot_id)
         definition_changed(session, ctx, request["botId"], request["localeId"])
         slot.slot_name = request["slotName"]

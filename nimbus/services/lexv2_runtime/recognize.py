@@ -40,7 +40,8 @@ def recognize_text(ctx: RequestContext, request: dict[str, Any]) -> dict[str, An
 @lexv2_runtime.operation
 def recognize_utterance(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     """Audio input is read as 16-bit PCM (``audio/l16``, ``audio/x-l16``, ``audio/lpcm``) or WAV and
-    transcribed by Nimbus's speech engine; Opus input is refused with ValidationException. Responses
+    transcribed by Nimbus's speech engine; Opus input is refused with ValidationException. Speech is
+    English only: audio for another locale is refused with ValidationException (text works). Responses
     are text only: ``audioStream`` is empty whatever ``responseContentType`` asks for."""
     model = lexv2_runtime.model
     session_state = None

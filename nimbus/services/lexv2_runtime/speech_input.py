@@ -1,5 +1,9 @@
 """RecognizeUtterance's input stream as text: typed text as sent, speech transcribed by the speech
-engine with its vocabulary biased to the bot's own utterances and slot values."""
+engine with its vocabulary biased to the bot's own utterances and slot values.
+
+Speech is English only: the speech engine's PocketSphinx model is US English, and no offline
+recognizer for other languages ships its weights inside a package (Vosk's models are downloaded at
+run time). Audio for another locale is refused with a ValidationException that says so."""
 
 from __future__ import annotations
 
@@ -32,6 +36,11 @@ def transcript_of(bot: BotLocale, content_type: str, body: bytes, hinted: list[s
             raise validation("The text input stream is not valid UTF-8.") from None
     if not media_type.startswith("audio/"):
         raise validation(f"Content type {content_type or '(none)'} is not supported for the input stream.")
+    if not bot.locale_id.startswith("en_"):
+        raise validation(
+            f"Speech input is not supported for the locale {bot.locale_id} in Nimbus: it has no offline "
+            "speech recognizer for this language. Send the utterance as text/plain."
+        )
     try:
         pcm = decode_audio(body, content_type)
     except AudioFormatError as error:
