@@ -2,7 +2,7 @@
 # One command for the benchmarks: `bench/run.sh` runs them all; `bench/run.sh s3 [args]` runs one.
 # Each prints Markdown; record results with the date and machine in bench/RESULTS.md.
 #   s3              Nimbus vs moto_server: 4 KiB and 256 MiB objects, and the raw disk (s3_bench.py)
-#   s3-conformance  Ceph's s3-tests (core selection) against Nimbus and moto: --suite <checkout>
+#   s3-conformance  Ceph's s3-tests (core selection, or --part policies) against Nimbus and moto: --suite <checkout>
 #   s3-fuzz         the S3 request-path fuzzing with a full budget (--examples N)
 #   vision          Rekognition through the API vs the engines in-process, and 100,000-face search
 #   vision-quality  face verification, label top-5 and OCR accuracy on data nobody here labelled
@@ -11,6 +11,8 @@
 #   faces           face recall by size and pose, Confidence calibration: COCO val2017 folders as arguments
 #   nlu             intent F1 of the NLU engine on the Braun et al. 2017 corpora beside published systems
 #   lex             Lex V2 through the API: intent F1, RecognizeText latency, build time, speech WER
+#   nlu-languages   Lex V2 intent accuracy per language (en, de, it, ja) on xSID through the API: --data <xSID-0.7 dir>
+#   nlu-fewshot     Lex V2 intent accuracy with 10 and 30 sample utterances per intent on BANKING77: --data <dir>
 #   speech          word error rate and real-time factor of the speech recognizer
 #   sagemaker       InvokeEndpoint (XGBoost, scikit-learn script mode) vs in-process predict and
 #                   `mlflow models serve`; a built-in XGBoost training job vs xgboost.train
@@ -26,6 +28,10 @@
 #   crossover       matrix multiply and an MLP training step, CPU 1..N threads vs GPU: exponents, crossover, PNG
 #   registry        container registry push/pull MB/s (skopeo) vs the raw disk; container endpoint latency vs
 #                   the built-in runtime (registry_bench.py)
+#   faults          crash safety: SIGKILL at random points of a mixed workload, restart, check every
+#                   acknowledged operation (--kills 1000, --minutes M to bound it)
+#   soak            sustained load on S3, Rekognition, Lex, InvokeEndpoint: errors, RSS, p50/p99 per minute (--minutes 10)
+#   listing         ListObjectsV2 paging through 100,000- and 1,000,000-object buckets
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-.venv/bin/python}"
@@ -41,6 +47,8 @@ declare -A SCRIPTS=(
   [faces]=bench/face_quality.py
   [nlu]=bench/nlu_bench.py
   [lex]=bench/lex_bench.py
+  [nlu-languages]=bench/nlu_languages_bench.py
+  [nlu-fewshot]=bench/nlu_fewshot_bench.py
   [speech]=bench/speech_bench.py
   [sagemaker]=bench/sagemaker_bench.py
   [transform]=bench/transform_bench.py
@@ -54,6 +62,9 @@ declare -A SCRIPTS=(
   [recommender]=bench/recommender_bench.py
   [crossover]=bench/crossover_bench.py
   [registry]=bench/registry_bench.py
+  [faults]=bench/fault_injection.py
+  [soak]=bench/soak.py
+  [listing]=bench/listing_bench.py
 )
 # MLflow, the sagemaker bench's peer, lives in its own venv: its pins may conflict with the project's.
 # Created from pinned requirements when missing; the lock keeps concurrent pip installs apart.

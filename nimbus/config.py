@@ -30,6 +30,13 @@ class Settings(BaseSettings):
     stream_sample_fps: float = Field(default=2.0, gt=0, le=30)
     # S3 lifecycle rules are applied by a sweep this often (and at once by POST /_nimbus/s3/lifecycle-sweep)
     s3_lifecycle_interval: float = Field(default=3600.0, gt=0)
+    # with several nodes on one database, a node that dies gives up its background work (jobs, sweeps)
+    # this long after its last heartbeat (docs/deployment.md); heartbeats come every third of it
+    lease_seconds: float = Field(default=30.0, gt=0)
+
+    # CloudWatch alarm periods, their evaluation and Application Auto Scaling cooldowns run this many
+    # times faster than on AWS (60: an alarm's 60-second period lasts one second), for tests and demos
+    alarm_time_scale: float = Field(default=1.0, ge=1.0, le=3600.0)
 
     # "enforce": IAM policies decide every request; "log-only": denials are logged, not enforced
     # (for moving an existing Nimbus to IAM: run a while, read the log, write the policies)

@@ -26,9 +26,11 @@ from nimbus.gateway.cors import add_cors_headers, preflight
 from nimbus.gateway.dispatch import Target, dispatch
 from nimbus.gateway.internal import LIFECYCLE_SWEEP, lifecycle_sweep
 from nimbus.gateway.labeling_portal import is_labeling_portal, labeling_portal
+from nimbus.gateway.lex_channel_admin import is_lex_channel_admin, lex_channel_admin
 from nimbus.gateway.lex_channels import channel_webhook, is_channel_webhook
 from nimbus.gateway.notebook_proxy import is_notebook_path, proxy_http, proxy_websocket
 from nimbus.gateway.post_upload import handle_post_upload, is_post_upload
+from nimbus.gateway.prometheus import METRICS_PATH, OperatorMetrics
 from nimbus.gateway.put_media import is_put_media, put_media
 from nimbus.gateway.recent_calls import RECENT_CALLS, Call, RecentCalls, now_text, recent_calls
 from nimbus.gateway.registry.api import registry_request
@@ -59,6 +61,7 @@ class Gateway:
         self.storage: Storage | None = None
         self.authorizer: Authorizer | None = None
         self.recent_calls = RecentCalls()
+        self.operator_metrics = OperatorMetrics()
         self.console: Console | None = None
         self.registry_port = settings.resolved_registry_port
 
@@ -85,6 +88,7 @@ class Gateway:
             if message["type"] == "lifespan.startup":
                 try:
                     self.storage = Storage.open(self.settings.data_dir, self.settings.resolved_database_url)
+                    self.operator_metrics.storage = self.storage
                     self.authorizer = Authorizer(
                         self.storage, self.catalog.services, self.settings.authorization
                     )
@@ -112,6 +116,9 @@ class Gateway:
         if request.path == "/_nimbus/health":
             health = await anyio.to_thread.run_sync(self._health)
             await _send(send, HttpResponse(200, {"Content-Type": "application/json"}, health))
+            return
+        if request.path == METRICS_PATH and request.method == "GET":
+            await _send(send, await anyio.to_thread.run_sync(self.operator_metrics.answer))
             return
         if request.path == CREDENTIALS_PATH and self.storage is not None:  # jobs' role credentials
             token = request.headers.get("authorization", "")
@@ -147,6 +154,11 @@ class Gateway:
             elif is_labeling_portal(request):
                 target.service = self.catalog.services["sagemaker"]
                 response = await labeling_portal(request, receive, self.storage)
+            elif is_lex_channel_admin(request):
+                target.service = self.catalog.services["lexv2-models"]
+                response = await lex_channel_admin(
+                    request, receive, self.storage, target.service, self.authorizer
+                )
             elif is_sagemaker_extension(request):
                 target.service = self.catalog.services["sagemaker"]
                 response = await sagemaker_extension(
@@ -199,6 +211,7 @@ class Gateway:
             )
             if call.operation is not None:
                 self.recent_calls.add(call)
+                self.operator_metrics.observe(call.service or "", call.operation, call.status, call.ms / 1000)
             log.info(json.dumps({name: getattr(call, name) for name in LOGGED}))
 
     async def _registry(self, scope: Scope, receive: Receive, send: Send) -> None:

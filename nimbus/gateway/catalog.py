@@ -7,6 +7,7 @@ from functools import cached_property
 from nimbus.errors import AwsError
 from nimbus.protocol.http import HttpRequest
 from nimbus.protocol.router import match_operation
+from nimbus.services.application_autoscaling import application_autoscaling
 from nimbus.services.ecr import ecr
 from nimbus.services.emr import emr
 from nimbus.services.iam import iam
@@ -17,6 +18,7 @@ from nimbus.services.kinesisvideo_media import kinesis_video_media
 from nimbus.services.lexv2_models import lexv2_models
 from nimbus.services.lexv2_runtime import lexv2_runtime
 from nimbus.services.logs import logs
+from nimbus.services.monitoring import cloudwatch, cloudwatch_query
 from nimbus.services.registry import Service
 from nimbus.services.rekognition import rekognition
 from nimbus.services.s3 import s3
@@ -96,6 +98,7 @@ def _unsigned_service(request: HttpRequest) -> str:
 def default_catalog() -> Catalog:
     return Catalog(
         [
+            application_autoscaling,
             ecr,
             emr,
             iam,
@@ -106,6 +109,8 @@ def default_catalog() -> Catalog:
             lexv2_models,
             lexv2_runtime,
             logs,
+            cloudwatch,
+            cloudwatch_query,
             rekognition,
             s3,
             sagemaker,

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from nimbus.storage import Storage
 
 Operation = Callable[["RequestContext", dict[str, Any]], Any]
+# (storage, account, region, input) -> the input, with the named resource's ARN member added
+NamedResource = Callable[["Storage", str, str, Mapping[str, Any]], Mapping[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,9 @@ class Service:
         self.resource_policies_changed: Callable[[], None] = lambda: None
         # the condition keys a resource brings by ARN (aws:ResourceTag/*, s3:ExistingObjectTag/*)
         self.resource_condition_keys: Callable[[Storage, str], Mapping[str, str]] | None = None
+        # the input with the ARN of the resource it names by name added, where the reference's ARN
+        # needs more than the input holds (a video stream's ARN ends with its creation time)
+        self.named_resource: NamedResource | None = None
 
     @cached_property
     def model(self) -> ServiceModel:
@@ -122,6 +127,11 @@ class Service:
         """Registers where the authorization step finds the condition keys of this service's tagged
         resources (resource ARN -> ``{"aws:resourcetag/team": "red"}``), read only when a policy asks."""
         self.resource_condition_keys = provider
+
+    def resource_arns_by_name(self, provider: NamedResource) -> None:
+        """Registers how the authorization step learns the ARN of a resource the input names only by
+        name, where that ARN holds more than the name (called for every request of the service)."""
+        self.named_resource = provider
 
     def operation_model(self, name: str) -> OperationModel:
         return self.model.operation_model(name)

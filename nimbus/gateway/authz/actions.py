@@ -13,7 +13,8 @@ typed by hand. An operation's action is, in this order:
    needs: "your IAM role must have permissions to perform the ListAggregatedUtterances operation"
    (Lex's ListUtteranceAnalyticsData, which the reference does not list).
 
-The service's IAM prefix is its SigV4 signing name (``elasticmapreduce``, ``lex``, ``s3``...).
+The service's IAM prefix is its SigV4 signing name (``elasticmapreduce``, ``lex``, ``s3``...), but for
+the few in ``IAM_PREFIXES``.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ S3_OPERATIONS = {
 DOCUMENTED_PERMISSION = re.compile(
     r"must have permissions to perform the (?:<a [^>]*>)?(\w+)(?:</a>)? operation"
 )
+# the IAM prefix of a service whose SigV4 signing name differs (CloudWatch signs as "monitoring")
+IAM_PREFIXES = {"monitoring": "cloudwatch"}
 # operations AWS answers for any signed caller, needing no permission ("No permissions are required
 # to perform this operation", and for GetSessionToken "no permissions are required for a user")
 UNAUTHORIZED_OPERATIONS = frozenset({("sts", "GetCallerIdentity"), ("sts", "GetSessionToken")})
@@ -110,8 +113,10 @@ class ActionTable:
             for operation in model.operation_names
             if (found := DOCUMENTED_PERMISSION.search(model.operation_model(operation).documentation or ""))
         }
-        prefixes = {model.signing_name for model in models}
-        return cls({prefix: data[prefix] for prefix in prefixes if prefix in data}, documented)
+        prefixes = {
+            model.signing_name: IAM_PREFIXES.get(model.signing_name, model.signing_name) for model in models
+        }
+        return cls({prefix: data[iam] for prefix, iam in prefixes.items() if iam in data}, documented)
 
     def action(self, prefix: str, name: str) -> IamAction | None:
         key = (prefix, name)
@@ -135,7 +140,7 @@ class ActionTable:
                 types.append(ResourceType(type_name, resources[type_name]["arn"], bool(entry["required"])))
                 keys += resources[type_name]["condition_keys"]
         return IamAction(
-            prefix,
+            IAM_PREFIXES.get(prefix, prefix),
             exact,
             privilege["access_level"],
             tuple(types),

@@ -9,8 +9,10 @@ emr = Service("emr")
 
 # the operation modules register themselves on import
 from nimbus.services.emr import (  # noqa: E402, F401
+    app_ui,
     auto_termination,
     bootstrap_actions,
+    cluster_metrics,
     clusters,
     instance_fleets,
     instance_groups,

@@ -22,6 +22,7 @@ from nimbus.services.lexv2_models import (  # noqa: E402, F401
     locales,
     slot_types,
     slots,
+    tag_keys,
     test_sets,
     versions,
 )

@@ -9,6 +9,7 @@ sagemaker = Service("sagemaker")
 # the operation modules register themselves on import
 from nimbus.services.sagemaker import (  # noqa: E402, F401
     endpoint_configs,
+    endpoint_utilization,
     endpoints,
     inference_recommendations_jobs,
     labeling_jobs,

@@ -3,7 +3,7 @@ each job as its own sandboxed process, streams its output into CloudWatch Logs a
 along Starting -> Downloading -> Training -> Uploading -> Completed (or Failed / Stopped).
 
 The runner starts with the first SageMaker request a Nimbus process serves, and first fails the jobs
-an earlier process left running ("Nimbus restarted while the job was running").
+a stopped node left running; each job is held by a lease while it runs here (services/leases.py).
 """
 
 from __future__ import annotations
@@ -14,23 +14,27 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from nimbus.config import Settings
 from nimbus.engines.containers.run import ContainerImage
+from nimbus.engines.learn.cluster import RENDEZVOUS_PORT_VARIABLE, Cluster, host_names, reserved_cluster
 from nimbus.engines.learn.requirements import RequirementsFailed, environment_python
 from nimbus.engines.learn.sandbox import Bind, JobFolder, prepare_job_folder
 from nimbus.services.iam.role_access import RoleAccess
 from nimbus.services.job_runners import RunnerPerStorage
+from nimbus.services.leases import LeasedStops
 from nimbus.services.registry import Caller
 from nimbus.services.sagemaker.augmented_manifests import is_augmented, write_pipe_stream
 from nimbus.services.sagemaker.containers import is_container_image, pullable_image
 from nimbus.services.sagemaker.images import SCRIPT_COMMAND, Runtime, image_runtime, training_runtime
 from nimbus.services.sagemaker.instances import instance_limits
 from nimbus.services.sagemaker.job_records import (
+    LEASE_KIND,
     LOG_GROUP,
     JobKey,
     advance,
@@ -48,7 +52,8 @@ from nimbus.services.sagemaker.s3_locations import (
     split_s3_uri,
     upload_model,
 )
-from nimbus.services.sagemaker.sandbox_runs import LogStream, Program, run_logged
+from nimbus.services.sagemaker.sandbox_runs import POLL_S, LogStream, Outcome, Program, run_logged
+from nimbus.services.sagemaker.training_metrics import publish_training_metrics
 from nimbus.services.sts.role_credentials import SAGEMAKER, role_environment
 from nimbus.storage import Storage
 
@@ -62,10 +67,10 @@ class TrainingRunner:
         self.storage = storage
         self.cpus = max(1, len(os.sched_getaffinity(0)))
         self._slots = threading.Semaphore(self.cpus)  # jobs training at once; the rest wait "Starting"
-        self._stops: dict[JobKey, threading.Event] = {}
+        self._stops = LeasedStops(storage, LEASE_KIND)  # a stop asked through any node reaches the job here
 
     def submit(self, key: JobKey, on_metrics: MetricsObserver | None = None) -> None:
-        self._stops[key] = threading.Event()
+        self._stops.start(key)
         threading.Thread(
             target=self._run, args=(key, on_metrics), name=f"training-{key[2]}", daemon=True
         ).start()
@@ -74,9 +79,7 @@ class TrainingRunner:
         """Moves an InProgress job to Stopping and kills its process; False for a job in another status."""
         if not advance(self.storage, key, "Stopping", "Stopping"):
             return False
-        event = self._stops.get(key)
-        if event is not None:
-            event.set()
+        self._stops.stop(key)
         return True
 
     def _run(self, key: JobKey, on_metrics: MetricsObserver | None) -> None:
@@ -103,7 +106,7 @@ class TrainingRunner:
                 training_end=datetime.now(UTC),
             )
         finally:
-            self._stops.pop(key, None)
+            self._stops.finish(key)
             shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -115,32 +118,40 @@ def run_job(
     request: dict[str, Any] = job.request
     hyperparameters = request.get("HyperParameters") or {}
     algorithm = request["AlgorithmSpecification"]
+    access = RoleAccess(storage, request["RoleArn"], key[2])  # SageMaker pulls, moves the data as the role
     container = None
     if is_container_image(storage, algorithm["TrainingImage"], key[0], key[1]):
-        container = pullable_image(storage, algorithm["TrainingImage"], key[0], key[1])
+        container = pullable_image(storage, algorithm["TrainingImage"], key[0], key[1], access)
     runtime = image_runtime(algorithm) if container else training_runtime(algorithm, hyperparameters)
     if stop.is_set() or not advance(storage, key, "Downloading"):
         advance(storage, key, "Stopped", "Stopped", training_end=datetime.now(UTC))
         return
-    access = RoleAccess(storage, request["RoleArn"], key[2])  # SageMaker moves the data as the role
     inputs = request.get("InputDataConfig") or []
-    channels = {
-        c["ChannelName"]: _channel(storage, c["DataSource"]["S3DataSource"], access)
+    hosts = host_names(request["ResourceConfig"].get("InstanceCount", 1))
+    shards = {
+        c["ChannelName"]: _channel_shards(storage, c, access, len(hosts))
         for c in inputs
         if not is_augmented(c)
     }
-    folder = prepare_job_folder(root, config_files(request), channels)
-    for channel in filter(is_augmented, inputs):
-        folder.pipes.append(channel["ChannelName"])
-        write_pipe_stream(storage, channel, access, folder.pipe_file(channel["ChannelName"]))
-    if SUBMIT_DIRECTORY in hyperparameters:
-        _fetch_code(storage, hyperparameters[SUBMIT_DIRECTORY], folder, access)
+    folders: list[JobFolder] = []
+    for index, host in enumerate(hosts):
+        channels = {name: shares[index] for name, shares in shards.items()}
+        folder = prepare_job_folder(root / host, config_files(request, hosts, host), channels)
+        for channel in filter(is_augmented, inputs):
+            folder.pipes.append(channel["ChannelName"])
+            write_pipe_stream(storage, channel, access, folder.pipe_file(channel["ChannelName"]))
+        if SUBMIT_DIRECTORY in hyperparameters:
+            _fetch_code(storage, hyperparameters[SUBMIT_DIRECTORY], folder, access)
+        folders.append(folder)
     started = datetime.now(UTC)
     if not advance(storage, key, "Training", training_start=started):
         advance(storage, key, "Stopped", "Stopped", training_end=datetime.now(UTC))
         return
     limit = request["StoppingCondition"].get("MaxRuntimeInSeconds", 86400)
-    outcome, metrics, tail = _train(storage, key, job, runtime, folder, stop, limit, on_metrics, container)
+    with reserved_cluster(len(hosts)) as cluster:
+        outcome, metrics, failure = _train(
+            storage, key, job, runtime, folders, cluster, stop, limit, on_metrics, container
+        )
     billed = {
         "billable_seconds": max(1, math.ceil((datetime.now(UTC) - started).total_seconds())),
         "final_metrics": metrics,
@@ -149,20 +160,43 @@ def run_job(
         advance(storage, key, outcome, "Stopped", training_end=datetime.now(UTC), **billed)
         return
     if outcome != 0:
-        raise JobFailure(_failure_reason(folder, outcome, tail))
+        raise JobFailure(failure)
     advance(storage, key, "Uploading", **billed)
     bucket, output_key = split_s3_uri(job.model_artifacts)
     require_role(
         access, "s3:PutObject", f"arn:aws:s3:::{bucket}/{output_key}", "Failed to upload model artifacts"
     )
     caller = Caller("", key[0], key[0], job.caller_arn)
-    upload_model(storage, caller, key[1], folder.model_dir, job.model_artifacts)
+    _gather_models(folders)
+    upload_model(storage, caller, key[1], folders[0].model_dir, job.model_artifacts)
     advance(storage, key, "Completed", "Completed", training_end=datetime.now(UTC))
 
 
-def _channel(storage: Storage, source: dict[str, Any], access: RoleAccess) -> dict[Path, str]:
-    """A channel's object files: those under the S3 prefix, or those the manifest names."""
-    return {item.path: item.relative for item in readable_objects(storage, source, access)}
+def _channel_shards(
+    storage: Storage, channel: dict[str, Any], access: RoleAccess, count: int
+) -> list[dict[Path, str]]:
+    """Each instance's object files of a channel (those under the S3 prefix, or those the manifest
+    names): all of them (FullyReplicated), or with ShardedByS3Key every ``count``-th of them in key
+    order, from the instance's own place on (as processing jobs shard)."""
+    source = channel["DataSource"]["S3DataSource"]
+    found = sorted(readable_objects(storage, source, access), key=lambda item: item.relative)
+    if source.get("S3DataDistributionType") != "ShardedByS3Key":
+        return [{item.path: item.relative for item in found}] * count
+    return [{item.path: item.relative for item in found[index::count]} for index in range(count)]
+
+
+def _gather_models(folders: list[JobFolder]) -> None:
+    """What every instance left in ``/opt/ml/model`` goes into the one model archive, as SageMaker
+    aggregates it: moved into algo-1's folder (instances should not write the same names; when they
+    do, algo-1's file is kept)."""
+    primary = folders[0].model_dir
+    for folder in folders[1:]:
+        for path in sorted(folder.model_dir.rglob("*")):
+            target = primary / path.relative_to(folder.model_dir)
+            if path.is_dir() and not path.is_symlink():
+                target.mkdir(exist_ok=True)
+            elif not target.exists():
+                path.replace(target)
 
 
 def _fetch_code(storage: Storage, encoded_uri: str, folder: JobFolder, access: RoleAccess) -> None:
@@ -181,8 +215,11 @@ def _fetch_code(storage: Storage, encoded_uri: str, folder: JobFolder, access: R
         raise JobFailure(f"ClientError: could not read sagemaker_submit_directory: {error}") from None
 
 
-def config_files(request: dict[str, Any]) -> dict[str, Any]:
-    """``/opt/ml/input/config``: hyperparameters, channels and the one "instance" of the cluster."""
+def config_files(
+    request: dict[str, Any], hosts: Sequence[str] = ("algo-1",), host: str = "algo-1"
+) -> dict[str, Any]:
+    """``/opt/ml/input/config`` of the instance ``host`` of ``hosts``: hyperparameters, channels and
+    the cluster, whose instances reach each other over the loopback interface (engines/learn/cluster.py)."""
     resources = request["ResourceConfig"]
     return {
         "hyperparameters.json": request.get("HyperParameters") or {},
@@ -197,16 +234,16 @@ def config_files(request: dict[str, Any]) -> dict[str, Any]:
             for c in request.get("InputDataConfig") or []
         },
         "resourceconfig.json": {
-            "current_host": "algo-1",
-            "hosts": ["algo-1"],
+            "current_host": host,
+            "hosts": list(hosts),
             "current_instance_type": resources.get("InstanceType"),
             "current_group_name": "homogeneousCluster",
-            "network_interface_name": "eth0",
+            "network_interface_name": "lo",
             "instance_groups": [
                 {
                     "instance_group_name": "homogeneousCluster",
                     "instance_type": resources.get("InstanceType"),
-                    "hosts": ["algo-1"],
+                    "hosts": list(hosts),
                 }
             ],
         },
@@ -218,45 +255,92 @@ def _train(
     key: JobKey,
     job: Any,
     runtime: Runtime,
-    folder: JobFolder,
+    folders: list[JobFolder],
+    cluster: Cluster,
     stop: threading.Event,
     limit_s: int,
     on_metrics: MetricsObserver | None,
     container: ContainerImage | None = None,
-) -> tuple[int | str, list[dict[str, Any]], list[str]]:
-    """Runs the sandboxed process to its end, a stop or its time limit, logging every line it prints.
-    Returns its exit code (or "Stopped" / "MaxRuntimeExceeded"), its final metrics and its last lines;
-    ``on_metrics`` sees each line's metrics as they are printed (a tuning job's early stopping)."""
+) -> tuple[int | str, list[dict[str, Any]], str]:
+    """Runs every instance's sandboxed process at once, to its end, a stop or the time limit, each
+    logging every line it prints to a stream of its own; the first instance to fail stops the others.
+    Returns the job's exit code (or "Stopped" / "MaxRuntimeExceeded"), its final metrics (algo-1's;
+    ``on_metrics`` sees each line's metrics as they are printed: a tuning job's early stopping) and,
+    for a failure, its reason, which names the failed instance when there are several."""
     metrics: dict[str, float] = {}
 
     def read_metrics(line: str) -> None:
         found = runtime.metrics(line)
         metrics.update(found)
+        publish_training_metrics(storage, key, cluster.hosts[0], found)
         if found and on_metrics is not None:
             on_metrics(found)
 
     isolated = bool(job.request.get("EnableNetworkIsolation"))
     role, note = role_environment(storage, job.request["RoleArn"], SAGEMAKER, key[2], key[1], isolated)
-    stream = LogStream(key[0], key[1], LOG_GROUP, job.log_stream)
-    command, binds = _script_environment(storage, runtime, folder, job.request["ResourceConfig"], stream)
-    program = Program(
-        command,
-        folder.root,
-        binds,
-        job.request["ResourceConfig"].get("InstanceType", ""),
-        environment={**(job.request.get("Environment") or {}), **role, **_job_variables(key)},
-        network=not isolated,  # the code reaches Nimbus's APIs, as its execution role
-        container=container,
-        entrypoint=job.request["AlgorithmSpecification"].get("ContainerEntrypoint"),
-        hostname="algo-1",
-    )
-    stream.say(storage, note)
-    outcome = run_logged(storage, program, stream, stop, time.monotonic() + limit_s, read_metrics)
+    resources = job.request["ResourceConfig"]
+    names = [] if container else cluster.name_binds(folders[0].root.parent / "names")
+    runs: list[tuple[str, Program, LogStream]] = []
+    for folder, host in zip(folders, cluster.hosts, strict=True):
+        stream = LogStream(key[0], key[1], LOG_GROUP, _host_stream(job.log_stream, host))
+        command, binds = _script_environment(storage, runtime, folder, resources, stream)
+        environment = {**(job.request.get("Environment") or {}), **role, **_job_variables(key)}
+        program = Program(
+            command,
+            folder.root,
+            [*binds, *names],
+            resources.get("InstanceType", ""),
+            environment={**environment, RENDEZVOUS_PORT_VARIABLE: str(cluster.rendezvous_port)},
+            network=not isolated,  # the code reaches Nimbus's APIs, as its execution role
+            container=container,
+            entrypoint=job.request["AlgorithmSpecification"].get("ContainerEntrypoint"),
+            hostname=host,
+        )
+        stream.say(storage, note)
+        runs.append((host, program, stream))
+    deadline = time.monotonic() + limit_s
+    halt = threading.Event()  # set by a stop or by the first instance that fails
+    failed: list[str] = []
+
+    def run(host: str, program: Program, stream: LogStream) -> Outcome:
+        try:
+            outcome = run_logged(
+                storage, program, stream, halt, deadline, read_metrics if host == cluster.hosts[0] else None
+            )
+        except BaseException:
+            halt.set()
+            raise
+        if outcome.code not in (0, "Stopped"):
+            failed.append(host)
+            halt.set()
+        return outcome
+
+    with ThreadPoolExecutor(len(runs), thread_name_prefix=f"training-{key[2]}") as pool:
+        futures = [pool.submit(run, *instance) for instance in runs]
+        while wait(futures, timeout=POLL_S).not_done:
+            if stop.is_set():
+                halt.set()
+    outcomes = dict(zip(cluster.hosts, (future.result() for future in futures), strict=True))
     when = datetime.now(UTC)
     final = [
         {"MetricName": name, "Value": value, "Timestamp": when.isoformat()} for name, value in metrics.items()
     ]
-    return outcome.code, final, outcome.tail
+    if stop.is_set() or not failed:
+        return ("Stopped" if stop.is_set() else 0), final, ""
+    host = failed[0]
+    code = outcomes[host].code
+    if not isinstance(code, int):
+        return code, final, ""
+    reason = _failure_reason(folders[cluster.hosts.index(host)], code, outcomes[host].tail)
+    if len(cluster.hosts) > 1:
+        kind, _, detail = reason.partition(": ")
+        reason = f"{kind}: {host} failed: {detail}"[:1024]
+    return code, final, reason
+
+
+def _host_stream(first: str, host: str) -> str:
+    """The log stream of ``host``: ``<job>/algo-k-<epoch>``, from algo-1's as the job stores it."""
+    return first.replace("/algo-1-", f"/{host}-", 1)
 
 
 def _script_environment(
@@ -293,5 +377,8 @@ def _failure_reason(folder: JobFolder, code: int, tail: list[str]) -> str:
     return f"AlgorithmError: exit code {code}: " + " | ".join(tail)[-900:]
 
 
-training_runner: RunnerPerStorage[TrainingRunner] = RunnerPerStorage(TrainingRunner, fail_interrupted_jobs)
-"""This process's TrainingRunner for a storage, made on first use after fail_interrupted_jobs ran."""
+training_runner: RunnerPerStorage[TrainingRunner] = RunnerPerStorage(
+    TrainingRunner, fail_interrupted_jobs, leased=True
+)
+"""This process's TrainingRunner for a storage, made on first use after fail_interrupted_jobs ran (and
+runs on every heartbeat)."""
