@@ -39,7 +39,11 @@ TRUST = {
 }
 INVOKE = {
     "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Action": "sagemaker:InvokeEndpoint", "Resource": "*"}],
+    "Statement": [
+        {"Effect": "Allow", "Action": "sagemaker:InvokeEndpoint", "Resource": "*"},
+        # the model and the sample payloads are read as the role, as AWS reads them
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bench/*"},
+    ],
 }
 AGREEMENT = 0.10
 
