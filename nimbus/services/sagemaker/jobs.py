@@ -15,7 +15,6 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -301,26 +300,36 @@ def _train(
     deadline = time.monotonic() + limit_s
     halt = threading.Event()  # set by a stop or by the first instance that fails
     failed: list[str] = []
+    outcomes: dict[str, Outcome] = {}
+    errors: list[BaseException] = []
 
-    def run(host: str, program: Program, stream: LogStream) -> Outcome:
+    def run(host: str, program: Program, stream: LogStream) -> None:
         try:
-            outcome = run_logged(
+            outcome = outcomes[host] = run_logged(
                 storage, program, stream, halt, deadline, read_metrics if host == cluster.hosts[0] else None
             )
-        except BaseException:
+        except BaseException as error:
+            errors.append(error)
             halt.set()
-            raise
+            return
         if outcome.code not in (0, "Stopped"):
             failed.append(host)
             halt.set()
-        return outcome
 
-    with ThreadPoolExecutor(len(runs), thread_name_prefix=f"training-{key[2]}") as pool:
-        futures = [pool.submit(run, *instance) for instance in runs]
-        while wait(futures, timeout=POLL_S).not_done:
-            if stop.is_set():
-                halt.set()
-    outcomes = dict(zip(cluster.hosts, (future.result() for future in futures), strict=True))
+    # daemon threads, not a thread pool: an executor's threads are joined at interpreter exit, so a
+    # running job would hold `nimbus serve` open after Ctrl-C
+    threads = [
+        threading.Thread(target=run, args=instance, name=f"training-{key[2]}-{instance[0]}", daemon=True)
+        for instance in runs
+    ]
+    for thread in threads:
+        thread.start()
+    while alive := [thread for thread in threads if thread.is_alive()]:
+        alive[0].join(POLL_S)
+        if stop.is_set():
+            halt.set()
+    if errors:
+        raise errors[0]
     when = datetime.now(UTC)
     final = [
         {"MetricName": name, "Value": value, "Timestamp": when.isoformat()} for name, value in metrics.items()
