@@ -1,5 +1,6 @@
-"""What tests of long-running work share: waiting for a job or an endpoint to settle, and the
-gzipped tar archives SageMaker takes (source directories, model artifacts, payloads)."""
+"""What tests of long-running work share: waiting for a job or an endpoint to settle, the
+gzipped tar archives SageMaker takes (source directories, model artifacts, payloads), and one
+built-in XGBoost training job on public data."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 TRAINING_BUSY = ("InProgress", "Stopping")
+XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 
 
 def settled(
@@ -47,3 +49,31 @@ def gz_archive(files: Mapping[str, bytes]) -> bytes:
             info.size = len(body)
             tar.addfile(info, io.BytesIO(body))
     return data.getvalue()
+
+
+def start_xgboost_training(s3: Any, sagemaker: Any, bucket: str, name: str, role: str, rounds: int) -> None:
+    """Starts (does not await) built-in XGBoost on scikit-learn's breast cancer data, written as
+    the algorithm's headerless CSV (label first) under ``s3://bucket/train/``."""
+    from sklearn.datasets import load_breast_cancer
+
+    features, labels = load_breast_cancer(return_X_y=True)
+    rows = "\n".join(
+        ",".join(f"{v:.10g}" for v in (label, *row)) for label, row in zip(labels, features, strict=True)
+    )
+    s3.put_object(Bucket=bucket, Key="train/train.csv", Body=rows.encode())
+    sagemaker.create_training_job(
+        TrainingJobName=name,
+        AlgorithmSpecification={"TrainingImage": XGBOOST_IMAGE, "TrainingInputMode": "File"},
+        RoleArn=role,
+        HyperParameters={"objective": "binary:logistic", "num_round": str(rounds), "eval_metric": "error"},
+        InputDataConfig=[
+            {
+                "ChannelName": "train",
+                "ContentType": "text/csv",
+                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/train"}},
+            }
+        ],
+        OutputDataConfig={"S3OutputPath": f"s3://{bucket}/output"},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
+        StoppingCondition={"MaxRuntimeInSeconds": 600},
+    )

@@ -22,11 +22,10 @@ import pytest
 import xgboost
 from botocore.exceptions import ClientError
 from conftest import NimbusServer, error_code, raw_request, signed_request
-from job_support import settled
+from job_support import XGBOOST_IMAGE, settled, start_xgboost_training
 from prometheus_client.parser import text_string_to_metric_families
 from sklearn.datasets import load_breast_cancer
 
-XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 VARIANT = "sagemaker:variant:DesiredInstanceCount"
 
@@ -348,30 +347,10 @@ def _endpoint(server: NimbusServer, archive: bytes) -> str:
 @pytest.fixture(scope="module")
 def training_job(server: NimbusServer) -> str:
     """A built-in XGBoost training job, started (not awaited) so it trains while the endpoint scales."""
-    features, labels = load_breast_cancer(return_X_y=True)
     bucket, name = f"training-{uuid.uuid4().hex[:8]}", f"job-{uuid.uuid4().hex[:8]}"
     s3 = server.client("s3")
     s3.create_bucket(Bucket=bucket)
-    rows = "\n".join(
-        ",".join(str(v) for v in (label, *row)) for label, row in zip(labels, features, strict=True)
-    )
-    s3.put_object(Bucket=bucket, Key="train/train.csv", Body=rows.encode())
-    server.client("sagemaker").create_training_job(
-        TrainingJobName=name,
-        AlgorithmSpecification={"TrainingImage": XGBOOST_IMAGE, "TrainingInputMode": "File"},
-        RoleArn=ROLE,
-        HyperParameters={"objective": "binary:logistic", "num_round": "10", "eval_metric": "error"},
-        InputDataConfig=[
-            {
-                "ChannelName": "train",
-                "ContentType": "text/csv",
-                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/train"}},
-            }
-        ],
-        OutputDataConfig={"S3OutputPath": f"s3://{bucket}/output"},
-        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
-        StoppingCondition={"MaxRuntimeInSeconds": 600},
-    )
+    start_xgboost_training(s3, server.client("sagemaker"), bucket, name, ROLE, rounds=10)
     return name
 
 

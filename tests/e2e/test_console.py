@@ -27,6 +27,7 @@ import requests
 from botocore.exceptions import ClientError
 from conftest import REPO_ROOT, NimbusServer, error_code, nimbus_cli
 from emr_support import wait_for_state, wait_for_step
+from job_support import XGBOOST_IMAGE, start_xgboost_training
 from PIL import Image, ImageDraw, ImageFont
 from playwright.sync_api import BrowserContext, Page, Route, expect, sync_playwright
 from skimage import data as sample_images
@@ -49,7 +50,6 @@ CONSOLE = "/_nimbus/console"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 LOCALE = "en_US"
-XGBOOST = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 ROUNDS = 12
 TRAINING_LOGS = "/aws/sagemaker/TrainingJobs"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -185,27 +185,8 @@ def background(nimbus: NimbusServer) -> Iterator[Background]:
     s3, sagemaker, emr = nimbus.client("s3"), nimbus.client("sagemaker"), nimbus.client("emr")
     bucket = f"console-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=bucket)
-    features, labels = load_breast_cancer(return_X_y=True)
-    rows = io.StringIO()
-    np.savetxt(rows, np.column_stack([labels, features]), delimiter=",", fmt="%.10g")
-    s3.put_object(Bucket=bucket, Key="train/train.csv", Body=rows.getvalue().encode())
     job = f"console-{uuid.uuid4().hex[:10]}"
-    sagemaker.create_training_job(
-        TrainingJobName=job,
-        AlgorithmSpecification={"TrainingImage": XGBOOST, "TrainingInputMode": "File"},
-        RoleArn="arn:aws:iam::123456789012:role/SageMakerRole",
-        HyperParameters={"objective": "binary:logistic", "num_round": str(ROUNDS), "eval_metric": "error"},
-        InputDataConfig=[
-            {
-                "ChannelName": "train",
-                "ContentType": "text/csv",
-                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/train"}},
-            }
-        ],
-        OutputDataConfig={"S3OutputPath": f"s3://{bucket}/output"},
-        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
-        StoppingCondition={"MaxRuntimeInSeconds": 600},
-    )
+    start_xgboost_training(s3, sagemaker, bucket, job, "arn:aws:iam::123456789012:role/SageMakerRole", ROUNDS)
     cluster_id = emr.run_job_flow(
         Name="console-tiny",
         ReleaseLabel="emr-7.2.0",
@@ -641,7 +622,7 @@ def test_an_endpoint_answers_the_invoke_form(
     name = f"console-{uuid.uuid4().hex[:8]}"
     sagemaker.create_model(
         ModelName=name,
-        PrimaryContainer={"Image": XGBOOST, "ModelDataUrl": artifacts["S3ModelArtifacts"]},
+        PrimaryContainer={"Image": XGBOOST_IMAGE, "ModelDataUrl": artifacts["S3ModelArtifacts"]},
         ExecutionRoleArn="arn:aws:iam::123456789012:role/SageMakerRole",
     )
     variant = {"VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1}
