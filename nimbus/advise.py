@@ -16,11 +16,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.session import get_session
 from rich.console import Console
 from rich.table import Table
 
@@ -37,6 +33,12 @@ EndpointOption = Annotated[
 
 def _call(method: str, path: str, endpoint_url: str | None, body: dict[str, Any] | None = None) -> Any:
     """The extension's JSON answer; exits with its error message when it refuses."""
+    # imported here: every `nimbus` command loads this module, and these take half a second
+    import httpx
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.session import get_session
+
     session = get_session()
     credentials = session.get_credentials()
     if credentials is None:

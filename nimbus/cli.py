@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 from rich.console import Console
 from rich.table import Table
 
@@ -69,6 +68,8 @@ def serve(
     authorization: AuthorizationOption = None,
 ) -> None:
     """Start every service on one port with embedded defaults."""
+    import uvicorn  # only here: `nimbus env` and the other commands start faster without it
+
     from nimbus.gateway import tls as https
     from nimbus.gateway.app import create_app
     from nimbus.gateway.http2 import AutoHttpProtocol

@@ -11,6 +11,7 @@ import functools
 import os
 import shutil
 import subprocess
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ INSTALL_HINT = (
     "or name one with NIMBUS_CONTAINER_RUNTIME"
 )
 CHECK_TIMEOUT_S = 30
+_CHECK_LOCK = threading.Lock()  # who asks while the check runs waits for its answer: it runs once
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,8 @@ def runtime_problem(runtime: ContainerRuntime | None) -> str | None:
     """None when containers can run; else what is wrong and how to fix it."""
     if runtime is None:
         return f"no container runtime (podman or docker) is installed: {INSTALL_HINT}"
-    return _check(runtime)
+    with _CHECK_LOCK:
+        return _check(runtime)
 
 
 @functools.cache

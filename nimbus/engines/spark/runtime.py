@@ -7,9 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
-import pyspark
-
-# built by `make install` from java/NimbusObjectFileSystem.java
+# built by `make install` from java/*.java
 OBJECT_FS_JAR = Path(sys.prefix) / "share" / "nimbus" / "spark" / "nimbus-object-fs.jar"
 OBJECT_FS_CLASS = "nimbus.spark.NimbusObjectFileSystem"
 OBJECT_SCHEMES = ("s3", "s3a", "s3n")
@@ -20,10 +18,14 @@ class SparkUnavailable(Exception):
 
 
 def spark_home() -> Path:
+    import pyspark  # py4j and pyspark take a while to import: not at start
+
     return Path(pyspark.__file__).parent
 
 
 def spark_version() -> str:
+    import pyspark
+
     return pyspark.__version__
 
 
@@ -53,4 +55,19 @@ def object_store_conf(objects_root: Path, journal: Path, ship_jar: bool = False)
         conf["spark.jars"] = str(OBJECT_FS_JAR)
     for scheme in OBJECT_SCHEMES:
         conf[f"spark.hadoop.fs.{scheme}.impl"] = OBJECT_FS_CLASS
+    return conf
+
+
+def object_access_conf(endpoint: str, region: str, grant_file: Path, ca_bundle: str = "") -> dict[str, str]:
+    """Spark settings that make the object file system ask Nimbus at ``endpoint`` before each open,
+    create, rename, delete and listing, signed with the credentials of the role that the grant in
+    ``grant_file`` (a job's ``AWS_CONTAINER_AUTHORIZATION_TOKEN``) gives; ``ca_bundle`` verifies an
+    HTTPS Nimbus."""
+    conf = {
+        "spark.hadoop.fs.nimbus.authorization.endpoint": endpoint,
+        "spark.hadoop.fs.nimbus.authorization.region": region,
+        "spark.hadoop.fs.nimbus.credentials.token-file": str(grant_file),
+    }
+    if ca_bundle:
+        conf["spark.hadoop.fs.nimbus.ca-bundle"] = ca_bundle
     return conf

@@ -16,8 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.isotonic import IsotonicRegression
-from sklearn.model_selection import StratifiedKFold
 
 from nimbus.engines.vision.custom_labels import ImageClassifier, train_classifier
 from nimbus.engines.vision.image import decode_image
@@ -83,6 +81,8 @@ def labelling_round(
 def _held_out(features: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each human-labelled object's most confident label from a model that did not learn it: that
     label's confidence, and whether it was right."""
+    from sklearn.model_selection import StratifiedKFold  # scikit-learn takes a second to import: not at start
+
     smallest = int(np.unique(truth, return_counts=True)[1].min())
     folds = StratifiedKFold(n_splits=max(2, min(FOLDS, smallest)), shuffle=True, random_state=0)
     confidence, correct = np.zeros(len(truth)), np.zeros(len(truth), dtype=bool)
@@ -100,6 +100,8 @@ def _held_out(features: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.n
 def calibrated_threshold(confidence: np.ndarray, correct: np.ndarray, target: float) -> tuple[float, float]:
     """The lowest held-out confidence whose isotonic estimate of accuracy reaches ``target``, and
     the held-out accuracy at or above it; (NO_THRESHOLD, 0.0) when none reaches it."""
+    from sklearn.isotonic import IsotonicRegression  # scikit-learn takes a second to import: not at start
+
     calibration = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
     estimated = calibration.fit(confidence, correct.astype(float)).predict(confidence)
     reaching = confidence[estimated >= target]

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from sklearn.linear_model import LogisticRegression
 
 from nimbus.engines.vision.image import DecodedImage
 from nimbus.engines.vision.image_embedding import EMBEDDING_NAME, INPUT_SIZE, image_embeddings
@@ -125,6 +124,8 @@ def train_classifier(features: np.ndarray, labels: list[str]) -> ImageClassifier
     names = sorted(set(labels))
     if len(names) < 2:
         raise ValueError("Training needs images of at least two different labels.")
+    from sklearn.linear_model import LogisticRegression  # scikit-learn takes a second to import: not at start
+
     mean, scale = features.mean(axis=0), features.std(axis=0) + 1e-6
     model = LogisticRegression(C=REGULARISATION, max_iter=MAX_ITERATIONS)
     model.fit((features - mean) / scale, [names.index(label) for label in labels])

@@ -22,14 +22,17 @@ from __future__ import annotations
 import functools
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import dlib
 import numpy as np
-import onnxruntime
 from PIL import Image
 
 from nimbus.engines.vision.litert import LockedInterpreter
 from nimbus.engines.vision.model_files import package_file
+
+if TYPE_CHECKING:  # dlib and ONNX Runtime are imported with the first face, not at start
+    import dlib
+    import onnxruntime
 
 AGE_CHIP_SIZE = 64
 GENDER_CHIP_SIZE = 32
@@ -69,6 +72,8 @@ class Quality:
 
 @functools.cache
 def _onnx_session(model_file: str) -> onnxruntime.InferenceSession:
+    import onnxruntime  # with the first face analysed, not at start
+
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 2
     return onnxruntime.InferenceSession(
@@ -82,6 +87,8 @@ def _emotion_model() -> LockedInterpreter:
 
 
 def _chip_batch(pixels: np.ndarray, shape: dlib.full_object_detection, size: int) -> np.ndarray:
+    import dlib
+
     chip = dlib.extract_image_chip(pixels, dlib.get_face_chip_details(shape, size, CHIP_PADDING))
     values = (np.asarray(chip, dtype=np.float32) - CHIP_CHANNEL_MEANS) / np.float32(256.0)
     return np.ascontiguousarray(values.transpose(2, 0, 1)[np.newaxis])

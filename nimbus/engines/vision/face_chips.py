@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import functools
 import threading
+from typing import TYPE_CHECKING
 
-import dlib
 import numpy as np
 
 from nimbus.engines.vision.model_files import package_file
+
+if TYPE_CHECKING:  # dlib is imported with the first face, not at start
+    import dlib
 
 FOREHEAD_SHARE = 0.23  # of the detector's box height, above the brows
 
@@ -26,12 +29,16 @@ _DLIB_LOCK = threading.Lock()  # dlib's predictor keeps per-call state; calls ar
 
 @functools.cache
 def _shape_predictor() -> dlib.shape_predictor:
+    import dlib
+
     return dlib.shape_predictor(
         str(package_file("face_recognition_models", "models", "shape_predictor_5_face_landmarks.dat"))
     )
 
 
 def _predictor_box(box: np.ndarray) -> dlib.rectangle:
+    import dlib
+
     left, top, right, bottom = (float(value) for value in box)
     top += FOREHEAD_SHARE * (bottom - top)
     return dlib.rectangle(round(left), round(top), round(right), round(bottom))

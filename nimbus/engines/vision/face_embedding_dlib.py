@@ -20,13 +20,16 @@ from __future__ import annotations
 import functools
 import math
 import threading
+from typing import TYPE_CHECKING
 
-import dlib
 import numpy as np
 
 from nimbus.engines.vision.face_chips import five_point_shape
 from nimbus.engines.vision.face_detection import FaceCandidate
 from nimbus.engines.vision.model_files import package_file
+
+if TYPE_CHECKING:  # dlib is imported with the first face, not at start
+    import dlib
 
 SAME_PERSON_DISTANCE = 0.6
 SIMILARITY_AT_SAME_PERSON_DISTANCE = 80.0
@@ -40,6 +43,8 @@ _NETWORK_LOCK = threading.Lock()  # dlib's network keeps per-call state; calls a
 
 @functools.cache
 def _descriptor_network() -> dlib.face_recognition_model_v1:
+    import dlib
+
     return dlib.face_recognition_model_v1(
         str(package_file("face_recognition_models", "models", "dlib_face_recognition_resnet_model_v1.dat"))
     )

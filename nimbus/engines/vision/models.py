@@ -15,8 +15,10 @@ import sys
 import threading
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import onnxruntime as ort
+if TYPE_CHECKING:  # ONNX Runtime is imported with the first model, not at start
+    import onnxruntime as ort
 
 MODELS_DIR_VARIABLE = "NIMBUS_MODELS_DIR"
 CLASSIFIER_FILE = "efficientnet_lite0_imagenet.onnx"
@@ -45,12 +47,16 @@ def model_path(file_name: str) -> Path:
 
 
 def _new_session(path: Path) -> ort.InferenceSession:
+    import onnxruntime as ort
+
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     return ort.InferenceSession(str(path), options, providers=_providers())
 
 
 def _providers() -> list[str]:
+    import onnxruntime as ort
+
     available = set(ort.get_available_providers())
     return [provider for provider in PREFERRED_PROVIDERS if provider in available]
 

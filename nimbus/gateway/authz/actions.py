@@ -105,7 +105,6 @@ class ActionTable:
 
     @classmethod
     def load(cls, models: Iterable[ServiceModel]) -> ActionTable:
-        data = json.loads(DATA.read_bytes())
         models = list(models)
         documented = {
             (model.signing_name, operation): found.group(1)
@@ -116,6 +115,7 @@ class ActionTable:
         prefixes = {
             model.signing_name: IAM_PREFIXES.get(model.signing_name, model.signing_name) for model in models
         }
+        data = _reference_entries(set(prefixes.values()))
         return cls({prefix: data[iam] for prefix, iam in prefixes.items() if iam in data}, documented)
 
     def action(self, prefix: str, name: str) -> IamAction | None:
@@ -170,6 +170,23 @@ class ActionTable:
         if "Object" not in action.name:
             return None
         return self.action(action.prefix, action.name.replace("Object", "ObjectVersion", 1))
+
+
+def _reference_entries(prefixes: set[str]) -> dict[str, Any]:
+    """The reference's entries for these IAM prefixes. The file is one line of JSON holding 400-odd
+    services (13 MB, a second to decode); only the entries asked for are decoded, each found where
+    ``"<prefix>":{"service_name":`` starts it. Should that layout change, the whole file is decoded."""
+    text = DATA.read_text()
+    decoder = json.JSONDecoder()
+    entries: dict[str, Any] = {}
+    for prefix in prefixes:
+        key = f'"{prefix}":'
+        start = text.find(key + '{"service_name":')
+        entry = decoder.raw_decode(text, start + len(key))[0] if start >= 0 else None
+        if not isinstance(entry, dict) or entry.get("prefix") != prefix:
+            return {name: entry for name, entry in json.loads(text).items() if name in prefixes}
+        entries[prefix] = entry
+    return entries
 
 
 def action_table(models: Iterable[ServiceModel]) -> ActionTable:

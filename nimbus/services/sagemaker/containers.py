@@ -7,7 +7,9 @@ algorithm and framework images) are not containers here."""
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
 from dataclasses import dataclass
 
 from nimbus.config import Settings
@@ -141,10 +143,14 @@ def _require_pull(role: RoleAccess, key: RepositoryKey) -> None:
 
 def remove_leftover_containers(storage: Storage) -> None:
     """At start: containers of jobs and endpoints that a killed Nimbus left behind are removed (the
-    jobs are failed and the endpoints restored by their own startup hooks)."""
+    jobs are failed and the endpoints restored by their own startup hooks). The runtime's full check
+    (``info``, a second or more, which the health answer reports) runs beside the rest of the start;
+    the list of leftovers is all this waits for (a runtime that cannot run containers refuses it)."""
     runtime = container_runtime(storage)
-    if runtime is not None and runtime_problem(runtime) is None:
-        remove_leftovers(runtime)
+    if runtime is not None:
+        threading.Thread(target=runtime_problem, args=(runtime,), name="container-check", daemon=True).start()
+        with contextlib.suppress(OSError):  # a runtime program that cannot be started has left nothing
+            remove_leftovers(runtime)
 
 
 sagemaker.on_startup(remove_leftover_containers)

@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pyspark import SparkContext
-
 from nimbus.services.sagemaker.transform.batching import Batch
 from nimbus.services.sagemaker.transform.inputs import InputObject, read_input
 from nimbus.services.sagemaker.transform.outcomes import (
@@ -200,6 +198,8 @@ def _place(job: SparkJob, target: Path, data: bytes) -> None:
 
 
 def main(description: Path) -> None:
+    from pyspark import SparkContext  # in the Spark driver only: the server imports this module too
+
     job = SparkJob.load(description)
     context = SparkContext.getOrCreate()
     try:

@@ -15,10 +15,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
-
-import optuna
-from optuna.trial import TrialState
+from typing import TYPE_CHECKING, Any
 
 from nimbus.engines.learn.builtin_io import TUNING_OBJECTIVE_METRIC
 from nimbus.services.job_runners import RunnerPerStorage
@@ -39,6 +36,9 @@ from nimbus.services.sagemaker.tuning.records import (
 from nimbus.services.sagemaker.tuning.search_space import Parameter, search_space
 from nimbus.services.sagemaker.tuning.strategies import add_parent_trial, grid_size, make_study
 from nimbus.storage import Storage
+
+if TYPE_CHECKING:
+    import optuna
 
 POLL_S = 0.25
 DEFAULT_MAX_JOBS = 500
@@ -201,6 +201,8 @@ class Search:
                 self.training.stop(self._training_key(name))
 
     def _collect_finished(self) -> None:
+        from optuna.trial import TrialState  # Optuna takes seconds to import: not at start
+
         for name, running in list(self.running.items()):
             job = find_job(self.storage, self._training_key(name))
             if job is None or job.status in ("InProgress", "Stopping"):

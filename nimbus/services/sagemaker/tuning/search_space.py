@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
+if TYPE_CHECKING:  # Optuna takes seconds to import: loaded when a tuning job is created or runs
+    from optuna.distributions import BaseDistribution
 
 MAX_PARAMETERS = 30
 AUTO_LOG_SPAN = 100.0  # max / min from which Auto scaling is Logarithmic
@@ -35,6 +36,8 @@ class Parameter:
     reverse: bool = False  # ReverseLogarithmic: the distribution draws 1 - value
 
     def hyperparameter(self, drawn: Any) -> str:
+        from optuna.distributions import CategoricalDistribution, IntDistribution
+
         if isinstance(self.distribution, CategoricalDistribution):
             return str(drawn)
         if isinstance(self.distribution, IntDistribution):
@@ -43,6 +46,8 @@ class Parameter:
 
     def drawn(self, value: str) -> Any | None:
         """The distribution's value for a hyperparameter string; None when it lies outside the range."""
+        from optuna.distributions import CategoricalDistribution, IntDistribution
+
         distribution = self.distribution
         try:
             if isinstance(distribution, CategoricalDistribution):
@@ -91,6 +96,8 @@ def _bounds(item: dict[str, Any], kind: type[float] | type[int]) -> tuple[Any, A
 
 
 def _integer(item: dict[str, Any]) -> Parameter:
+    from optuna.distributions import IntDistribution
+
     low, high = _bounds(item, int)
     scaling = item.get("ScalingType") or "Auto"
     if scaling == "ReverseLogarithmic":
@@ -101,6 +108,8 @@ def _integer(item: dict[str, Any]) -> Parameter:
 
 
 def _continuous(item: dict[str, Any]) -> Parameter:
+    from optuna.distributions import FloatDistribution
+
     low, high = _bounds(item, float)
     name, scaling = item["Name"], item.get("ScalingType") or "Auto"
     if scaling == "Auto":
@@ -117,6 +126,8 @@ def _continuous(item: dict[str, Any]) -> Parameter:
 
 
 def _categorical(item: dict[str, Any]) -> Parameter:
+    from optuna.distributions import CategoricalDistribution
+
     values = list(item.get("Values") or [])
     if not values:
         raise InvalidRange(f"The categorical range {item['Name']} needs at least one value.")

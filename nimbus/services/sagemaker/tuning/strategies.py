@@ -16,20 +16,18 @@ Warm start adds a parent job's finished trials to the study, so the optimiser st
 from __future__ import annotations
 
 import math
-from typing import Any
-
-import optuna
-from optuna.distributions import CategoricalDistribution
-from optuna.pruners import BasePruner, HyperbandPruner, MedianPruner, NopPruner
-from optuna.samplers import BaseSampler, GridSampler, RandomSampler, TPESampler
+from typing import TYPE_CHECKING, Any
 
 from nimbus.services.sagemaker.tuning.search_space import Parameter
+
+if TYPE_CHECKING:  # Optuna takes seconds to import: loaded when a tuning job runs
+    import optuna
+    from optuna.pruners import BasePruner
+    from optuna.samplers import BaseSampler
 
 BAYESIAN_RANDOM_DRAWS = 10  # at most; at most half the budget for small ones
 EARLY_STOPPING_STARTUP_JOBS = 3  # jobs that run to the end before early stopping compares with them
 EPOCH_HYPERPARAMETERS = ("epochs", "numepochs", "n-epochs", "n_epochs", "num_epochs")
-
-optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
 def grid_size(parameters: list[Parameter]) -> int:
@@ -67,6 +65,11 @@ def make_study(
     parallel: int,
 ) -> optuna.Study:
     """The study of a tuning job's config; ``metric`` is its objective ({Type, MetricName})."""
+    import optuna
+    from optuna.pruners import HyperbandPruner, MedianPruner, NopPruner
+    from optuna.samplers import GridSampler, RandomSampler, TPESampler
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     direction = "maximize" if metric["Type"] == "Maximize" else "minimize"
     seed = config.get("RandomSeed")
     strategy = config["Strategy"]
@@ -89,6 +92,8 @@ def make_study(
 
 
 def _choices(parameter: Parameter) -> list[Any]:
+    from optuna.distributions import CategoricalDistribution
+
     assert isinstance(parameter.distribution, CategoricalDistribution)
     return list(parameter.distribution.choices)
 
@@ -103,6 +108,8 @@ def add_parent_trial(
     }
     if any(value is None for value in drawn.values()):
         return False
+    import optuna
+
     study.add_trial(
         optuna.trial.create_trial(
             params=drawn,
