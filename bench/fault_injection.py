@@ -42,7 +42,15 @@ from typing import Any
 import boto3
 import botocore.config
 import requests
+import sqlalchemy
 from botocore.exceptions import ClientError
+
+sys.path.append(str(Path(__file__).resolve().parent.parent / "tests" / "e2e"))  # roles.py, as the tests
+from roles import execution_role
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the leak sweep of the tree under test
+from nimbus.storage.database import Database
+from nimbus.storage.leak_sweep import STALE_S, sweep_leaks
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT_S = 90.0
@@ -127,6 +135,9 @@ class Tally:
     checked_messages: int = 0
     checked_jobs: int = 0
     orphan_files: int = 0  # plain files on disk under no key (a listing never shows them)
+    leaked_files: int = 0  # at the end: object store files no row names (blobs, uploads' parts, temp files)
+    leaked_bytes: int = 0
+    leaked_after_sweep: int = 0  # those files left after a leak sweep as of an hour later
     restart_s: list[float] = field(default_factory=list)
     check_s: list[float] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
@@ -135,8 +146,9 @@ class Tally:
 class Server:
     """A ``nimbus serve`` process on a data dir; killed with SIGKILL and started again on the same dir."""
 
-    def __init__(self, data_dir: Path, log_path: Path) -> None:
+    def __init__(self, data_dir: Path, log_path: Path, repo: Path = REPO_ROOT) -> None:
         self.data_dir = data_dir
+        self.repo = repo  # the Nimbus tree it runs (power_loss_cost.py runs an older one beside this one)
         self.log_path = log_path
         self.port = _free_port()
         self.proc: subprocess.Popen[bytes] | None = None
@@ -149,7 +161,7 @@ class Server:
     def start(self) -> float:
         started = time.monotonic()
         env = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "NIMBUS_"))}
-        env["PYTHONPATH"] = str(REPO_ROOT)
+        env["PYTHONPATH"] = str(self.repo)
         env["NIMBUS_LEASE_SECONDS"] = str(LEASE_S)
         # a fresh registry port each start: on a shared machine another process may take the last one
         env["NIMBUS_REGISTRY_PORT"] = str(_free_port())
@@ -165,7 +177,7 @@ class Server:
                     "--data-dir",
                     str(self.data_dir),
                 ],
-                cwd=REPO_ROOT,
+                cwd=self.repo,
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -390,7 +402,7 @@ class Workload:
         self.sagemaker.create_training_job(
             TrainingJobName=name,
             AlgorithmSpecification={"TrainingImage": IMAGE, "TrainingInputMode": "File"},
-            RoleArn="arn:aws:iam::123456789012:role/SageMakerRole",
+            RoleArn=execution_role(self.sagemaker),
             HyperParameters={"objective": "reg:squarederror", "num_round": "5"},
             InputDataConfig=[
                 {
@@ -481,7 +493,13 @@ class Checker:
             self.tally.checked_keys += 1
             if found not in states:
                 known = {state.md5 for state in states}
-                what = "torn (bytes of no write)" if found.md5 not in known else "bytes and ETag disagree"
+                what = (
+                    "lost (it reads as absent)"
+                    if found == GONE
+                    else "torn (bytes of no write)"
+                    if found.md5 not in known
+                    else "bytes and ETag disagree"
+                )
                 self.fail(f"{bucket}/{key} is {what}: {found} not in {states}")
                 self.model.keys[(bucket, key)] = {found}
                 continue
@@ -613,6 +631,35 @@ def _orphan_files(root: Path, model: Model) -> int:
     return orphans
 
 
+def _leaks(data_dir: Path) -> tuple[int, int]:
+    """Files (and their bytes) in the object store that no row names, so nothing lists or reads them:
+    blobs, the files of upload folders, temp files. (Plain files: ``_orphan_files``.)"""
+    engine = sqlalchemy.create_engine(f"sqlite:///{data_dir / 'nimbus.db'}")
+    with engine.connect() as connection:
+        named = sqlalchemy.text(
+            "SELECT bucket, blob FROM s3_objects UNION SELECT bucket, blob FROM s3_object_versions"
+        )
+        blobs = {(row.bucket, row.blob) for row in connection.execute(named)}
+        uploads = set(connection.scalars(sqlalchemy.text("SELECT upload_id FROM s3_multipart_uploads")))
+    engine.dispose()
+    root = data_dir / "s3"
+    leaked = [path for path in root.glob(".blobs/*/*") if (path.parent.name, path.name) not in blobs]
+    leaked += [path for path in root.glob(".uploads/*/*") if path.parent.name not in uploads]
+    files = [path for path in leaked + list(root.glob(".tmp/**/*")) if path.is_file()]
+    return len(files), sum(path.stat().st_size for path in files)
+
+
+def _count_leaks(data_dir: Path, tally: Tally) -> None:
+    """What the campaign leaked, and what of it a leak sweep an hour later (all of it stale then) leaves."""
+    tally.leaked_files, tally.leaked_bytes = _leaks(data_dir)
+    database = Database.open(f"sqlite:///{data_dir / 'nimbus.db'}")
+    try:
+        sweep_leaks(data_dir / "s3", database, now=time.time() + STALE_S + 1)
+    finally:
+        database.close()
+    tally.leaked_after_sweep = _leaks(data_dir)[0]
+
+
 # ---- the campaign --------------------------------------------------------------------------------------
 
 
@@ -637,9 +684,13 @@ def run_campaign(
     jobs: bool = True,
     minutes: float | None = None,
     progress: Callable[[Tally], None] | None = None,
+    crash: Callable[[], None] | None = None,
+    settled: Callable[[], None] | None = None,
 ) -> Tally:
     """``kills`` rounds (fewer if ``minutes`` run out first) of: run the workload for a random time,
-    SIGKILL, restart, check. The server is stopped at the end, whatever happens."""
+    SIGKILL, restart, check. The server is stopped at the end, whatever happens. ``crash`` runs after each
+    kill, before the restart (power_loss.py drops what was not fsynced there); ``settled`` after each round's
+    checks (power_loss.py makes everything durable there, as sync(2) would)."""
     ends = time.monotonic() + minutes * 60 if minutes else float("inf")
     rng = random.Random(seed)
     tally = Tally()
@@ -665,6 +716,8 @@ def run_campaign(
             time.sleep(rng.uniform(min_run, max_run))
             stop.set()
             survivors = server.kill()
+            if crash is not None:
+                crash()
             tally.kills += 1
             for thread in running:
                 thread.join()
@@ -679,12 +732,15 @@ def run_campaign(
             checker.all()
             tally.check_s.append(time.monotonic() - began)
             tally.orphan_files += _orphan_files(server.data_dir / "s3", model)
+            if settled is not None:
+                settled()
             if progress is not None:
                 progress(tally)
         if server.proc is not None:
             checker.jobs(final=True)
     finally:
         server.stop()
+    _count_leaks(server.data_dir, tally)
     return tally
 
 
@@ -693,10 +749,10 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
 
 
-def report(tally: Tally, seconds: float) -> str:
+def report(tally: Tally, seconds: float, title: str = "Fault injection", kills: str = "SIGKILLs") -> str:
     lines = [
-        f"Fault injection ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, {os.cpu_count()} CPUs, "
-        f"load average {os.getloadavg()[0]:.1f}): {tally.kills} SIGKILLs in {seconds / 60:.1f} min",
+        f"{title} ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.1f}): {tally.kills} {kills} in {seconds / 60:.1f} min",
         "",
         "| measure | value |",
         "|---|---|",
@@ -708,6 +764,9 @@ def report(tally: Tally, seconds: float) -> str:
         f"| acknowledged messages owed and checked | {tally.checked_messages} |",
         f"| training jobs checked after restarts | {tally.checked_jobs} |",
         f"| plain files under no key, summed over restarts (never listed) | {tally.orphan_files} |",
+        f"| files no row names at the end (blobs, upload parts, temp files) / bytes | {tally.leaked_files} / "
+        f"{tally.leaked_bytes:,} |",
+        f"| of those, left by a leak sweep an hour later | {tally.leaked_after_sweep} |",
         f"| restart to healthy, p50 / max | {_percentile(tally.restart_s, 0.5):.1f} s / "
         f"{max(tally.restart_s, default=0):.1f} s |",
         f"| checks after a restart, p50 / max | {_percentile(tally.check_s, 0.5):.1f} s / "

@@ -117,16 +117,19 @@ def wait_until(check: Callable[[], bool], proc: subprocess.Popen[bytes], log_pat
     )
 
 
-def start_nimbus(work: Path, settings: dict[str, str] | None = None) -> Server:
-    """A Nimbus server with its data under ``work``; ``settings`` are NIMBUS_* variables for it."""
+def start_nimbus(work: Path, settings: dict[str, str] | None = None, source: Path = REPO_ROOT) -> Server:
+    """A Nimbus server with its data under ``work``; ``settings`` are NIMBUS_* variables for it. ``source``:
+    the tree whose code it runs (another checkout, to measure a change side by side on the same data)."""
     port = free_port()
     data_dir = work / "nimbus-data"
-    log_path = work / "nimbus.log"
+    log_path = work / ("nimbus.log" if source == REPO_ROOT else f"nimbus-{source.name}.log")
+    env = clean_env()
+    env = {**env, "PYTHONPATH": str(source) + os.pathsep + env["PYTHONPATH"], **(settings or {})}
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "nimbus", "serve", "--host", "127.0.0.1", "--port", str(port),
              "--data-dir", str(data_dir)],
-            cwd=REPO_ROOT, env={**clean_env(), **(settings or {})}, stdout=log, stderr=subprocess.STDOUT,
+            cwd=source, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     wait_until(

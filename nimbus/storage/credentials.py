@@ -20,6 +20,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from nimbus.storage.durable import sync_folder
+
 FILE_NAME = "credentials.json"
 ROOT_USER = "root"
 _BASE32 = string.ascii_uppercase + "234567"
@@ -227,13 +229,4 @@ def _write_private_file_atomically(path: Path, data: bytes) -> None:
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    _fsync_directory(path.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Makes the rename itself durable."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    sync_folder(path.parent)  # the rename itself durable

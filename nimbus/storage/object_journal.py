@@ -5,11 +5,12 @@ A change to a key replaces or removes the plain file at its path inside the key'
 before the transaction commits; a process killed in between would leave the row of the old version beside
 the bytes of the new one (a torn object), or a row whose file is gone. So before the change touches the
 file, the journal keeps what was there: a hard link to the old file (``<token>.old``, no bytes copied) and
-a record of the key and of the sequence of the row the old file belongs to (``<token>.json``). The change
-ends the entry once its transaction has committed, and undoes it when it fails. At start, before any
-request, the entries a crash left are settled by asking the database which side won: the key's row
-still the one from before (the change never committed) gets the old file back; any other row keeps the
-file that is there; no row, or a row whose bytes are a blob, means no plain file.
+a record of the key and of the sequence of the row the old file belongs to (``<token>.json``), both fsynced
+with their folder, so that a power cut finds them too. The change ends the entry once its transaction has
+committed, and undoes it when it fails. At start, before any request, the entries a crash left are
+settled by asking the database which side won: the key's row still the one from before (the change never
+committed) gets the old file back; any other row keeps the file that is there; no row, or a row whose
+bytes are a blob, means no plain file.
 
 Each process journals in a folder of its own, locked (``flock``) for as long as it lives, so that a node
 starting beside live ones (a shared data dir) settles only the folders of processes that died.
@@ -28,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from nimbus.storage.durable import make_folders, sync_folder
+
 JOURNAL_DIR = ".journal"
 
 
@@ -42,10 +45,14 @@ class Change:
     def undo(self) -> None:
         """Puts the file back as it was (the change failed, its transaction rolled back)."""
         if self.saved is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            make_folders(self.path.parent)
             os.replace(self.saved, self.path)
         elif self.path.is_file():
             self.path.unlink()
+        else:
+            self.end()
+            return
+        sync_folder(self.path.parent)  # the file as it was is durable before the entry goes
         self.end()
 
     def end(self) -> None:
@@ -71,7 +78,7 @@ class Journal:
     @classmethod
     def open(cls, root: Path, temp: Path, locate: Locate, current: CurrentRow) -> Journal:
         """Settles the folders of processes that died, then starts this process's own."""
-        root.mkdir(exist_ok=True)
+        make_folders(root)
         for folder in sorted(root.iterdir()):
             _settle_if_dead(folder, locate, current)
         # made and locked in the temp folder, then moved in: no other node ever sees it unlocked
@@ -81,6 +88,7 @@ class Journal:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         folder = root / staging.name.removeprefix("journal-")
         staging.rename(folder)
+        sync_folder(root)
         return cls(folder, temp, lock)
 
     def close(self) -> None:
@@ -101,9 +109,13 @@ class Journal:
         except OSError:  # no file there (a new key, or one kept aside), or a folder
             saved = None
         staging = self._temp / f"{token}.json"
-        staging.write_text(json.dumps({"bucket": bucket, "key": key, "before": before, "saved": bool(saved)}))
+        with open(staging, "x") as out:
+            json.dump({"bucket": bucket, "key": key, "before": before, "saved": bool(saved)}, out)
+            out.flush()
+            os.fsync(out.fileno())
         record = self.folder / f"{token}.json"
         os.replace(staging, record)  # the record appears whole, after the link it names
+        sync_folder(self.folder)  # durable before the change touches the file, as a power cut may come
         return Change(record, saved, path)
 
 
@@ -131,5 +143,6 @@ def _settle(record: Path, locate: Locate, current: CurrentRow) -> None:
     if row is None or row[1] is not None:  # no plain file belongs at the key
         if path.is_file():
             path.unlink()
+            sync_folder(path.parent)
     elif row[0] == entry["before"]:  # the change never committed: the old file comes back
         Change(record, saved, path).undo()

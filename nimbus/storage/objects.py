@@ -1,9 +1,10 @@
 """Object bytes as plain files: ``<root>/<bucket>/<key>``, written atomically, read in chunks.
 
 The byte layer: no AWS shapes. Writers stream into ``<root>/.tmp`` (the same file system), fsync, and
-``os.replace`` into place, so a reader sees the whole old or the whole new file. A zero-byte key ending
-in "/" is a folder. Multipart parts wait in ``<root>/.uploads/<id>/<n>-<etag>``: a part uploaded again
-gets a file of its own beside the one its row still names until the new row commits, so a crash between
+``os.replace`` into place, so a reader sees the whole old or the whole new file; the folder is fsynced too
+(durable.py) before the row commits, so that a power cut never leaves a row without its file. A zero-byte
+key ending in "/" is a folder. Multipart parts wait in ``<root>/.uploads/<id>/<n>-<etag>``: a part uploaded
+again gets a file of its own beside the one its row still names until the new row commits, so a crash between
 the two never leaves a row naming other bytes (the stale file goes with the upload's folder).
 
 Bytes that cannot be the plain file at their key's path are kept aside, as ``<root>/.blobs/<bucket>/<blob>``
@@ -35,6 +36,7 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from sqlalchemy import select
 
+from nimbus.storage.durable import make_folders, sync_folder
 from nimbus.storage.object_journal import JOURNAL_DIR, Change, Journal
 from nimbus.storage.schema import ObjectRecord
 from nimbus.storage.streams import BodyStream
@@ -44,9 +46,7 @@ if TYPE_CHECKING:
 
 CHUNK_SIZE = 1024 * 1024
 MAX_SEGMENT_BYTES = 255  # NAME_MAX on Linux and macOS file systems
-TEMP_DIR = ".tmp"
-# a temp file untouched this long belongs to a write that died: a live write keeps writing to it
-STALE_TEMP_S = 3600.0
+TEMP_DIR = ".tmp"  # what a write that died leaves here goes in the leak sweep (leak_sweep.py)
 UPLOADS_DIR = ".uploads"
 BLOBS_DIR = ".blobs"
 _UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
@@ -184,20 +184,12 @@ def _inside(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder + os.sep)
 
 
-def _remove_stale_temps(temp: Path) -> None:
-    """Removes what writes that never happened (a crash) left in the temp folder: not all of it, since
-    other nodes sharing the data dir stream into the same folder now."""
-    cutoff = time.time() - STALE_TEMP_S
-    for entry in temp.iterdir():
-        try:
-            if entry.lstat().st_mtime >= cutoff:
-                continue
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry)
-            else:
-                entry.unlink()
-        except FileNotFoundError:
-            pass  # another node's write ended meanwhile
+def is_blob_name(name: str) -> bool:
+    return bool(_BLOB.fullmatch(name))
+
+
+def is_upload_id(name: str) -> bool:
+    return bool(_UPLOAD_ID.fullmatch(name))
 
 
 class ObjectStore:
@@ -212,11 +204,10 @@ class ObjectStore:
 
     @classmethod
     def open(cls, root: Path, database: Database) -> ObjectStore:
-        root.mkdir(parents=True, exist_ok=True)
-        (root / TEMP_DIR).mkdir(exist_ok=True)
-        _remove_stale_temps(root / TEMP_DIR)
-        (root / UPLOADS_DIR).mkdir(exist_ok=True)
-        (root / BLOBS_DIR).mkdir(exist_ok=True)
+        make_folders(root)
+        for folder in (TEMP_DIR, UPLOADS_DIR, BLOBS_DIR):
+            (root / folder).mkdir(exist_ok=True)
+        sync_folder(root)
         store = cls(root, database)
         journal = root / JOURNAL_DIR
         store._journal = Journal.open(journal, root / TEMP_DIR, store._plain_path, store._current_row)
@@ -233,10 +224,12 @@ class ObjectStore:
 
     def create_bucket(self, bucket: str) -> None:
         self._bucket_dir(bucket).mkdir(exist_ok=True)
+        sync_folder(self.root)
 
     def delete_bucket(self, bucket: str) -> None:
         shutil.rmtree(self._bucket_dir(bucket), ignore_errors=True)
         shutil.rmtree(self._blobs / bucket, ignore_errors=True)
+        sync_folder(self.root)
 
     # ---- writing -------------------------------------------------------------------------------
 
@@ -294,6 +287,7 @@ class ObjectStore:
                 os.link(path, self._blob_path(bucket, blob), follow_symlinks=False)
         except OSError as error:
             raise MissingFile(key) from error
+        sync_folder(self._blob_path(bucket, blob).parent)
         return blob
 
     def restore(self, bucket: str, key: str, blob: str) -> bool:
@@ -318,8 +312,9 @@ class ObjectStore:
             return
         for _ in range(_PUBLISH_ATTEMPTS):
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                make_folders(path.parent)
                 os.replace(source, path)
+                sync_folder(path.parent)  # before the row commits: a row must never outlive its file
                 return
             except FileNotFoundError:
                 continue  # a concurrent delete pruned the emptied parent folder: make it again
@@ -336,7 +331,7 @@ class ObjectStore:
         if size:
             raise UnsupportedKey("a key ending in '/' names a folder and can only hold zero bytes")
         try:
-            path.mkdir(parents=True, exist_ok=True)
+            make_folders(path)
         except (FileExistsError, NotADirectoryError) as error:
             raise KeyConflict(f"{path.name} is a file, so it cannot also be a folder") from error
         source.unlink(missing_ok=True)
@@ -344,11 +339,12 @@ class ObjectStore:
     def _publish_blob(self, source: Path, bucket: str) -> str:
         blob = self._new_blob(bucket)
         os.replace(source, self._blob_path(bucket, blob))
+        sync_folder(self._blob_path(bucket, blob).parent)
         return blob
 
     def _new_blob(self, bucket: str) -> str:
         folder = self._blobs / self._bucket_dir(bucket).name
-        folder.mkdir(exist_ok=True)
+        make_folders(folder)
         return secrets.token_hex(16)
 
     # ---- reading -------------------------------------------------------------------------------
@@ -435,6 +431,7 @@ class ObjectStore:
             path.rmdir() if key.endswith("/") else path.unlink()
         except (OSError, UnsupportedKey):
             return  # already gone, a folder that still holds objects, or a key kept aside
+        sync_folder(path.parent)  # the emptied folders pruned below may come back: they hold nothing
         parent = path.parent
         while parent != bucket_dir and f"{parent.relative_to(bucket_dir).as_posix()}/" not in keep_folders:
             try:
@@ -452,11 +449,13 @@ class ObjectStore:
         """A new upload's id (time-ordered, so sorting by id sorts by initiation) and its folder."""
         upload_id = f"{time.time_ns():016x}{secrets.token_hex(8)}"
         (self._uploads / upload_id).mkdir()
+        sync_folder(self._uploads)
         return upload_id
 
     def publish_part(self, staged: StagedFile, upload_id: str, part_number: int, etag: str) -> None:
         try:
             os.replace(staged.path, self._part_path(upload_id, part_number, etag))
+            sync_folder(self._upload_dir(upload_id))
         except FileNotFoundError as error:
             raise MissingFile(upload_id) from error
 

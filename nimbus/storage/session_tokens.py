@@ -21,6 +21,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from nimbus.storage.durable import sync_folder
+
 KEY_FILE = "session-signing.key"
 _BASE32 = string.ascii_uppercase + "234567"
 
@@ -116,8 +118,11 @@ def read_or_create_key(path: Path) -> bytes:
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as file:
             file.write(secrets.token_bytes(32))
+            file.flush()
+            os.fsync(file.fileno())  # a power cut must not leave an empty key: nothing would start again
         try:
             os.link(temp, path)  # first writer wins; a concurrent opener reads the winner's key
+            sync_folder(path.parent)
         except FileExistsError:
             pass
         finally:

@@ -27,6 +27,7 @@ def test_sigkill_at_random_points_loses_nothing_acknowledged(tmp_path: Path) -> 
     assert tally.kills == KILLS
     assert tally.acknowledged > KILLS and tally.checked_keys > 0 and tally.checked_messages > 0
     assert not tally.violations, report(tally, 0)
+    assert tally.leaked_after_sweep == 0, report(tally, 0)  # what the kills leaked, the leak sweep removes
 
 
 def test_a_write_cut_before_its_commit_leaves_the_old_object(tmp_path: Path) -> None:

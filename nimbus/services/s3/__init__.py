@@ -14,6 +14,7 @@ from nimbus.services.s3 import (  # noqa: E402, F401
     bucket_policy,
     buckets,
     cors,
+    leak_sweeper,
     lifecycle,
     lifecycle_sweep,
     listing,

@@ -5,15 +5,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select, union_all
+from sqlalchemy import bindparam, select, union_all
 
 from nimbus.errors import AwsError
 from nimbus.services.registry import RequestContext
 from nimbus.services.s3 import s3
 from nimbus.services.s3.owners import owner
-from nimbus.services.s3.paging import Page, check_max, decode_token, encode_token, list_page, url_encoder
+from nimbus.services.s3.paging import (
+    Page,
+    batch_sizes,
+    check_max,
+    decode_token,
+    encode_token,
+    list_page,
+    url_encoder,
+)
 from nimbus.services.s3.records import require_bucket
 from nimbus.services.s3.versions import OBJECTS, VERSIONS, check_version_id, version_rows
 from nimbus.storage.schema import ObjectRow
@@ -22,13 +31,12 @@ from nimbus.storage.schema import ObjectRow
 def _object_page(ctx: RequestContext, request: dict[str, Any], after: str, limit: int) -> Page[ObjectRow]:
     bucket = request["Bucket"]
     require_bucket(ctx, bucket)
-    batch_size = limit + 1
 
     def rows_from(start: str) -> Iterator[tuple[str, ObjectRow]]:
         # seek in batches: a page never loads more than it needs, however large the bucket
         condition = OBJECTS.c.key >= start
         with ctx.storage.database.engine.connect() as connection:
-            while True:
+            for batch_size in batch_sizes(limit, request.get("Delimiter", "")):
                 query = select(OBJECTS).where(OBJECTS.c.bucket == bucket, condition)
                 batch = connection.execute(query.order_by(OBJECTS.c.key).limit(batch_size)).all()
                 yield from ((record.key, record) for record in batch if record.key > after)
@@ -126,30 +134,34 @@ class _Version:
 
 # sequences are non-negative 64-bit integers: a position "before every version of a key"
 _BEFORE_ALL = 2**63 - 1
-_VERSION_COLUMNS = (
-    "key",
-    "version_id",
-    "sequence",
-    "last_modified",
-    "etag",
-    "size",
-    "storage_class",
-    "checksums",
-)
 
 
-def _version_rows(table: Any, bucket: str, key: str, below: int) -> Any:
-    """``table``'s versions after the position (``key``, ``below``) in listing order (key ascending,
-    newest first): later keys, and ``key``'s versions older than sequence ``below``."""
-    after = (table.c.key > key) | ((table.c.key == key) & (table.c.sequence < below))
-    return version_rows(table).where(table.c.bucket == bucket, after)
+@cache
+def _versions_after() -> Any:
+    """A batch of versions after a position (``key``, ``below``) in listing order (key ascending, newest
+    first): later keys, and ``key``'s versions older than sequence ``below``; ``size`` of them. Made once
+    and bound per batch: building the statement costs more than running it.
+
+    Each table is limited in its own index order, so a batch sorts at most ``size`` rows of each, not every
+    version after the position. The range ``key >= ...`` stands on its own, so that the index seeks to it:
+    SQLite reads a bucket from its first key for an OR of the two cases."""
+
+    def batch_of(table: Any) -> Any:
+        key = bindparam("key")
+        after = (table.c.key >= key) & ((table.c.key > key) | (table.c.sequence < bindparam("below")))
+        ordered = version_rows(table).where(table.c.bucket == bindparam("bucket"), after)
+        return select(
+            ordered.order_by(table.c.key, table.c.sequence.desc()).limit(bindparam("size")).subquery()
+        )
+
+    union = union_all(batch_of(OBJECTS), batch_of(VERSIONS)).subquery()
+    return select(union).order_by(union.c.key, union.c.sequence.desc()).limit(bindparam("size"))
 
 
 def _version_page(
     ctx: RequestContext, request: dict[str, Any], key_marker: str, marker_sequence: int | None, limit: int
 ) -> Page[_Version]:
     bucket = request["Bucket"]
-    batch_size = limit + 1
 
     def rows_from(start: str) -> Iterator[tuple[str, _Version]]:
         key, below = start, _BEFORE_ALL
@@ -158,12 +170,9 @@ def _version_page(
             below = -1 if marker_sequence is None else marker_sequence
             previous = key_marker
         with ctx.storage.database.engine.connect() as connection:
-            while True:
-                union = union_all(
-                    _version_rows(OBJECTS, bucket, key, below), _version_rows(VERSIONS, bucket, key, below)
-                ).subquery()
-                query = select(union).order_by(union.c.key, union.c.sequence.desc()).limit(batch_size)
-                batch = connection.execute(query).all()
+            for batch_size in batch_sizes(limit, request.get("Delimiter", "")):
+                position = {"bucket": bucket, "key": key, "below": below, "size": batch_size}
+                batch = connection.execute(_versions_after(), position).all()
                 for row in batch:
                     yield row.key, _Version(row, row.key != previous)
                     previous = row.key

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 from urllib.parse import quote
@@ -65,6 +65,17 @@ def list_page(
         if seek_to is None:
             return page
         start = seek_to
+
+
+def batch_sizes(limit: int, delimiter: str) -> Iterator[int]:
+    """How many rows each query of a seek fetches. Without a delimiter, a page's worth (``limit`` + 1) at
+    once. With one, two rows first, doubling up to a page's worth: the first key under a common prefix
+    ends the batch (the page seeks past the prefix), so a whole page's batch would be read to use one row.
+    """
+    size = min(limit + 1, 2) if delimiter else limit + 1
+    while True:
+        yield size
+        size = min(limit + 1, size * 2)
 
 
 def _common_prefix(key: str, prefix: str, delimiter: str) -> str | None:
