@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from pydantic import Field
@@ -33,6 +34,9 @@ class Settings(BaseSettings):
     # with several nodes on one database, a node that dies gives up its background work (jobs, sweeps)
     # this long after its last heartbeat (docs/deployment.md); heartbeats come every third of it
     lease_seconds: float = Field(default=30.0, gt=0)
+    # with several nodes: the base URL other nodes reach this one at (they forward it the invocations of
+    # the endpoints it serves); default: where it listens (this host's name when listening on 0.0.0.0)
+    advertised_url: str | None = Field(default=None, pattern=r"^https?://[^/]+$")
 
     # CloudWatch alarm periods, their evaluation and Application Auto Scaling cooldowns run this many
     # times faster than on AWS (60: an alarm's 60-second period lasts one second), for tests and demos
@@ -63,6 +67,15 @@ class Settings(BaseSettings):
     @property
     def endpoint_url(self) -> str:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
+
+    @property
+    def node_url(self) -> str:
+        """Where other nodes reach this one."""
+        if self.advertised_url:
+            return self.advertised_url
+        host = socket.gethostname() if self.host in ("0.0.0.0", "::", "") else self.host
+        host = f"[{host}]" if ":" in host else host
         return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
     @property

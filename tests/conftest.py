@@ -235,6 +235,13 @@ class NimbusServer:
                 proc.wait(timeout=STOP_TIMEOUT_S)
         return proc.returncode
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash: nothing stops cleanly (a node's leases are left to expire)."""
+        assert self.proc is not None, "server not running"
+        self.proc.kill()
+        self.proc.wait()
+        self.proc = None
+
     def restart(self) -> None:
         """Stop and start again on the same data dir and port."""
         self.stop()

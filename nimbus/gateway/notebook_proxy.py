@@ -6,11 +6,16 @@ A presigned URL (``?authToken=``) is exchanged for a session cookie scoped to th
 then every request must carry the cookie; the proxy adds the Jupyter server's own token, which never
 leaves Nimbus. Websockets are accepted only from pages of the same origin (the Origin header's host
 is the Host), so another site cannot drive a kernel with a visitor's cookie.
+
+With several nodes, a node whose process does not run the instance's server checks the session (and
+the Origin) itself, then forwards the request to the node that runs it, with a grant that node trusts
+instead (services/sagemaker/notebooks/node_grants.py).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ssl
 from http.cookies import CookieError, SimpleCookie
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -22,6 +27,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.typing import Subprotocol
 
 from nimbus.gateway.body import read_body
+from nimbus.gateway.tls import serving_tls
 from nimbus.services.sagemaker.notebooks.access import (
     PREFIX,
     SESSION_COOKIE,
@@ -29,6 +35,7 @@ from nimbus.services.sagemaker.notebooks.access import (
     session_token,
     verified,
 )
+from nimbus.services.sagemaker.notebooks.node_grants import GRANT, grant, granted
 from nimbus.services.sagemaker.notebooks.runner import NotebookAccess, notebook_access
 from nimbus.storage import Storage
 
@@ -53,18 +60,33 @@ WEBSOCKET_HEADERS = {
 }
 POLICY_VIOLATION = 1008
 
-_client: httpx.AsyncClient | None = None
+NOT_IN_SERVICE = "The notebook instance is not InService: start it and wait for InService."
+# InService, yet no live node runs its server: its node stopped, and a live one takes it over within a lease
+MOVING = "The notebook instance's Jupyter server is not reachable; try again in a moment."
+
+_clients: dict[str, httpx.AsyncClient] = {}  # "client": to the servers and nodes
 
 
 def is_notebook_path(path: str) -> bool:
     return path.startswith(PREFIX)
 
 
-def _client_for_upstream() -> httpx.AsyncClient:
-    global _client
-    if _client is None:
-        _client = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=10.0))
-    return _client
+def _client_for_upstream(storage: Storage) -> httpx.AsyncClient:
+    client = _clients.get("client")
+    if client is None:
+        timeout = httpx.Timeout(None, connect=10.0)
+        client = _clients["client"] = httpx.AsyncClient(timeout=timeout, verify=_nodes_tls(storage))
+    return client
+
+
+def _nodes_tls(storage: Storage) -> ssl.SSLContext:
+    """What verifies the other nodes' certificates when they serve HTTPS: the system's CAs and this
+    Nimbus's own CA (or the certificate the nodes serve)."""
+    context = ssl.create_default_context()
+    ca_bundle = serving_tls(storage.data_dir)
+    if ca_bundle is not None:
+        context.load_verify_locations(ca_bundle)
+    return context
 
 
 def _instance(path: str) -> tuple[str, str] | None:
@@ -89,11 +111,41 @@ def _session(headers: list[tuple[str, str]], access: NotebookAccess, region: str
     return morsel is not None and verified(access.secret, morsel.value, "session", region, name) is not None
 
 
-def _forwarded(headers: list[tuple[str, str]], token: str, skip: set[str]) -> list[tuple[str, str]]:
-    """The client's headers for the Jupyter server: without hop-by-hop ones and Nimbus's cookie, with
-    the server's token."""
-    kept = [(name, value) for name, value in headers if name not in HOP_BY_HOP and name not in skip]
-    return [*kept, ("authorization", f"token {token}")]
+def _node_grant(scope: Scope) -> str | None:
+    """The grant of a request another node forwarded (None for a person's request)."""
+    return dict(_headers(scope)).get(GRANT)
+
+
+def _granted_here(storage: Storage, scope: Scope, instance: tuple[str, str], body: bytes) -> bool:
+    """Whether the forwarded request carries a node's grant for exactly this request."""
+    token = _node_grant(scope) or ""
+    return granted(storage, token, instance, scope.get("method", "GET"), _target(scope), body)
+
+
+def _upstream(
+    storage: Storage, access: NotebookAccess, scheme: str, scope: Scope, body: bytes, skip: set[str]
+) -> tuple[str, list[tuple[str, str]]] | None:
+    """Where the request goes and the client's headers for it (without hop-by-hop ones, ``skip`` and
+    any grant): to this process's Jupyter server with its token, or to the node running the server with
+    a grant; None when no live node runs it (a forwarded request is forwarded only once)."""
+    target = _target(scope)
+    kept = [
+        (name, value)
+        for name, value in _headers(scope)
+        if name not in HOP_BY_HOP and name not in skip and name != GRANT
+    ]
+    if access.server is not None:
+        token = access.server.token
+        return f"{scheme}://127.0.0.1:{access.server.port}{target}", [
+            *kept,
+            ("authorization", f"token {token}"),
+        ]
+    instance = _instance(scope["path"])
+    if access.owner is None or instance is None or _node_grant(scope) is not None:
+        return None
+    node = access.owner.replace("http", scheme, 1)  # http -> ws, https -> wss
+    signed = grant(storage, instance, scope.get("method", "GET"), target, body)
+    return f"{node}{target}", [*kept, (GRANT, signed)]
 
 
 async def _answer(send: Send, status: int, text: str, headers: list[tuple[str, str]] | None = None) -> None:
@@ -116,21 +168,23 @@ async def proxy_http(scope: Scope, receive: Receive, send: Send, storage: Storag
     if "authToken" in query:
         await _sign_in(send, access, region, name, path, query)
         return
-    headers = _headers(scope)
-    if not _session(headers, access, region, name):
+    from_node = _node_grant(scope) is not None
+    if not from_node and not _session(_headers(scope), access, region, name):
         await _answer(
             send, 403, "Open this notebook instance with a URL from CreatePresignedNotebookInstanceUrl."
         )
         return
-    if access.server is None:
-        await _answer(send, 503, "The notebook instance is not InService: start it and wait for InService.")
-        return
     body = await read_body(receive, MAX_BODY)
-    target = _upstream_url("http", access.server.port, scope)
-    client = _client_for_upstream()
-    upstream = client.build_request(
-        scope["method"], target, headers=_forwarded(headers, access.server.token, set()), content=body
-    )
+    if from_node and not _granted_here(storage, scope, found, body):
+        await _answer(send, 403, "Forwarded notebook requests need a grant of a node of this Nimbus.")
+        return
+    upstream_at = _upstream(storage, access, "http", scope, body, set())
+    if upstream_at is None:
+        await _answer(send, 503, MOVING if access.in_service else NOT_IN_SERVICE)
+        return
+    target, headers = upstream_at
+    client = _client_for_upstream(storage)
+    upstream = client.build_request(scope["method"], target, headers=headers, content=body)
     try:
         answer = await client.send(upstream, stream=True)
     except httpx.HTTPError:
@@ -173,18 +227,19 @@ async def proxy_websocket(scope: Scope, receive: Receive, send: Send, storage: S
     found = _instance(scope["path"])
     access = await anyio.to_thread.run_sync(notebook_access, storage, *found) if found else None
     headers = _headers(scope)
-    if (
-        found is None
-        or access is None
-        or access.server is None
-        or not _session(headers, access, *found)
-        or not _same_origin(headers)
-    ):
+    upstream_at = None
+    if found is not None and access is not None:
+        if _node_grant(scope) is not None:  # the forwarding node checked the session and the Origin
+            allowed = _granted_here(storage, scope, found, b"")
+        else:
+            allowed = _session(headers, access, *found) and _same_origin(headers)
+        if allowed:
+            upstream_at = _upstream(storage, access, "ws", scope, b"", WEBSOCKET_HEADERS | {"cookie"})
+    if upstream_at is None:
         await send({"type": "websocket.close", "code": POLICY_VIOLATION})
         return
-    target = _upstream_url("ws", access.server.port, scope)
+    target, forwarded = upstream_at
     protocols = [Subprotocol(item) for item in scope.get("subprotocols") or []]
-    forwarded = _forwarded(headers, access.server.token, WEBSOCKET_HEADERS | {"cookie"})
     try:
         upstream = await connect(
             target,
@@ -192,6 +247,7 @@ async def proxy_websocket(scope: Scope, receive: Receive, send: Send, storage: S
             subprotocols=protocols or None,
             max_size=None,
             compression=None,
+            ssl=_nodes_tls(storage) if target.startswith("wss:") else None,
         )
     except (OSError, InvalidHandshake):
         await send({"type": "websocket.close", "code": POLICY_VIOLATION})
@@ -203,11 +259,11 @@ async def proxy_websocket(scope: Scope, receive: Receive, send: Send, storage: S
         tasks.cancel_scope.cancel()
 
 
-def _upstream_url(scheme: str, port: int, scope: Scope) -> str:
-    """The request's path and query, as sent, on the Jupyter server's loopback port."""
+def _target(scope: Scope) -> str:
+    """The request's path and query, as sent."""
     path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
     query = scope["query_string"].decode("latin-1")
-    return f"{scheme}://127.0.0.1:{port}{path}" + (f"?{query}" if query else "")
+    return path + (f"?{query}" if query else "")
 
 
 def _same_origin(headers: list[tuple[str, str]]) -> bool:

@@ -8,6 +8,9 @@ other node's heartbeat takes the work over and settles it (a job fails, saying w
 cleanly lets its leases expire at once. Stop requests made on another node are a flag on the lease,
 which the owner's heartbeat reads, since only the owner has the process to stop.
 
+Each node also records the address it answers at (``nimbus_nodes``), so that another node can forward
+it the requests only it can answer (the invocations of the endpoints whose workers it runs).
+
 Expiry times are the nodes' own clocks: keep them in step (NTP) to well within a lease.
 """
 
@@ -20,17 +23,19 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, delete, or_, select, update
+from sqlalchemy import ColumnElement, delete, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from nimbus.config import Settings
 from nimbus.storage import Storage
-from nimbus.storage.lease_schema import LeaseRecord
+from nimbus.storage.lease_schema import LeaseRecord, NodeRecord
 
 LEASES = LeaseRecord.__table__
+NODES = NodeRecord.__table__
 log = logging.getLogger("nimbus.leases")
 # work a node's heartbeat settles: that of the kinds' nodes that died (it takes their expired leases)
 Settle = Callable[[Storage], object]
@@ -41,6 +46,16 @@ Key = TypeVar("Key", bound=tuple[str, ...])  # a job's key: (account, region, na
 def resource_name(kind: str, key: Iterable[str]) -> str:
     """``sagemaker/training-job/<account>/<region>/<name>``: what a lease names."""
     return "/".join((kind, *key))
+
+
+@dataclass(frozen=True)
+class Holder:
+    """The node holding a lease: its id, whether the lease is still live, and its address (None when
+    that node never said where it answers)."""
+
+    owner: str
+    live: bool
+    address: str | None
 
 
 class Node:
@@ -57,6 +72,29 @@ class Node:
         self._stopped = False
         threading.Thread(target=self._beat_forever, name="lease-heartbeat", daemon=True).start()
         storage.on_close(self.expire_all)
+
+    def advertise(self, address: str) -> None:
+        """Records where this node answers. An earlier node at the same address is dead (this process
+        listens there now): its leases expire at once, so its work is settled without waiting a lease."""
+        now = datetime.now(UTC)
+        with self.storage.database.engine.begin() as connection:
+            earlier = select(NODES.c.id).where(NODES.c.address == address, NODES.c.id != self.id)
+            connection.execute(update(LEASES).where(LEASES.c.owner.in_(earlier)).values(expires_at=now))
+            connection.execute(delete(NODES).where(NODES.c.address == address))
+            connection.execute(NODES.insert().values(id=self.id, address=address, started_at=now))
+
+    def holder(self, resource: str) -> Holder | None:
+        """Who holds the lease, if anyone: one read."""
+        query = (
+            select(LEASES.c.owner, LEASES.c.expires_at, NODES.c.address)
+            .outerjoin(NODES, NODES.c.id == LEASES.c.owner)
+            .where(LEASES.c.resource == resource)
+        )
+        with self.storage.database.engine.connect() as connection:
+            row = connection.execute(query).first()
+        if row is None:
+            return None
+        return Holder(row.owner, row.owner == self.id or row.expires_at >= datetime.now(UTC), row.address)
 
     def take(self, resource: str) -> bool:
         """Takes the lease if nobody holds it, its holder let it expire, or it is this node's already
@@ -104,12 +142,29 @@ class Node:
         with self._lock:
             self._stops[resource] = stop
 
+    def claim(self, resource: str, stop: StopWork) -> None:
+        """Takes the lease whoever holds it (work this node has just replaced, such as an endpoint it
+        redeployed): the former holder's heartbeat finds it lost and stops its own copy of the work."""
+        self._take(resource, true())
+        with self._lock:
+            self._stops[resource] = stop
+
     def release(self, resource: str) -> None:
         """The work ended here: its lease goes."""
         with self._lock:
             self._stops.pop(resource, None)
         with self.storage.database.engine.begin() as connection:
             connection.execute(delete(LEASES).where(LEASES.c.resource == resource, LEASES.c.owner == self.id))
+
+    def end(self, resource: str) -> None:
+        """The work is gone (deleted through any node): its lease goes, and the work stops at once if it
+        runs here, else at its holder's next heartbeat, which finds the lease lost."""
+        with self._lock:
+            stop = self._stops.pop(resource, None)
+        with self.storage.database.engine.begin() as connection:
+            connection.execute(delete(LEASES).where(LEASES.c.resource == resource))
+        if stop is not None:
+            stop()
 
     def request_stop(self, resource: str) -> None:
         """Stops the work at once if it runs here, else flags its lease for its owner's heartbeat."""
@@ -178,6 +233,11 @@ class Node:
 
     def _beat(self) -> None:
         now = datetime.now(UTC)
+        # the work running before the leases are read: work that starts while they are read holds a
+        # lease this read may not see, and must not pass for lost
+        with self._lock:
+            running = dict(self._stops)
+            settles = list(self._settles)
         with self._renewing, self.storage.database.engine.begin() as connection:
             if self._stopped:
                 return
@@ -189,9 +249,6 @@ class Node:
                     select(LEASES.c.resource, LEASES.c.stop_requested).where(LEASES.c.owner == self.id)
                 ).all()
             )
-        with self._lock:
-            running = dict(self._stops)
-            settles = list(self._settles)
         for resource, stop in running.items():
             if held.get(resource, True):  # asked to stop, or lost to another node
                 stop()

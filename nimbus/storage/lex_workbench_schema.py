@@ -41,7 +41,7 @@ class LexTestExecutionRecord(Base):
     definition: Mapped[dict[str, Any]]  # target, apiMode, testExecutionModality
     results: Mapped[list[Any]]  # UtteranceLevelTestResultItem shapes, in record order
     failure_reasons: Mapped[list[Any]]
-    runner: Mapped[str | None] = mapped_column(String(36))  # the process running it
+    runner: Mapped[str | None] = mapped_column(String(36))  # the id of the run in progress, if any
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

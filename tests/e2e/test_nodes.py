@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 from conftest import NimbusServer, error_code, list_keys
 from test_lex_models import add_order_flowers, new_bot
+from test_lex_runtime import TEST_SET_CSV, HookServer, import_test_set, order_flowers, wait_built
 from test_rekognition_streams import astronaut_video, connected_home_processor, video_stream, wait_for
 from test_sagemaker_training import PARAMS, create_job, wait
 
@@ -203,23 +205,92 @@ def _start_doorbell(node: NimbusServer, bucket: str) -> tuple[str, str, str]:
     return name, session["SessionId"], stream_name
 
 
+@pytest.fixture
+def held_hook() -> Iterator[HookServer]:
+    """A Lex code hook that answers only at the end of the test: a conversation that reaches it stays in
+    its turn."""
+    released = threading.Event()
+
+    def answer(event: dict[str, Any]) -> dict[str, Any]:
+        released.wait()
+        return {
+            "sessionState": {"dialogAction": {"type": "Delegate"}, "intent": event["sessionState"]["intent"]}
+        }
+
+    server = HookServer(answer)
+    try:
+        yield server
+    finally:
+        released.set()
+        server.close()
+
+
+def _build_held_bot(node: NimbusServer) -> str:
+    """A bot whose DRAFT locale starts building through ``node``."""
+    models = node.client("lexv2-models")
+    bot_id = new_bot(models, "Held")
+    order_flowers(models, bot_id)
+    models.build_bot_locale(botId=bot_id, botVersion="DRAFT", localeId="en_US")
+    return bot_id
+
+
+def _start_test_execution(node: NimbusServer, bucket: str, bot_id: str, hook: HookServer) -> str:
+    """A test set run through ``node`` against the bot's DRAFT, whose code hook holds its first turn."""
+    models = node.client("lexv2-models")
+    wait_built(models, bot_id)
+    hooked = {"lambdaCodeHook": {"lambdaARN": hook.url, "codeHookInterfaceVersion": "1.0"}}
+    models.update_bot_alias(
+        botId=bot_id,
+        botAliasId="TSTALIASID",
+        botAliasName="TestBotAlias",
+        botVersion="DRAFT",
+        botAliasLocaleSettings={"en_US": {"enabled": True, "codeHookSpecification": hooked}},
+    )
+    test_set = import_test_set(models, node.client("s3"), bucket, "held-tests", TEST_SET_CSV)
+    target = {"botAliasTarget": {"botId": bot_id, "botAliasId": "TSTALIASID", "localeId": "en_US"}}
+    started = models.start_test_execution(
+        testSetId=test_set["importedResourceId"], target=target, apiMode="NonStreaming"
+    )
+    wait_for(lambda: hook.events, "code hook call")
+    return started["testExecutionId"]
+
+
 def test_the_work_of_a_killed_node_fails_or_resumes_on_the_node_that_lives(
     leased_nodes: list[NimbusServer],
     training_bucket: str,
+    held_hook: HookServer,
     tmp_path_factory: pytest.TempPathFactory,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     first, second = leased_nodes[0], _second_node(leased_nodes, tmp_path_factory)
+    bot_id = _build_held_bot(first)  # builds while the training job and the stream processor start
     name = create_job(first.client("sagemaker"), training_bucket, HyperParameters=LONG_TRAINING)
     processor, session, stream_name = _start_doorbell(first, training_bucket)
+    execution_id = _start_test_execution(first, training_bucket, bot_id, held_hook)
+    lex = second.client("lexv2-models")  # the live first node's test execution runs, whoever reads it
+    assert lex.describe_test_execution(testExecutionId=execution_id)["testExecutionStatus"] == "InProgress"
     _training(first.client("sagemaker"), name)
-    assert first.proc is not None
-    first.proc.kill()  # SIGKILL: no clean stop hands its leases back
-    first.proc.wait()
-    first.proc = None
+    first.kill()  # SIGKILL: no clean stop hands its leases back
     job = wait(second.client("sagemaker"), name, timeout=60)  # once the first node's lease expired
     assert (job["TrainingJobStatus"], job["SecondaryStatus"]) == ("Failed", "Failed")
     assert job["FailureReason"] == "The Nimbus node running the job stopped (restarted or died)"
+    execution = wait_for(  # read through the second node once the execution's lease expired too
+        lambda: next(
+            (
+                summary
+                for summary in lex.list_test_executions()["testExecutions"]
+                if summary["testExecutionId"] == execution_id
+                and summary["testExecutionStatus"] != "InProgress"
+            ),
+            None,
+        ),
+        "settled test execution",
+    )
+    assert execution["testExecutionStatus"] == "Failed"
+    assert lex.describe_test_execution(testExecutionId=execution_id)["failureReasons"] == [
+        "The test execution was interrupted because the Nimbus node running it stopped (restarted or died); "
+        "start it again."
+    ]
 
     # the stream processor's session resumed on the second node: it analyses the video that arrives now
     for variable, value in second.env().items():

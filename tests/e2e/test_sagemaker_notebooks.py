@@ -23,6 +23,8 @@ from jupyter_server.gateway import managers as gateway_managers
 from jupyter_server.gateway.gateway_client import GatewayClient
 from jupyter_server.gateway.managers import GatewayKernelManager
 from nbclient import NotebookClient
+from roles import execution_role
+from test_nodes import _second_node, leased_nodes  # noqa: F401 (a fixture)
 
 TRUST_SAGEMAKER = {
     "Version": "2012-10-17",
@@ -168,3 +170,82 @@ def test_notebook_instance_serves_jupyterlab_and_runs_a_notebook(
     assert "RecordNotFound" in str(caught.value)
     assert not home.exists()
     client.delete_notebook_instance_lifecycle_config(NotebookInstanceLifecycleConfigName=config)
+
+
+def _run_on_kernel(base: str, browser: requests.Session, code: str) -> str:
+    """What ``code`` prints on a new kernel of the instance, reached through ``base``: REST to start
+    the kernel, its websocket to run the code."""
+    xsrf = {"X-XSRFToken": browser.cookies.get("_xsrf", "")}
+    kernel = browser.post(f"{base}api/kernels", json={"name": "python3"}, headers=xsrf, timeout=60)
+    assert kernel.status_code == 201, kernel.text
+    kernel_id = kernel.json()["id"]
+    cookie = f"nimbus-notebook={browser.cookies['nimbus-notebook']}"
+    channels = websocket.create_connection(
+        f"{base.replace('http', 'ws', 1)}api/kernels/{kernel_id}/channels", cookie=cookie, timeout=60
+    )
+    try:
+        msg_id = uuid.uuid4().hex
+        header = {"msg_id": msg_id, "msg_type": "execute_request", "session": uuid.uuid4().hex}
+        content = {"code": code, "silent": False, "store_history": False, "allow_stdin": False}
+        request = {"header": header | {"username": "test", "version": "5.3"}, "parent_header": {}}
+        channels.send(json.dumps(request | {"metadata": {}, "content": content, "channel": "shell"}))
+        printed = ""
+        while True:
+            message = json.loads(channels.recv())
+            if message["parent_header"].get("msg_id") != msg_id:
+                continue
+            if message["msg_type"] == "stream":
+                printed += message["content"]["text"]
+            if message["msg_type"] == "status" and message["content"]["execution_state"] == "idle":
+                return printed  # after all of the request's output (shell's execute_reply may come first)
+    finally:
+        channels.close()
+        browser.delete(f"{base}api/kernels/{kernel_id}", headers=xsrf, timeout=60)
+
+
+def test_a_notebook_instance_runs_on_one_node_any_node_opens_it_and_another_takes_it_over(
+    leased_nodes: list[NimbusServer],  # noqa: F811
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Two nodes on one database and data dir: the instance's server runs on the node that started it,
+    the other node leaves it alone when it starts and forwards it the instance's pages and kernel
+    websockets; when that node is killed, the other starts the server and serves it."""
+    first = leased_nodes[0]
+    client = first.client("sagemaker")
+    name = f"nb-{uuid.uuid4().hex[:8]}"
+    client.create_notebook_instance(
+        NotebookInstanceName=name, InstanceType="ml.t3.medium", RoleArn=execution_role(client)
+    )
+    _wait_for(client, name, "InService")
+    second = _second_node(leased_nodes, tmp_path_factory)
+    other = second.client("sagemaker")
+    assert (
+        other.describe_notebook_instance(NotebookInstanceName=name)["NotebookInstanceStatus"] == "InService"
+    )
+
+    # the second node signs the person in and forwards pages and the kernel's websocket to the first
+    url = other.create_presigned_notebook_instance_url(NotebookInstanceName=name)["AuthorizedUrl"]
+    base = url.split("?", 1)[0]
+    assert urlsplit(base).netloc == urlsplit(second.endpoint_url).netloc
+    browser = requests.Session()
+    page = browser.get(url, timeout=60)
+    assert page.status_code == 200 and "JupyterLab" in page.text
+    assert _run_on_kernel(base, browser, "print(6 * 7)") == "42\n"
+    forged = {"X-Nimbus-Grant": "forged.grant"}  # a node's grant is signed with the install's key
+    first_base = base.replace(urlsplit(second.endpoint_url).netloc, urlsplit(first.endpoint_url).netloc)
+    assert requests.get(f"{first_base}lab", headers=forged, timeout=60).status_code == 403
+
+    first.kill()  # its lease lapses, the second node starts the server itself
+    seen = set()
+    deadline = time.monotonic() + 120
+    while (answer := browser.get(f"{base}lab", timeout=60)).status_code != 200:
+        seen.add(answer.status_code)  # the dead node does not answer; then the server is starting
+        assert time.monotonic() < deadline, seen
+        time.sleep(0.5)
+    assert seen <= {502, 503} and "JupyterLab" in answer.text
+    assert (
+        other.describe_notebook_instance(NotebookInstanceName=name)["NotebookInstanceStatus"] == "InService"
+    )
+    other.stop_notebook_instance(NotebookInstanceName=name)
+    _wait_for(other, name, "Stopped")
+    other.delete_notebook_instance(NotebookInstanceName=name)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import secrets
 import string
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -40,8 +39,6 @@ class _Owned(Protocol):
 T = TypeVar("T", bound=_Owned)
 DRAFT = "DRAFT"
 _ID_ALPHABET = string.ascii_uppercase + string.digits
-# Test set executions run in threads of this process; one owned by another process was cut off by a restart.
-THIS_PROCESS = str(uuid.uuid4())
 INTERRUPTED_BUILD = (
     "The build was interrupted because the Nimbus node building the locale stopped (restarted or died); "
     "build the locale again."
@@ -118,7 +115,8 @@ def find_locale(
     locale = session.get(LexLocaleRecord, (bot_id, bot_version, locale_id))
     if locale is None:
         raise not_found("bot locale", f"{bot_id}/{bot_version}/{locale_id}")
-    if locale.locale_status == "Building" and _builder_died(session, ctx, locale):
+    lease = build_lease(locale.bot_id, locale.locale_id)
+    if locale.locale_status == "Building" and runner_died(session, ctx, lease, locale.build_submitted_at):
         locale.locale_status = "Failed"
         locale.failure_reasons = [INTERRUPTED_BUILD]
         locale.builder = None
@@ -131,15 +129,15 @@ def build_lease(bot_id: str, locale_id: str) -> str:
     return resource_name("lexv2/build", (bot_id, locale_id))
 
 
-def _builder_died(session: Session, ctx: RequestContext, locale: LexLocaleRecord) -> bool:
-    """Whether the node building the locale died: its lease expired (deleted here, so that one reader of
-    several settles the build), or it has none and the build is older than a lease (its node died
-    before taking it). A live node's build, this node's or another's, reads as Building."""
-    lease = build_lease(locale.bot_id, locale.locale_id)
+def runner_died(session: Session, ctx: RequestContext, lease: str, submitted: datetime | None) -> bool:
+    """Whether the node running leased Lex work (a locale's build, a test execution) died: its lease
+    expired (deleted here, so that one reader of several settles the work), or it has none and the work
+    is older than a lease (its node died before taking it). A live node's work, this node's or
+    another's, reads as running."""
     node, at = lease_node(ctx.storage), now()
     expires = session.scalar(select(LEASES.c.expires_at).where(LEASES.c.resource == lease))
     if expires is None:
-        return locale.build_submitted_at is None or locale.build_submitted_at < at - node.lease
+        return submitted is None or submitted < at - node.lease
     if expires >= at:
         return False
     expired = session.execute(delete(LEASES).where(LEASES.c.resource == lease, LEASES.c.expires_at < at))

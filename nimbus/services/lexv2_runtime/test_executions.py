@@ -2,10 +2,12 @@
 locale through the same turns RecognizeText takes, each user turn's intent and slots compared with
 what the test set expects, each agent turn's prompt with what the bot said.
 
-An execution runs in a thread of this process (InProgress, then Completed or Failed); one whose
-process stopped reads as Failed. Results are kept per turn and summed when listed: overall, per
-conversation, per intent, per intent's slot, per utterance. The artifacts are a CSV of every turn's
-result in the account's internal Lex bucket, reached through a presigned URL."""
+An execution runs in a thread of the node that took the request, which holds the execution's lease
+(see nimbus/services/leases.py) until it ends (InProgress, then Completed or Failed); one whose node
+died (its lease expired) reads as Failed through any node, as a locale's build does. Results are kept
+per turn and summed when listed: overall, per conversation, per intent, per intent's slot, per
+utterance. The artifacts are a CSV of every turn's result in the account's internal Lex bucket, reached
+through a presigned URL."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import csv
 import io
 import logging
 import threading
+import uuid
 from collections import Counter, defaultdict
 from dataclasses import replace
 from typing import Any
@@ -21,16 +24,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from nimbus.errors import AwsError
+from nimbus.services.leases import lease_node, resource_name
 from nimbus.services.lexv2_models import lexv2_models
 from nimbus.services.lexv2_models.errors import invalid
 from nimbus.services.lexv2_models.export_import import internal_bucket, presigned_url
 from nimbus.services.lexv2_models.paging import page, sorted_by
 from nimbus.services.lexv2_models.records import (
-    THIS_PROCESS,
     find_owned,
     new_id,
     now,
     output_of,
+    runner_died,
     summary_of,
     transaction,
 )
@@ -44,14 +48,32 @@ from nimbus.services.s3.objects import put_object
 from nimbus.storage.lex_workbench_schema import LexTestExecutionRecord
 
 log = logging.getLogger("nimbus.lex.tests")
-INTERRUPTED = "The test execution was interrupted because Nimbus stopped; start it again."
+INTERRUPTED = (
+    "The test execution was interrupted because the Nimbus node running it stopped (restarted or died); "
+    "start it again."
+)
 MATCHED, MISMATCHED, ERROR = "Matched", "Mismatched", "ExecutionError"
 
 
+def execution_lease(execution_id: str) -> str:
+    """The lease of a running test execution, held by the node whose thread runs it."""
+    return resource_name("lexv2/test-execution", (execution_id,))
+
+
 def _find_execution(session: Session, ctx: RequestContext, execution_id: str) -> LexTestExecutionRecord:
-    execution = find_owned(session, ctx, LexTestExecutionRecord, execution_id, "test execution")
-    if execution.status == "InProgress" and execution.runner != THIS_PROCESS:
+    return _settled(
+        session, ctx, find_owned(session, ctx, LexTestExecutionRecord, execution_id, "test execution")
+    )
+
+
+def _settled(
+    session: Session, ctx: RequestContext, execution: LexTestExecutionRecord
+) -> LexTestExecutionRecord:
+    """The execution, Failed if it was InProgress on a node that died."""
+    lease = execution_lease(execution.test_execution_id)
+    if execution.status == "InProgress" and runner_died(session, ctx, lease, execution.created_at):
         execution.status, execution.failure_reasons, execution.runner = "Failed", [INTERRUPTED], None
+        execution.updated_at = now()
     return execution
 
 
@@ -79,9 +101,9 @@ def start_test_execution(ctx: RequestContext, request: dict[str, Any]) -> dict[s
     open_bot_locale(ctx, {**target, "sessionId": "test"})  # the alias and a built locale must exist
     with transaction(ctx) as session:
         test_set = find_test_set(session, ctx, request["testSetId"])
-        when = now()
+        when, run = now(), (new_id(), str(uuid.uuid4()))  # the execution's id, this run's id
         execution = LexTestExecutionRecord(
-            test_execution_id=new_id(),
+            test_execution_id=run[0],
             account_id=ctx.caller.account_id,
             region=ctx.region,
             test_set_id=test_set.test_set_id,
@@ -94,22 +116,32 @@ def start_test_execution(ctx: RequestContext, request: dict[str, Any]) -> dict[s
             },
             results=[],
             failure_reasons=[],
-            runner=THIS_PROCESS,
+            runner=run[1],  # its thread records the end only while the row still names this run
             created_at=when,
             updated_at=when,
         )
         session.add(execution)
         records = list(test_set.records)
         output = output_of("StartTestExecution", _shape(execution))
-    threading.Thread(
-        target=_run, args=(ctx, execution.test_execution_id, target, records), daemon=True
-    ).start()
+    # until the lease exists, other nodes count the execution live for a lease from its creation
+    lease_node(ctx.storage).take(execution_lease(run[0]))
+    threading.Thread(target=_run, args=(ctx, run, target, records), daemon=True).start()
     return output
 
 
 def _run(
-    ctx: RequestContext, execution_id: str, target: dict[str, Any], records: list[dict[str, Any]]
+    ctx: RequestContext, run: tuple[str, str], target: dict[str, Any], records: list[dict[str, Any]]
 ) -> None:
+    try:
+        _execute(ctx, run, target, records)
+    finally:
+        lease_node(ctx.storage).release(execution_lease(run[0]))
+
+
+def _execute(
+    ctx: RequestContext, run: tuple[str, str], target: dict[str, Any], records: list[dict[str, Any]]
+) -> None:
+    execution_id, runner = run
     try:
         results = _results(ctx, execution_id, target, records)
         status, reasons = "Completed", []
@@ -120,7 +152,7 @@ def _run(
         results, status, reasons = [], "Failed", [str(error)]
     with transaction(ctx) as session:
         execution = session.get(LexTestExecutionRecord, execution_id)
-        if execution is None:
+        if execution is None or execution.runner != runner:  # deleted, or settled as its lease expired
             return
         execution.status, execution.failure_reasons, execution.results = status, reasons, results
         execution.runner, execution.updated_at = None, now()
@@ -271,7 +303,8 @@ def list_test_executions(ctx: RequestContext, request: dict[str, Any]) -> dict[s
             LexTestExecutionRecord.account_id == ctx.caller.account_id,
             LexTestExecutionRecord.region == ctx.region,
         )
-        summaries = [summary_of("TestExecutionSummary", _shape(row)) for row in session.scalars(query)]
+        rows = [_settled(session, ctx, row) for row in session.scalars(query)]
+        summaries = [summary_of("TestExecutionSummary", _shape(row)) for row in rows]
     members = {"TestSetName": "testSetName", "CreationDateTime": "creationDateTime"}
     summaries = sorted_by(summaries, request.get("sortBy"), members, "creationDateTime")
     return page(summaries, request, "testExecutions")

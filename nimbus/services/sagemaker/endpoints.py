@@ -2,6 +2,8 @@
 
 CreateEndpoint and UpdateEndpoint answer at once and deploy in a background thread: the endpoint is
 InService once every instance answers ``/ping``, Failed (with the reason) when a model does not load.
+With several nodes, one node serves each endpoint (endpoint_owners.py): the node that deployed it last,
+or the node that took it over when that one died.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from nimbus.services.registry import RequestContext
 from nimbus.services.sagemaker import sagemaker
 from nimbus.services.sagemaker.deployment import model_variant
 from nimbus.services.sagemaker.endpoint_configs import CONFIGS, find_config
+from nimbus.services.sagemaker.endpoint_owners import SERVING_LEASE, disown, hold, own, served
 from nimbus.services.sagemaker.models import MODELS, hosting_arn, page, sorted_rows, validation
 from nimbus.services.sagemaker.workers import EndpointKey, VariantSpec, WorkerFailed, pool
 from nimbus.storage import Storage
@@ -34,6 +37,7 @@ ENDPOINTS = SageMakerEndpointRecord.__table__
 FAILURE_REASON_MAX = 1024
 LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints"
 DEPLOYING = ("Creating", "Updating")
+SERVING = ("InService", "Updating")  # the statuses in which an endpoint answers invocations
 INTERRUPTED = (
     "The Nimbus node deploying the endpoint stopped (restarted or died); it runs its recorded configuration."
 )
@@ -131,6 +135,7 @@ def _deploy(storage: Storage, key: EndpointKey, config_name: str, variants: list
     values: dict[str, Any]
     try:
         pool.deploy(key, _variant_specs(storage, key, variants))
+        own(storage, key)
         values = {
             "status": "InService",
             "config_name": config_name,
@@ -139,10 +144,10 @@ def _deploy(storage: Storage, key: EndpointKey, config_name: str, variants: list
         }
     except WorkerFailed as error:
         reason = str(error)[:FAILURE_REASON_MAX]
-        # a failed update leaves the old deployment serving, as AWS rolls back
+        # a failed update leaves the old deployment serving (on whichever node), as AWS rolls back
         values = (
             {"status": "InService", "failure_reason": reason}
-            if pool.serves(key)
+            if served(storage, key)
             else {
                 "status": "Failed",
                 "failure_reason": reason,
@@ -152,7 +157,7 @@ def _deploy(storage: Storage, key: EndpointKey, config_name: str, variants: list
     with storage.database.engine.begin() as connection:
         recorded = connection.execute(update(ENDPOINTS).where(_where(key)).values(**values)).rowcount
     if not recorded:  # deleted while it was deploying
-        pool.stop(key)
+        disown(storage, key)
 
 
 def _start_deploy(
@@ -177,8 +182,8 @@ def _in_background(storage: Storage, key: EndpointKey, work: Callable[[], None])
 
 
 def ensure_serving(storage: Storage, key: EndpointKey) -> None:
-    """An InService endpoint whose workers are not running here (Nimbus restarted) gets them back,
-    with the weights and instance counts it had."""
+    """An InService endpoint whose workers are not running here (this node took it over, or Nimbus
+    restarted) gets them back, with the weights and instance counts it had."""
     if pool.serves(key):  # the common case, without the lock
         return
     with _restoring:
@@ -201,31 +206,44 @@ def ensure_serving(storage: Storage, key: EndpointKey) -> None:
 
 
 def restore_endpoints(storage: Storage) -> None:
-    """At start: endpoints that were InService serve again (in the background, so the server answers
-    at once; an invocation meanwhile waits for its endpoint). One that was Creating or Updating when
-    its node stopped is deployed anew from its recorded configuration."""
-    _settle_interrupted_deployments(storage)
-    lease_node(storage).settle_every_beat(_settle_interrupted_deployments)
+    """At start and at every heartbeat: a deployment whose node stopped while the endpoint was Creating
+    or Updating is settled, and endpoints whose serving node stopped are taken over (a node restarted
+    takes its own back at once)."""
+    for settle in (_settle_interrupted_deployments, _take_over_endpoints):
+        settle(storage)
+        lease_node(storage).settle_every_beat(settle)
+
+
+def _take_over_endpoints(storage: Storage) -> None:
+    """Endpoints serving (or being updated) whose serving node stopped: this node holds their lease and
+    starts their workers in the background, so the server answers at once (an invocation meanwhile
+    waits for its endpoint)."""
+    keys = list(lease_node(storage).orphans(SERVING_LEASE, _modified(storage, SERVING), keep=True))
+    for key in keys:
+        hold(storage, key)
+    if keys:
+        threading.Thread(
+            target=_restore, args=(storage, keys), name="endpoints-take-over", daemon=True
+        ).start()
+
+
+def _modified(storage: Storage, statuses: tuple[str, ...]) -> list[tuple[EndpointKey, datetime]]:
+    """The endpoints in these statuses, with when each last changed."""
     with storage.database.engine.connect() as connection:
-        rows = connection.execute(select(ENDPOINTS).where(ENDPOINTS.c.status == "InService")).all()
-    threading.Thread(
-        target=_restore, args=(storage, [(row.account_id, row.region, row.name) for row in rows]), daemon=True
-    ).start()
+        columns = ENDPOINTS.c
+        rows = connection.execute(
+            select(columns.account_id, columns.region, columns.name, columns.last_modified).where(
+                columns.status.in_(statuses)
+            )
+        ).all()
+    return [((account, region, name), modified) for account, region, name, modified in rows]
 
 
 def _settle_interrupted_deployments(storage: Storage) -> None:
     """Endpoints left Creating or Updating by a node that stopped (their deployment lease expired; a
     live node's deployments are its own) are InService with their recorded configuration, saying why;
     the node that next invokes one starts its workers."""
-    with storage.database.engine.connect() as connection:
-        columns = ENDPOINTS.c
-        deploying = connection.execute(
-            select(columns.account_id, columns.region, columns.name, columns.last_modified).where(
-                columns.status.in_(DEPLOYING)
-            )
-        ).all()
-    jobs = [((account, region, name), modified) for account, region, name, modified in deploying]
-    for key in lease_node(storage).orphans(DEPLOYMENT_LEASE, jobs):
+    for key in lease_node(storage).orphans(DEPLOYMENT_LEASE, _modified(storage, DEPLOYING)):
         with storage.database.engine.begin() as connection:
             connection.execute(
                 update(ENDPOINTS)
@@ -245,6 +263,7 @@ def _restore(storage: Storage, keys: list[EndpointKey]) -> None:
                     .where(_where(key))
                     .values(status="Failed", failure_reason=str(error)[:FAILURE_REASON_MAX])
                 )
+            disown(storage, key)
 
 
 @sagemaker.operation
@@ -269,6 +288,7 @@ def create_endpoint(ctx: RequestContext, request: dict[str, Any]) -> dict[str, A
                     "variants": [],
                     "created_at": now,
                     "last_modified": now,
+                    "tags": request.get("Tags") or [],
                 },
             )
     except IntegrityError:
@@ -381,6 +401,7 @@ def _resize(
     failure = None
     try:
         ensure_serving(storage, key)
+        own(storage, key)  # the node resizing serves the endpoint from now on
         for summary in summaries:
             change = changes.get(summary["VariantName"])
             if change is None:
@@ -411,12 +432,13 @@ def _resize(
 
 @sagemaker.operation
 def delete_endpoint(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
-    """The workers are stopped before the call returns."""
+    """The workers are stopped before the call returns when this node serves the endpoint, else by the
+    serving node's next heartbeat (within a third of NIMBUS_LEASE_SECONDS)."""
     key = endpoint_key(ctx, request["EndpointName"])
     with ctx.storage.database.engine.begin() as connection:
         find_endpoint(ctx, request["EndpointName"], connection)
         connection.execute(delete(ENDPOINTS).where(_where(key)))
-    pool.stop(key)
+    disown(ctx.storage, key)
     shutil.rmtree(_endpoint_dir(ctx.storage, key), ignore_errors=True)
     return {}
 

@@ -26,7 +26,7 @@ from nimbus.services.sagemaker.notebooks.records import (
     move,
     where,
 )
-from nimbus.services.sagemaker.notebooks.runner import notebook_runner, resume_instances
+from nimbus.services.sagemaker.notebooks.runner import notebook_runner
 
 DEFAULT_SESSION_S = 43200
 # members DescribeNotebookInstance reports as they were given (or updated)
@@ -81,10 +81,11 @@ def _check(ctx: RequestContext, request: dict[str, Any]) -> None:
 @sagemaker.operation
 def create_notebook_instance(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     """The instance is a sandboxed JupyterLab server on this machine (docs/sagemaker.md); its kernels
-    act as the RoleArn (container credentials, when the role trusts sagemaker.amazonaws.com; none
-    otherwise, and the instance's jupyter.log says why). The server shares the host's network and may
-    reach the internet whatever DirectInternetAccess says; SubnetId, SecurityGroupIds, KmsKeyId and
-    VolumeSizeInGB are recorded, not applied. Not served: code repositories and accelerators."""
+    act as the RoleArn (container credentials; none once its trust policy stops naming
+    sagemaker.amazonaws.com, and the instance's jupyter.log says why). The server shares the host's
+    network and may reach the internet whatever DirectInternetAccess says; SubnetId, SecurityGroupIds,
+    KmsKeyId and VolumeSizeInGB are recorded, not applied. Not served: code repositories and
+    accelerators."""
     runner = notebook_runner(ctx.storage)
     _check(ctx, request)
     key = _key(ctx, request["NotebookInstanceName"])
@@ -232,5 +233,6 @@ def create_presigned_notebook_instance_url(ctx: RequestContext, request: dict[st
     return {"AuthorizedUrl": f"http://{ctx.host}{notebook_path(ctx.region, instance.name)}?authToken={token}"}
 
 
-# At start, instances that were running start again (in the background).
-sagemaker.on_startup(resume_instances)
+# At start: the instances of nodes that stopped (this one before a restart, or a dead one) start again
+# here, in the background; a live node's are left alone.
+sagemaker.on_startup(notebook_runner)

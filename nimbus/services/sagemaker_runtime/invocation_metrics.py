@@ -1,36 +1,26 @@
 """The CloudWatch metrics SageMaker publishes for each invocation of an endpoint (namespace
-AWS/SageMaker, dimensions EndpointName and VariantName), buffered so InvokeEndpoint never waits."""
+AWS/SageMaker, dimensions EndpointName and VariantName), buffered so InvokeEndpoint never waits.
+Published once, by the node that received the invocation (not by the node it was forwarded to)."""
 
 from __future__ import annotations
 
 from nimbus.services.monitoring.publisher import publish
 from nimbus.services.registry import RequestContext
-from nimbus.services.sagemaker.endpoints import endpoint_key
-from nimbus.services.sagemaker.workers import pool
+from nimbus.services.sagemaker_runtime.invocation import Served
 
 NAMESPACE = "AWS/SageMaker"
 MICROSECONDS = 1_000_000
 
 
-def publish_invocation(
-    ctx: RequestContext,
-    endpoint: str,
-    variant: str,
-    status: int,
-    model_seconds: float,
-    overhead_seconds: float,
-) -> None:
-    try:
-        instances = pool.instance_count(endpoint_key(ctx, endpoint), variant) or 1
-    except LookupError:  # the endpoint stopped meanwhile
-        instances = 1
+def publish_invocation(ctx: RequestContext, endpoint: str, served: Served, overhead_seconds: float) -> None:
+    status = served.answer.status
     values = {
         "Invocations": (1.0, "None"),
-        "InvocationsPerInstance": (1.0 / instances, "None"),
-        "ModelLatency": (model_seconds * MICROSECONDS, "Microseconds"),
+        "InvocationsPerInstance": (1.0 / max(served.instances, 1), "None"),
+        "ModelLatency": (served.model_seconds * MICROSECONDS, "Microseconds"),
         "OverheadLatency": (overhead_seconds * MICROSECONDS, "Microseconds"),
         "Invocation4XXErrors": (float(400 <= status < 500), "None"),
         "Invocation5XXErrors": (float(status >= 500), "None"),
     }
-    dimensions = {"EndpointName": endpoint, "VariantName": variant}
+    dimensions = {"EndpointName": endpoint, "VariantName": served.variant}
     publish(ctx.storage, ctx.caller.account_id, ctx.region, NAMESPACE, values, dimensions)

@@ -12,11 +12,18 @@ sets its default bucket (``sagemaker-<region>-<account>``) and opts out of telem
 
 Lifecycle scripts run before the server, as on AWS: on-create once, on-start at every start, each
 ``/bin/bash`` in the same sandbox for at most five minutes, their output in the instance's log group.
+
+With several nodes, an instance's server runs on exactly one node, the holder of its lease
+(``sagemaker/notebook-instance/<account>/<region>/<name>``) from its start until it stops. A stop
+through another node flags the lease for the owner's heartbeat; when the owner dies, the first node
+whose heartbeat finds the lease expired starts the server again (on-start runs again, as after a
+reboot), and the other nodes' proxies forward to it (gateway/notebook_proxy.py).
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import http.client
 import importlib.util
 import json
@@ -27,14 +34,17 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
 from nimbus.engines.bubblewrap import bwrap_available
+from nimbus.engines.learn.runs import Program
 from nimbus.engines.learn.sandbox import Bind, start_long_lived, stop_sandboxed
 from nimbus.services.job_runners import RunnerPerStorage
+from nimbus.services.leases import lease_node, resource_name
 from nimbus.services.sagemaker.instances import instance_limits
 from nimbus.services.sagemaker.notebooks.access import notebook_path
 from nimbus.services.sagemaker.notebooks.records import (
@@ -47,7 +57,7 @@ from nimbus.services.sagemaker.notebooks.records import (
     lifecycle_config_arn,
     move,
 )
-from nimbus.services.sagemaker.sandbox_runs import LogStream, Program, run_logged
+from nimbus.services.sagemaker.sandbox_runs import LogStream, run_logged
 from nimbus.services.sts.role_credentials import SAGEMAKER, role_environment
 from nimbus.storage import Storage
 
@@ -57,6 +67,7 @@ METADATA = "metadata"  # /opt/ml/metadata
 SCRIPT_LIMIT_S = 300
 READY_TIMEOUT_S = 180.0
 PROBE_INTERVAL_S = 0.25
+LEASE_KIND = "sagemaker/notebook-instance"
 
 
 class NotebookFailure(Exception):
@@ -73,22 +84,52 @@ class Server:
 
 
 class NotebookRunner:
+    """Runs the servers of the instances whose leases this node holds; its heartbeat takes over those
+    of nodes that died."""
+
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
+        self.node = lease_node(storage)
         self._servers: dict[InstanceKey, Server] = {}
         self._lock = threading.Lock()
+        self._take_over(storage)
+        self.node.settle_every_beat(self._take_over)
 
     def start(self, key: InstanceKey) -> None:
-        """Starts a Pending instance in the background: scripts, then the server; InService or Failed."""
+        """Starts a Pending instance here, in the background, holding its lease: scripts, then the
+        server; InService or Failed."""
+        self.node.hold(resource_name(LEASE_KIND, key), functools.partial(self._stop_here, key))
         threading.Thread(target=self._start, args=(key,), name=f"notebook-{key[2]}", daemon=True).start()
 
     def stop(self, key: InstanceKey) -> None:
-        """Stops a Stopping instance's server; Stopped."""
+        """Stops a Stopping instance's server: at once if it runs here, else at its node's next
+        heartbeat (or, if that node died, at the takeover); Stopped."""
+        self.node.request_stop(resource_name(LEASE_KIND, key))
+
+    def _stop_here(self, key: InstanceKey) -> None:
+        """A stop was asked through any node, or another node took the lease over: the server stops
+        here; a Stopping instance is Stopped."""
         with self._lock:
             server = self._servers.pop(key, None)
         if server is not None:
             stop_sandboxed(server.process)
+        # the lease goes first: a start through another node waits for Stopped, then finds it free
+        self.node.release(resource_name(LEASE_KIND, key))
         move(self.storage, key, "Stopped", ("Stopping",))
+
+    def _take_over(self, storage: Storage) -> None:
+        """Instances whose node died (their lease expired, or they never got one): those being stopped
+        are Stopped; those running or starting start again here, as after a reboot."""
+        rows = _instances(storage, ("Pending", "InService", "Stopping"))
+        stopping = [(key, modified) for key, status, modified in rows if status == "Stopping"]
+        for key in self.node.orphans(LEASE_KIND, stopping):
+            move(storage, key, "Stopped", ("Stopping",))
+        running = [(key, modified) for key, status, modified in rows if status != "Stopping"]
+        for key in self.node.orphans(LEASE_KIND, running, keep=True):
+            if move(storage, key, "Pending", ("InService", "Pending")):
+                self.start(key)
+            else:  # stopped or deleted meanwhile
+                self.node.release(resource_name(LEASE_KIND, key))
 
     def server(self, key: InstanceKey) -> Server | None:
         with self._lock:
@@ -99,18 +140,19 @@ class NotebookRunner:
         return self.storage.data_dir.joinpath("sagemaker", "notebooks", *key)
 
     def _start(self, key: InstanceKey) -> None:
+        resource = resource_name(LEASE_KIND, key)
         try:
             server = self._boot(key)
-        except NotebookFailure as failure:
-            move(self.storage, key, "Failed", ("Pending",), failure_reason=str(failure)[:1024])
-            return
-        except Exception as error:  # a bug in Nimbus must still end the start, never leave it Pending
-            reason = f"InternalServerError: {error!r}"[:1024]
-            move(self.storage, key, "Failed", ("Pending",), failure_reason=reason)
+        except Exception as error:  # a bug in Nimbus too must end the start, never leave it Pending
+            reason = str(error) if isinstance(error, NotebookFailure) else f"InternalServerError: {error!r}"
+            if self.node.holds(resource):  # else stopped, or taken over by another node, meanwhile
+                self.node.release(resource)
+                move(self.storage, key, "Failed", ("Pending",), failure_reason=reason[:1024])
             return
         with self._lock:
             self._servers[key] = server
-        if not move(self.storage, key, "InService", ("Pending",)):  # stopped or deleted meanwhile
+        # stopped, deleted or taken over by another node (this one paused past its lease) meanwhile
+        if not self.node.holds(resource) or not move(self.storage, key, "InService", ("Pending",)):
             with self._lock:
                 self._servers.pop(key, None)
             stop_sandboxed(server.process)
@@ -223,11 +265,14 @@ class NotebookRunner:
 
 @dataclass(frozen=True)
 class NotebookAccess:
-    """What the proxy needs of an instance: the secret its tokens are signed with, and its server
-    (None while it is not InService in this process)."""
+    """What the proxy needs of an instance: the secret its tokens are signed with, whether it is
+    InService, its server (None while it is not InService in this process), and the address of the
+    live node whose server it is when that is another node (None otherwise)."""
 
     secret: str
+    in_service: bool
     server: Server | None
+    owner: str | None
 
 
 def notebook_access(storage: Storage, region: str, name: str) -> NotebookAccess | None:
@@ -236,8 +281,20 @@ def notebook_access(storage: Storage, region: str, name: str) -> NotebookAccess 
     instance = find_instance(storage, key)
     if instance is None:
         return None
-    server = notebook_runner(storage).server(key) if instance.status == "InService" else None
-    return NotebookAccess(instance.token_secret, server)
+    if instance.status != "InService":
+        return NotebookAccess(instance.token_secret, False, None, None)
+    server = notebook_runner(storage).server(key)
+    owner = None if server else _owner_address(storage, key)
+    return NotebookAccess(instance.token_secret, True, server, owner)
+
+
+def _owner_address(storage: Storage, key: InstanceKey) -> str | None:
+    """The address of the live node, other than this one, that runs the instance's server."""
+    node = lease_node(storage)
+    holder = node.holder(resource_name(LEASE_KIND, key))
+    if holder is None or not holder.live or holder.owner == node.id:
+        return None
+    return holder.address
 
 
 def _write_metadata(folder: Path, key: InstanceKey, request: dict[str, Any]) -> None:
@@ -293,31 +350,17 @@ def _wait_ready(server: Server, base: str) -> None:
     raise NotebookFailure(f"The Jupyter server did not answer within {READY_TIMEOUT_S:.0f} seconds.")
 
 
-def _settle(storage: Storage) -> None:
-    """Before this process's runner exists: instances an earlier process ran (or was starting) are
-    Pending again, to start as after a reboot (on-start scripts run again); those being stopped are
-    Stopped."""
-    for key, status in _instances(storage, ("Pending", "InService", "Stopping")):
-        if status == "Stopping":
-            move(storage, key, "Stopped", ("Stopping",))
-        else:
-            move(storage, key, "Pending", ("InService",))
-
-
-def resume_instances(storage: Storage) -> None:
-    """At start: every Pending instance starts."""
-    runner = notebook_runner(storage)
-    for key, _ in _instances(storage, ("Pending",)):
-        runner.start(key)
-
-
-def _instances(storage: Storage, statuses: tuple[str, ...]) -> list[tuple[InstanceKey, str]]:
+def _instances(storage: Storage, statuses: tuple[str, ...]) -> list[tuple[InstanceKey, str, datetime]]:
+    """The instances in these statuses: key, status and when each last changed."""
     columns = INSTANCES.c
-    query = select(columns.account_id, columns.region, columns.name, columns.status)
+    query = select(columns.account_id, columns.region, columns.name, columns.status, columns.last_modified)
     with storage.database.engine.connect() as connection:
         rows = connection.execute(query.where(columns.status.in_(statuses))).all()
-    return [((account_id, region, name), status) for account_id, region, name, status in rows]
+    return [
+        ((account_id, region, name), status, modified) for account_id, region, name, status, modified in rows
+    ]
 
 
-notebook_runner: RunnerPerStorage[NotebookRunner] = RunnerPerStorage(NotebookRunner, _settle)
-"""This process's NotebookRunner for a storage, made on first use after _settle ran."""
+# made on first use (at the latest, at start): it takes over the instances of the nodes that stopped
+notebook_runner: RunnerPerStorage[NotebookRunner] = RunnerPerStorage(NotebookRunner, lambda storage: None)
+"""This process's NotebookRunner for a storage."""
