@@ -19,6 +19,7 @@ import torch
 import xgboost
 from botocore.exceptions import ClientError
 from conftest import NimbusServer, error_code, http_status
+from roles import execution_role
 from sagemaker.inputs import TrainingInput
 from sagemaker.pytorch import PyTorch
 from sagemaker_sdk_support import notebook_session, role
@@ -33,7 +34,6 @@ XGBOOST_PARAMS = {
     "objective": "reg:squarederror",
     "base_score": "0.5",
 }
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 FEATURES, ROWS_PER_FILE, FILES = 4, 32, 4
 EPOCHS, LEARNING_RATE = 25, 0.05
@@ -42,7 +42,6 @@ DDP_TRAIN = """
 import argparse, glob, json, os, socket
 import numpy as np
 import torch
-import xgboost
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
@@ -221,7 +220,7 @@ def sleeper(nimbus: NimbusServer) -> dict[str, Any]:
     source = {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/replicated/"}
     return {
         "AlgorithmSpecification": {"TrainingImage": PYTORCH_TRAINING_IMAGE, "TrainingInputMode": "File"},
-        "RoleArn": ROLE,
+        "RoleArn": execution_role(s3),
         "HyperParameters": {
             "sagemaker_program": json.dumps("train.py"),
             "sagemaker_submit_directory": json.dumps(f"s3://{bucket}/source/sourcedir.tar.gz"),
@@ -239,9 +238,16 @@ def sleeper(nimbus: NimbusServer) -> dict[str, Any]:
 
 
 def test_builtin_xgboost_trains_across_two_instances(nimbus: NimbusServer, sleeper: dict[str, Any]) -> None:
+    train_xgboost_across_two_instances(nimbus, sleeper)
+
+
+def train_xgboost_across_two_instances(
+    nimbus: NimbusServer, sleeper: dict[str, Any], timeout_s: float = 120.0
+) -> str:
     """Each instance reads its ShardedByS3Key half; through xgboost's collective (algo-1's tracker)
     their histograms are summed, so the model algo-1 saves is the one xgboost grows on all the rows
-    (the features have few distinct values: the quantile sketch is exact either way)."""
+    (the features have few distinct values: the quantile sketch is exact either way). Returns the
+    job's name."""
     s3, sagemaker = nimbus.client("s3"), nimbus.client("sagemaker")
     bucket = sleeper["OutputDataConfig"]["S3OutputPath"].removeprefix("s3://").split("/")[0]
     rng = np.random.default_rng(3)
@@ -270,7 +276,7 @@ def test_builtin_xgboost_trains_across_two_instances(nimbus: NimbusServer, sleep
             ],
         }
     )
-    job = _wait(sagemaker, name)
+    job = _wait(sagemaker, name, timeout_s=timeout_s)
     assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
     bucket, key = job["ModelArtifacts"]["S3ModelArtifacts"].removeprefix("s3://").split("/", 1)
     with tarfile.open(fileobj=io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read())) as tar:
@@ -283,10 +289,13 @@ def test_builtin_xgboost_trains_across_two_instances(nimbus: NimbusServer, sleep
     probe = xgboost.DMatrix(np.round(rng.uniform(0, 5, size=(50, 3)), 1))
     np.testing.assert_allclose(trained.predict(probe), everything.predict(probe), atol=1e-5)
     assert not np.allclose(half.predict(probe), everything.predict(probe), atol=1e-3)
+    return name
 
 
-def _wait(sagemaker: Any, name: str, leaving: tuple[str, ...] = ("InProgress", "Stopping")) -> dict[str, Any]:
-    deadline = time.monotonic() + 120
+def _wait(
+    sagemaker: Any, name: str, leaving: tuple[str, ...] = ("InProgress", "Stopping"), timeout_s: float = 120.0
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         job = sagemaker.describe_training_job(TrainingJobName=name)
         if job["TrainingJobStatus"] not in leaving:

@@ -24,11 +24,12 @@ JOB_TIMEOUT_S = 240.0  # JVMs for the driver and an executor, on a busy 2-core m
 
 
 class Cluster:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, cores: int = 1) -> None:
         self.folder = folder
-        self.master, self.url, _ = start_master(folder / "master")
+        self.master, self.url, self.ui = start_master(folder / "master")
         try:
-            self.worker = start_worker(self.url, WorkerResources(cores=1, memory_mb=1024), folder / "worker")
+            resources = WorkerResources(cores=cores, memory_mb=1024)
+            self.worker = start_worker(self.url, resources, folder / "worker")
         except Exception:
             stop_process_group(self.master)
             raise
@@ -49,8 +50,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     started.stop()
 
 
-@pytest.fixture(scope="module")
-def scene(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
+@contextlib.contextmanager
+def nimbus_on(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[NimbusServer]:
+    """A Nimbus whose Spark master (NIMBUS_SPARK_MASTER) is the cluster's."""
     server = NimbusServer(
         tmp_path_factory.mktemp("spark-nimbus-data"),
         tmp_path_factory.mktemp("spark-nimbus-logs"),
@@ -58,9 +60,15 @@ def scene(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     )
     server.start()
     try:
-        yield Scene(server, tmp_path_factory)
+        yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def scene(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
+    with nimbus_on(cluster, tmp_path_factory) as server:
+        yield Scene(server, tmp_path_factory)
 
 
 GOOD, BAD = "good", "bad"

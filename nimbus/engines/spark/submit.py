@@ -3,6 +3,7 @@ deploy mode that this cluster runs and the settings that give jobs Nimbus S3."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -17,6 +18,10 @@ from nimbus.engines.spark.sandbox import Sandbox
 _OVERRIDDEN = ("--master", "--deploy-mode")
 # spark-submit options that take no value
 _FLAGS = ("--verbose", "-v", "--supervise", "--help", "-h", "--version")
+FAILURE_TAIL = 900
+# the line of a failed driver's stderr that says why: Spark's own, else the last exception's
+_ABORTED = re.compile(r"Job aborted due to stage failure: .*")
+_EXCEPTION = re.compile(r"^(?:[\w.$]+(?:Error|Exception)\b.*|Exception in thread .*)")
 
 
 def submit_command(master_url: str, arguments: Sequence[str], conf: Mapping[str, str]) -> list[str]:
@@ -43,15 +48,31 @@ def _without_overridden(arguments: list[str]) -> list[str]:
 
 
 def start_submit(
-    command: Sequence[str], folder: Path, loopback: bool = True, sandbox: Sandbox | None = None
+    command: Sequence[str],
+    folder: Path,
+    loopback: bool = True,
+    sandbox: Sandbox | None = None,
+    extra_environment: Mapping[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Starts the driver (in ``sandbox``, if given); its stdout and stderr go to ``folder/stdout`` and
-    ``folder/stderr``. A driver for a cluster on other machines (``loopback`` False) listens where
-    their executors can reach it."""
+    """Starts the driver (in ``sandbox``, if given), with ``extra_environment`` (a role's credentials)
+    beside Spark's; its stdout and stderr go to ``folder/stdout`` and ``folder/stderr``. A driver for a
+    cluster on other machines (``loopback`` False) listens where their executors can reach it."""
     folder.mkdir(parents=True, exist_ok=True)
-    environment = spark_environment(folder)
+    environment = {**spark_environment(folder), **(extra_environment or {})}
     if loopback:
         environment["SPARK_LOCAL_HOSTNAME"] = LOOPBACK
     else:
         del environment["SPARK_LOCAL_IP"]
     return start_process(command, environment, folder, folder / "stdout", folder / "stderr", sandbox)
+
+
+def driver_failure(stderr: Path, code: int) -> str:
+    """Why a driver that exited with ``code`` failed, from its ``stderr`` file: Spark's reason for
+    aborting the job, else the last exception, else its last lines."""
+    text = stderr.read_text(errors="replace") if stderr.exists() else ""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for pattern in (_ABORTED, _EXCEPTION):
+        found = [match.group(0) for line in lines if (match := pattern.search(line))]
+        if found:
+            return found[-1][:FAILURE_TAIL]
+    return f"spark-submit exited with code {code}: {' | '.join(lines[-3:])}"[:FAILURE_TAIL]

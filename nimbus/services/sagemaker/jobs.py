@@ -8,6 +8,7 @@ a stopped node left running; each job is held by a lease while it runs here (ser
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -21,8 +22,9 @@ from typing import Any
 
 from nimbus.config import Settings
 from nimbus.engines.containers.run import ContainerImage
-from nimbus.engines.learn.cluster import RENDEZVOUS_PORT_VARIABLE, Cluster, host_names, reserved_cluster
+from nimbus.engines.learn.cluster import host_names, instance_program, reserved_cluster
 from nimbus.engines.learn.requirements import RequirementsFailed, environment_python
+from nimbus.engines.learn.runs import POLL_S, Outcome, Program
 from nimbus.engines.learn.sandbox import Bind, JobFolder, prepare_job_folder
 from nimbus.services.iam.role_access import RoleAccess
 from nimbus.services.job_runners import RunnerPerStorage
@@ -51,8 +53,9 @@ from nimbus.services.sagemaker.s3_locations import (
     split_s3_uri,
     upload_model,
 )
-from nimbus.services.sagemaker.sandbox_runs import POLL_S, LogStream, Outcome, Program, run_logged
+from nimbus.services.sagemaker.sandbox_runs import LogStream, run_logged
 from nimbus.services.sagemaker.training_metrics import publish_training_metrics
+from nimbus.services.sagemaker.training_spark import train_on_spark
 from nimbus.services.sts.role_credentials import SAGEMAKER, role_environment
 from nimbus.storage import Storage
 
@@ -147,10 +150,9 @@ def run_job(
         advance(storage, key, "Stopped", "Stopped", training_end=datetime.now(UTC))
         return
     limit = request["StoppingCondition"].get("MaxRuntimeInSeconds", 86400)
-    with reserved_cluster(len(hosts)) as cluster:
-        outcome, metrics, failure = _train(
-            storage, key, job, runtime, folders, cluster, stop, limit, on_metrics, container
-        )
+    outcome, metrics, failure = _train(
+        storage, key, job, runtime, folders, stop, limit, on_metrics, container
+    )
     billed = {
         "billable_seconds": max(1, math.ceil((datetime.now(UTC) - started).total_seconds())),
         "final_metrics": metrics,
@@ -255,7 +257,6 @@ def _train(
     job: Any,
     runtime: Runtime,
     folders: list[JobFolder],
-    cluster: Cluster,
     stop: threading.Event,
     limit_s: int,
     on_metrics: MetricsObserver | None,
@@ -263,73 +264,48 @@ def _train(
 ) -> tuple[int | str, list[dict[str, Any]], str]:
     """Runs every instance's sandboxed process at once, to its end, a stop or the time limit, each
     logging every line it prints to a stream of its own; the first instance to fail stops the others.
-    Returns the job's exit code (or "Stopped" / "MaxRuntimeExceeded"), its final metrics (algo-1's;
-    ``on_metrics`` sees each line's metrics as they are printed: a tuning job's early stopping) and,
-    for a failure, its reason, which names the failed instance when there are several."""
+    The instances run on this machine, or with a Spark master configured as the barrier tasks of one
+    Spark application (a user's image runs here: Spark tasks start no containers). Returns the job's
+    exit code (or "Stopped" / "MaxRuntimeExceeded"), its final metrics (algo-1's; ``on_metrics`` sees
+    each line's metrics as they are printed: a tuning job's early stopping) and, for a failure, its
+    reason, which names the failed instance when there are several."""
+    hosts = [folder.root.name for folder in folders]
     metrics: dict[str, float] = {}
 
     def read_metrics(line: str) -> None:
         found = runtime.metrics(line)
         metrics.update(found)
-        publish_training_metrics(storage, key, cluster.hosts[0], found)
+        publish_training_metrics(storage, key, hosts[0], found)
         if found and on_metrics is not None:
             on_metrics(found)
 
     isolated = bool(job.request.get("EnableNetworkIsolation"))
     role, note = role_environment(storage, job.request["RoleArn"], SAGEMAKER, key[2], key[1], isolated)
     resources = job.request["ResourceConfig"]
-    names = [] if container else cluster.name_binds(folders[0].root.parent / "names")
-    runs: list[tuple[str, Program, LogStream]] = []
-    for folder, host in zip(folders, cluster.hosts, strict=True):
+    runs: list[tuple[Program, LogStream]] = []
+    for folder, host in zip(folders, hosts, strict=True):
         stream = LogStream(key[0], key[1], LOG_GROUP, _host_stream(job.log_stream, host))
         command, binds = _script_environment(storage, runtime, folder, resources, stream)
-        environment = {**(job.request.get("Environment") or {}), **role, **_job_variables(key)}
         program = Program(
             command,
             folder.root,
-            [*binds, *names],
+            binds,
             resources.get("InstanceType", ""),
-            environment={**environment, RENDEZVOUS_PORT_VARIABLE: str(cluster.rendezvous_port)},
+            environment={**(job.request.get("Environment") or {}), **role, **_job_variables(key)},
             network=not isolated,  # the code reaches Nimbus's APIs, as its execution role
             container=container,
             entrypoint=job.request["AlgorithmSpecification"].get("ContainerEntrypoint"),
             hostname=host,
         )
         stream.say(storage, note)
-        runs.append((host, program, stream))
-    deadline = time.monotonic() + limit_s
-    halt = threading.Event()  # set by a stop or by the first instance that fails
-    failed: list[str] = []
-    outcomes: dict[str, Outcome] = {}
-    errors: list[BaseException] = []
-
-    def run(host: str, program: Program, stream: LogStream) -> None:
-        try:
-            outcome = outcomes[host] = run_logged(
-                storage, program, stream, halt, deadline, read_metrics if host == cluster.hosts[0] else None
-            )
-        except BaseException as error:
-            errors.append(error)
-            halt.set()
-            return
-        if outcome.code not in (0, "Stopped"):
-            failed.append(host)
-            halt.set()
-
-    # daemon threads, not a thread pool: an executor's threads are joined at interpreter exit, so a
-    # running job would hold `nimbus serve` open after Ctrl-C
-    threads = [
-        threading.Thread(target=run, args=instance, name=f"training-{key[2]}-{instance[0]}", daemon=True)
-        for instance in runs
-    ]
-    for thread in threads:
-        thread.start()
-    while alive := [thread for thread in threads if thread.is_alive()]:
-        alive[0].join(POLL_S)
-        if stop.is_set():
-            halt.set()
-    if errors:
-        raise errors[0]
+        runs.append((program, stream))
+    master = Settings().spark_master if container is None else None
+    if master:
+        writes = [(program, functools.partial(stream.append, storage)) for program, stream in runs]
+        spark_folder = folders[0].root.parent / "spark"
+        outcomes, failed = train_on_spark(master, key[2], spark_folder, writes, stop, limit_s, read_metrics)
+    else:
+        outcomes, failed = _train_here(storage, key, runs, stop, limit_s, read_metrics)
     when = datetime.now(UTC)
     final = [
         {"MetricName": name, "Value": value, "Timestamp": when.isoformat()} for name, value in metrics.items()
@@ -340,11 +316,64 @@ def _train(
     code = outcomes[host].code
     if not isinstance(code, int):
         return code, final, ""
-    reason = _failure_reason(folders[cluster.hosts.index(host)], code, outcomes[host].tail)
-    if len(cluster.hosts) > 1:
+    reason = _failure_reason(folders[hosts.index(host)], code, outcomes[host].tail)
+    if len(hosts) > 1:
         kind, _, detail = reason.partition(": ")
         reason = f"{kind}: {host} failed: {detail}"[:1024]
     return code, final, reason
+
+
+def _train_here(
+    storage: Storage,
+    key: JobKey,
+    runs: list[tuple[Program, LogStream]],
+    stop: threading.Event,
+    limit_s: int,
+    read_metrics: Callable[[str], None],
+) -> tuple[dict[str, Outcome], list[str]]:
+    """The instances on threads of this process, at the job's loopback addresses: each one's
+    outcome, and the failed ones, first failure first."""
+    deadline = time.monotonic() + limit_s
+    halt = threading.Event()  # set by a stop or by the first instance that fails
+    failed: list[str] = []
+    outcomes: dict[str, Outcome] = {}
+    errors: list[BaseException] = []
+
+    def run(program: Program, stream: LogStream, addresses: dict[str, str], port: int) -> None:
+        host = str(program.hostname)
+        on_line = read_metrics if program is runs[0][0] else None
+        try:
+            instance = instance_program(program, addresses, port)
+            outcome = outcomes[host] = run_logged(storage, instance, stream, halt, deadline, on_line)
+        except BaseException as error:
+            errors.append(error)
+            halt.set()
+            return
+        if outcome.code not in (0, "Stopped"):
+            failed.append(host)
+            halt.set()
+
+    with reserved_cluster(len(runs)) as cluster:
+        # daemon threads, not a thread pool: an executor's threads are joined at interpreter exit, so
+        # a running job would hold `nimbus serve` open after Ctrl-C
+        threads = [
+            threading.Thread(
+                target=run,
+                args=(program, stream, cluster.addresses(), cluster.rendezvous_port),
+                name=f"training-{key[2]}-{program.hostname}",
+                daemon=True,
+            )
+            for program, stream in runs
+        ]
+        for thread in threads:
+            thread.start()
+        while alive := [thread for thread in threads if thread.is_alive()]:
+            alive[0].join(POLL_S)
+            if stop.is_set():
+                halt.set()
+    if errors:
+        raise errors[0]
+    return outcomes, failed
 
 
 def _host_stream(first: str, host: str) -> str:

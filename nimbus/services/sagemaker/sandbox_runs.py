@@ -1,35 +1,25 @@
-"""One sandboxed program run to its end, a stop or its time limit, each line it prints going to a
-CloudWatch Logs stream: what a training job, each instance of a processing job and a notebook's
-lifecycle scripts share. The stream starts with the line that says what the instance type gets on
-this machine."""
+"""One program run to its end, a stop or its time limit (engines/learn/runs.py), each line it prints
+going to a CloudWatch Logs stream: what a training job, each instance of a processing job and a
+notebook's lifecycle scripts share. The stream starts with the line that says what the instance type
+gets on this machine; a user's image runs in a container."""
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-from nimbus.engines.containers.run import (
-    ContainerFailed,
-    ContainerImage,
-    ContainerProcess,
-    ContainerRun,
-    pull,
-    start_container,
-    stop_container,
-)
-from nimbus.engines.learn.sandbox import Bind, Limits, start_sandboxed, stop_sandboxed
+from nimbus.engines.containers.run import ContainerFailed, ContainerRun, pull, start_container
+from nimbus.engines.learn.runs import Outcome, Program, run_program, start_program
+from nimbus.engines.learn.sandbox import Limits
 from nimbus.services.logs.records import append_events
 from nimbus.services.sagemaker.containers import container_runtime
 from nimbus.services.sagemaker.instances import describe_limits, instance_limits
 from nimbus.services.sagemaker.s3_locations import JobFailure
 from nimbus.storage import Storage
-
-POLL_S = 0.25
-TAIL_LINES = 5
 
 
 @dataclass(frozen=True)
@@ -46,29 +36,6 @@ class LogStream:
         self.append(storage, [(int(time.time() * 1000), line)])
 
 
-@dataclass(frozen=True)
-class Program:
-    """What runs in the sandbox: ``root`` is the host folder standing for ``/opt/ml``."""
-
-    command: Sequence[str]
-    root: Path
-    binds: Sequence[Bind]
-    instance_type: str
-    environment: Mapping[str, str] = field(default_factory=dict)
-    network: bool = False
-    home: str = "/tmp"
-    # the user's image: the command is its arguments (``train``), run in a container with the binds
-    container: ContainerImage | None = None
-    entrypoint: Sequence[str] | None = None  # replaces the image's own
-    hostname: str | None = None
-
-
-@dataclass(frozen=True)
-class Outcome:
-    code: int | str  # the exit code, or "Stopped" / "MaxRuntimeExceeded"
-    tail: list[str]  # its last lines, for a failure reason
-
-
 def run_logged(
     storage: Storage,
     program: Program,
@@ -77,45 +44,22 @@ def run_logged(
     deadline: float,
     on_line: Callable[[str], None] | None = None,
 ) -> Outcome:
-    """Runs ``program`` until it exits, ``stop`` is set or ``deadline`` (monotonic) passes, killing
-    its whole tree in the last two cases. ``on_line`` sees every line it prints, in order."""
+    """Runs ``program`` (in its sandbox, or its image in a container) until it exits, ``stop`` is set
+    or ``deadline`` (monotonic) passes, its lines going to ``stream``; see run_program."""
+
+    def start(limits: Limits) -> subprocess.Popen[bytes]:
+        return _start(storage, program, limits, stream)
+
     limits = instance_limits(program.instance_type)
-    stream.say(storage, describe_limits(program.instance_type, limits))
-    process = _start(storage, program, limits, stream)
-    lines: list[tuple[int, str]] = []
-    lock = threading.Lock()
-    reader = threading.Thread(target=_read_lines, args=(process, lines, lock), daemon=True)
-    reader.start()
-    code: int | str | None = None
-    tail: list[str] = []
-    while code is None or reader.is_alive():
-        time.sleep(POLL_S)
-        with lock:
-            batch, lines[:] = list(lines), []
-        stream.append(storage, batch)
-        for _, message in batch:
-            if on_line is not None:
-                on_line(message)
-        tail = (tail + [message for _, message in batch])[-TAIL_LINES:]
-        if code is None:
-            code = _outcome(process, stop, deadline)
-    return Outcome(code, tail)
+    line = describe_limits(program.instance_type, limits)
+    write = functools.partial(stream.append, storage)
+    return run_program(program, limits, line, write, stop, deadline, on_line, start)
 
 
 def _start(storage: Storage, program: Program, limits: Limits, stream: LogStream) -> subprocess.Popen[bytes]:
     """The program in its sandbox, or its image in a container (pulled first)."""
     if program.container is None:
-        return start_sandboxed(
-            program.command,
-            program.root,
-            program.binds,
-            limits,
-            environment=program.environment,
-            network=program.network,
-            die_with_thread=True,
-            home=program.home,
-            hostname=program.hostname,
-        )
+        return start_program(program, limits)
     runtime = container_runtime(storage)
     if runtime is None:
         raise JobFailure("ClientError: no container runtime is installed any more to run the image")
@@ -136,29 +80,3 @@ def _start(storage: Storage, program: Program, limits: Limits, stream: LogStream
         return start_container(runtime, run)
     except ContainerFailed as error:
         raise JobFailure(f"ClientError: {error}") from None
-
-
-def stop_program(process: subprocess.Popen[bytes]) -> None:
-    """Ends a sandbox's whole process tree, or a container."""
-    if isinstance(process, ContainerProcess):
-        stop_container(process)
-    else:
-        stop_sandboxed(process)
-
-
-def _outcome(process: subprocess.Popen[bytes], stop: threading.Event, deadline: float) -> int | str | None:
-    """The exit code once the process ended; kills the whole tree when stopped or out of time."""
-    code = process.poll()
-    if code is not None:
-        return code
-    reason = "Stopped" if stop.is_set() else "MaxRuntimeExceeded" if time.monotonic() > deadline else None
-    if reason is not None:
-        stop_program(process)
-    return reason
-
-
-def _read_lines(process: subprocess.Popen[bytes], lines: list[tuple[int, str]], lock: threading.Lock) -> None:
-    assert process.stdout is not None
-    for raw in process.stdout:
-        with lock:
-            lines.append((int(time.time() * 1000), raw.decode("utf-8", errors="replace").rstrip("\n")))

@@ -53,12 +53,14 @@ def _key(ctx: RequestContext, name: str) -> JobKey:
 
 @sagemaker.operation
 def create_training_job(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
-    """Runs on this machine, with the image's algorithm or the user's script in a sandbox instead of a
-    container (docs/sagemaker.md); channels are read in place from Nimbus S3 (S3Prefix or
-    ManifestFile), or streamed to the channel's pipe (AugmentedManifestFile, Pipe mode only, as in
-    AWS). InstanceCount > 1 (script mode and the built-in XGBoost only) runs algo-1..algo-N as
-    sandboxes of this machine whose hostnames resolve between them; the SageMaker distributed data
-    parallel library (the SDK's pytorchddp) is refused, torch_distributed runs torchrun on each."""
+    """Runs on this machine, or with NIMBUS_SPARK_MASTER set as the barrier tasks of one Spark
+    application on that cluster (a user's own image runs here), with the image's algorithm or the
+    user's script in a sandbox instead of a container (docs/sagemaker.md); channels are read in place
+    from Nimbus S3 (S3Prefix or ManifestFile), or streamed to the channel's pipe
+    (AugmentedManifestFile, Pipe mode only, as in AWS). InstanceCount > 1 (script mode and the
+    built-in XGBoost only) runs algo-1..algo-N as sandboxes whose hostnames resolve between them; the
+    SageMaker distributed data parallel library (the SDK's pytorchddp) is refused, torch_distributed
+    runs torchrun on each."""
     runner = training_runner(ctx.storage)
     image = request["AlgorithmSpecification"].get("TrainingImage", "")
     in_container = is_container_image(ctx.storage, image, ctx.caller.account_id, ctx.region)

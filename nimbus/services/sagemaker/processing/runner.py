@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from nimbus.engines.bubblewrap import bwrap_available
+from nimbus.engines.learn.runs import Outcome, Program
 from nimbus.services.iam.role_access import RoleAccess
 from nimbus.services.job_runners import RunnerPerStorage
 from nimbus.services.leases import LeasedStops
@@ -32,7 +33,7 @@ from nimbus.services.sagemaker.s3_locations import (
     split_s3_uri,
     write_object,
 )
-from nimbus.services.sagemaker.sandbox_runs import LogStream, Outcome, Program, run_logged
+from nimbus.services.sagemaker.sandbox_runs import LogStream, run_logged
 from nimbus.services.sts.role_credentials import SAGEMAKER, role_environment
 from nimbus.storage import Storage
 from nimbus.storage.processing_schema import ProcessingJobRecord

@@ -11,7 +11,6 @@ objects and the model, and write the outputs, in place.
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 import nimbus
 from nimbus.engines.spark.processes import stop_process_group
 from nimbus.engines.spark.runtime import SparkUnavailable, check_runtime
-from nimbus.engines.spark.submit import start_submit, submit_command
+from nimbus.engines.spark.submit import driver_failure, start_submit, submit_command
 from nimbus.services.sagemaker.s3_locations import JobFailure
 from nimbus.services.sagemaker.transform import spark_job
 from nimbus.services.sagemaker.transform.inputs import input_objects
@@ -32,10 +31,6 @@ from nimbus.storage import Storage
 
 POLL_S = 0.25
 DRIVER_LOG_LINES = 2000  # the end of the driver's output that goes to the job's log stream
-FAILURE_TAIL = 900
-# the line of a failed driver's stderr that says why: Spark's own, else the last exception's
-_ABORTED = re.compile(r"Job aborted due to stage failure: .*")
-_EXCEPTION = re.compile(r"^(?:[\w.$]+(?:Error|Exception)\b.*|Exception in thread .*)")
 
 
 class SparkTransform:
@@ -77,7 +72,8 @@ class SparkTransform:
         if self.failures:
             raise JobFailure(self.failures[0])
         if process.returncode != 0:
-            raise JobFailure(f"AlgorithmError: {self._driver_failure(process.returncode)}"[:1024])
+            failure = driver_failure(self.job.folder / "driver" / "stderr", process.returncode)
+            raise JobFailure(f"AlgorithmError: {failure}"[:1024])
         missing = [item.location for index, item in enumerate(self.job.objects) if index not in self.taken]
         if missing:  # executors that wrote to a folder of their own at the job folder's path
             where = f"in {self.job.folder}: do the Spark executors see the data dir at this path?"
@@ -115,15 +111,6 @@ class SparkTransform:
         ][-DRIVER_LOG_LINES:]
         now = int(time.time() * 1000)
         log_lines(self.storage, self.key, self.stream, [(now, line) for line in lines])
-
-    def _driver_failure(self, code: int) -> str:
-        stderr = self.job.folder / "driver" / "stderr"
-        lines = [line.strip() for line in stderr.read_text(errors="replace").splitlines() if line.strip()]
-        for pattern in (_ABORTED, _EXCEPTION):
-            found = [match.group(0) for line in lines if (match := pattern.search(line))]
-            if found:
-                return found[-1][:FAILURE_TAIL]
-        return f"spark-submit exited with code {code}: {' | '.join(lines[-3:])}"[:FAILURE_TAIL]
 
 
 def run_spark_job(storage: Storage, key: JobKey, folder: Path, stop: threading.Event, master: str) -> str:
