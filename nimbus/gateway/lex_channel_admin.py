@@ -24,7 +24,7 @@ from nimbus.errors import AwsError
 from nimbus.gateway.authz.context import request_context
 from nimbus.gateway.authz.denials import access_denied
 from nimbus.gateway.authz.facts import RequestFacts, request_facts
-from nimbus.gateway.authz.step import ENFORCE, Authorizer
+from nimbus.gateway.authz.step import Authorizer
 from nimbus.gateway.body import read_body
 from nimbus.gateway.extension_auth import Routes, match_route, signed_caller
 from nimbus.gateway.lex_channels import PREFIX as WEBHOOKS
@@ -99,8 +99,8 @@ def _authorize(
     request = {"botId": bot_id}
     context = {**request_context(facts, action, request), **identity.context}
     for check in authorizer.checks(action, request, facts, identity):
-        decision = authorizer.decide(identity, check, context)
-        if not decision.allowed and authorizer.mode == ENFORCE:
+        decision = authorizer.authorize_action(identity, check, context)
+        if authorizer.refuses(decision):
             raise access_denied(lex.model, identity.principal.arn, action.full_name, check.resource, decision)
 
 

@@ -11,6 +11,7 @@ import concurrent.futures
 import contextlib
 import csv
 import io
+import json
 import os
 import random
 import signal
@@ -22,6 +23,10 @@ from typing import Any
 
 import pyspark
 import pytest
+import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from conftest import NimbusServer, error_code, list_keys, unique_bucket_name
 from emr_support import (
@@ -32,6 +37,7 @@ from emr_support import (
     wait_for_state,
     wait_for_step,
 )
+from roles import EMR_INSTANCE_PROFILE, emr_roles
 
 from nimbus.engines.spark.cluster import WorkerResources, start_master, start_worker
 from nimbus.engines.spark.processes import stop_process_group
@@ -65,6 +71,15 @@ from pyspark.sql import SparkSession
 
 spark = SparkSession.builder.getOrCreate()
 spark.range(100).coalesce(1).write.csv(sys.argv[1], header=True)
+spark.stop()
+"""
+
+COPY_SCRIPT = """
+import sys
+from pyspark.sql import SparkSession
+
+spark = SparkSession.builder.getOrCreate()
+spark.read.text(sys.argv[1]).coalesce(1).write.text(sys.argv[2])
 spark.stop()
 """
 
@@ -179,6 +194,7 @@ def bucket(nimbus: NimbusServer) -> str:
 def cluster(nimbus: NimbusServer, emr: Any, bucket: str) -> Iterator[str]:
     started = time.monotonic()
     database = str(nimbus.data_dir / "nimbus.db")
+    emr_roles(emr)  # the ServiceRole and JobFlowRole below exist in IAM, as EMR requires
     cluster_id = emr.run_job_flow(
         Name="nimbus-e2e",
         ReleaseLabel="emr-7.2.0",
@@ -391,6 +407,27 @@ def test_steps_run_sandboxed_and_their_objects_show_at_once(
     assert "driver sees the database: False" in stdout
     assert "executors see: [(False, True, 'marker-value')]" in stdout
     assert "answered: True" in stdout
+
+
+def test_object_access_endpoint_refuses_what_it_does_not_answer(nimbus: NimbusServer) -> None:
+    """What the file system asks must be signed and one of the four S3 actions it needs."""
+    endpoint = f"{nimbus.endpoint_url}/_nimbus/s3/authorize"
+
+    def ask(query: str, sign: bool = True) -> requests.Response:
+        signed = AWSRequest("GET", f"{endpoint}?{query}")
+        if sign:
+            SigV4Auth(Credentials(nimbus.access_key, nimbus.secret_key), "s3", nimbus.region).add_auth(signed)
+        return requests.get(signed.url, headers=dict(signed.headers), timeout=30)
+
+    assert ask("action=GetObject&bucket=b&key=k").status_code == 200  # the root user may
+    for query, sign, status, code in (
+        ("action=GetObject&bucket=b&key=k", False, 403, "AccessDenied"),
+        ("action=GetBucketPolicy&bucket=b", True, 400, "InvalidArgument"),
+        ("action=GetObject&bucket=b", True, 400, "InvalidArgument"),
+        ("action=ListBucket", True, 400, "InvalidArgument"),
+    ):
+        answer = ask(query, sign)
+        assert (answer.status_code, f"<Code>{code}</Code>" in answer.text) == (status, True), query
 
 
 @pytest.fixture
@@ -619,6 +656,106 @@ def test_bad_input_gets_emr_errors(emr: Any, cluster: str) -> None:
             ClusterId=cluster, InstanceGroups=[{"InstanceGroupId": master_group, "InstanceCount": 2}]
         )
     assert error_code(master_resize) == "ValidationException"
+
+
+def _job_flow_role_policy(bucket: str) -> dict[str, Any]:
+    """Reads the code and role-in/, writes role-out/ (as Hadoop's committer does: put, read back,
+    delete), lists only those two folders; nothing on role-secret/."""
+    objects = f"arn:aws:s3:::{bucket}"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": [f"{objects}/code/*", f"{objects}/role-in/*"],
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                "Resource": f"{objects}/role-out/*",
+            },
+            {
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": objects,
+                "Condition": {"StringLike": {"s3:prefix": ["role-in/*", "role-out/*"]}},
+            },
+        ],
+    }
+
+
+@contextlib.contextmanager
+def _job_flow_role_limited_to(nimbus: NimbusServer, bucket: str) -> Iterator[str]:
+    """The cluster's instance profile (JobFlowRole) holds a role of _job_flow_role_policy for the
+    duration, instead of its role that may do everything."""
+    iam = nimbus.client("iam")
+    profile = EMR_INSTANCE_PROFILE
+    (usual,) = iam.get_instance_profile(InstanceProfileName=profile)["InstanceProfile"]["Roles"]
+    role = f"emr-objects-{os.getpid()}"
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.put_role_policy(
+        RoleName=role, PolicyName="objects", PolicyDocument=json.dumps(_job_flow_role_policy(bucket))
+    )
+    iam.remove_role_from_instance_profile(InstanceProfileName=profile, RoleName=usual["RoleName"])
+    iam.add_role_to_instance_profile(InstanceProfileName=profile, RoleName=role)
+    try:
+        yield arn
+    finally:
+        iam.remove_role_from_instance_profile(InstanceProfileName=profile, RoleName=role)
+        iam.add_role_to_instance_profile(InstanceProfileName=profile, RoleName=usual["RoleName"])
+        iam.delete_role_policy(RoleName=role, PolicyName="objects")
+        iam.delete_role(RoleName=role)
+
+
+def test_steps_read_and_write_objects_as_the_job_flow_role(
+    nimbus: NimbusServer, emr: Any, cluster: str, bucket: str
+) -> None:
+    """Each open, create, rename, delete and listing of the steps' s3:// paths is authorized as the
+    cluster's role: a step copying role-in/ to role-out/ completes; one reading role-secret/ fails,
+    AWS's AccessDenied message in its stderr."""
+    s3 = nimbus.client("s3")
+    s3.put_object(Bucket=bucket, Key="code/copy_objects.py", Body=COPY_SCRIPT.encode())
+    s3.put_object(Bucket=bucket, Key="role-in/a.txt", Body=b"readable\n")
+    s3.put_object(Bucket=bucket, Key="role-secret/b.txt", Body=b"secret\n")
+    with _job_flow_role_limited_to(nimbus, bucket) as role_arn:
+        copied, denied = (
+            wait_for_step(emr, cluster, step_id)
+            for step_id in emr.add_job_flow_steps(
+                JobFlowId=cluster,
+                Steps=[
+                    _spark_submit_step(
+                        name,
+                        "CONTINUE",
+                        f"s3://{bucket}/code/copy_objects.py",
+                        f"s3://{bucket}/{source}",
+                        f"s3://{bucket}/role-out/{name}",
+                    )
+                    for name, source in (("copy", "role-in/"), ("secret", "role-secret/"))
+                ],
+            )["StepIds"]
+        )
+    assert copied["Status"]["State"] == "COMPLETED", copied["Status"].get("FailureDetails")
+    parts = list_keys(s3, bucket, Prefix="role-out/copy/part-")
+    assert [s3.get_object(Bucket=bucket, Key=key)["Body"].read() for key in parts] == [b"readable\n"]
+    assert denied["Status"]["State"] == "FAILED"
+    assert not list_keys(s3, bucket, Prefix="role-out/secret/")
+    # the driver's listing was refused: its Python traceback (stdout, as spark-submit passes it) and
+    # FailureDetails carry S3's AccessDenied
+    failure = denied["Status"]["FailureDetails"]
+    assert failure["Reason"].startswith(f"java.nio.file.AccessDeniedException: s3://{bucket}/role-secret: ")
+    session = f"arn:aws:sts::{role_arn.split(':')[4]}:assumed-role/{role_arn.rsplit('/', 1)[1]}/{cluster}"
+    log = read_log(s3, bucket, failure["LogFile"].split("/", 3)[3])
+    assert (
+        f"User: {session} is not authorized to perform: s3:ListBucket on resource: arn:aws:s3:::{bucket} "
+        "because no identity-based policy allows the s3:ListBucket action"
+    ) in log
 
 
 def test_terminate_cluster_on_failure_leaves_no_process(

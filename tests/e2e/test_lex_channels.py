@@ -17,17 +17,24 @@ from typing import Any
 from urllib.parse import urlencode
 from xml.etree import ElementTree
 
+import lex_support
 import pytest
 import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from conftest import NimbusServer, error_code, nimbus_cli
 from json_endpoint import Call, JsonEndpoint
-from test_lex_runtime import LOCALE, make_bot, plain, prompt
+from lex_support import message, prompt
+from test_lex_runtime import LOCALE, make_bot
 
 from nimbus.services.lex_channels.calls import WebhookCall
 from nimbus.services.lex_channels.messenger import signed_with
 from nimbus.services.lex_channels.slack import signature_problem as slack_signature_problem
 from nimbus.services.lex_channels.twilio_sms import signature as twilio_signature
+
+models, runtime = lex_support.models, lex_support.runtime  # the Lex modules' shared fixtures
 
 SLACK_SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 SLACK_BOT_TOKEN = "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy"
@@ -151,18 +158,8 @@ def flowers_with_a_card(models: Any, bot_id: str) -> None:
         intentName="OrderFlowers",
         sampleUtterances=intent["sampleUtterances"],
         slotPriorities=[{"priority": 1, "slotId": flower_slot}, {"priority": 2, "slotId": day_slot}],
-        intentClosingSetting={"closingResponse": plain("Thanks, your {FlowerType} are ordered.")},
+        intentClosingSetting={"closingResponse": message("Thanks, your {FlowerType} are ordered.")},
     )
-
-
-@pytest.fixture(scope="module")
-def models(nimbus: NimbusServer) -> Any:
-    return nimbus.client("lexv2-models")
-
-
-@pytest.fixture(scope="module")
-def runtime(nimbus: NimbusServer) -> Any:
-    return nimbus.client("lexv2-runtime")
 
 
 @pytest.fixture(scope="module")
@@ -467,3 +464,31 @@ def test_a_channel_for_a_missing_alias_or_without_its_secrets_is_refused(
     assert missing_alias.returncode == 1 and "ResourceNotFoundException" in missing_alias.stderr
     no_token = channels_create(nimbus, bot, "facebook", {"app-secret": "s"}, check=False)
     assert no_token.returncode == 1 and "pageAccessToken, verifyToken" in no_token.stderr
+
+
+def test_channel_admin_refuses_and_logs_a_caller_without_permission(
+    nimbus: NimbusServer, bot: tuple[str, str]
+) -> None:
+    """The channel admin endpoint is decided like any API request: a user whose policies allow no
+    lex:ListBotChannels is refused with Lex's AccessDeniedException, and the server logs the denial
+    with the deciding reason, as it logs every other."""
+    iam = nimbus.client("iam")
+    iam.create_user(UserName="no-channels")
+    key = iam.create_access_key(UserName="no-channels")["AccessKey"]
+    url = f"{nimbus.endpoint_url}/_nimbus/lex/channels/{bot[0]}/{bot[1]}/{LOCALE}"
+    signed = AWSRequest("GET", url)
+    credentials = Credentials(key["AccessKeyId"], key["SecretAccessKey"])
+    SigV4Auth(credentials, "lex", nimbus.region).add_auth(signed)
+    response = requests.get(url, headers=dict(signed.headers), timeout=30)
+    assert response.status_code == 403
+    assert "is not authorized to perform: lex:ListBotChannels" in response.text
+    denials = [
+        json.loads(line) for line in nimbus.log_text().splitlines() if line.startswith('{"authorization"')
+    ]
+    assert any(
+        denial["principal"].endswith(":user/no-channels")
+        and denial["action"] == "lex:ListBotChannels"
+        and denial["resource"].endswith(f":bot/{bot[0]}")
+        and denial["decision"] == "implicitDeny"
+        for denial in denials
+    ), denials

@@ -23,6 +23,7 @@ from nimbus.gateway.authz.actions import (
 )
 from nimbus.gateway.authz.context import RequestFacts, Value, request_context
 from nimbus.gateway.authz.denials import access_denied, denied
+from nimbus.gateway.authz.passed_roles import require_assumable
 from nimbus.gateway.authz.resources import resource_arns
 from nimbus.policy import Decision, PolicySet, Principal, Request, evaluate
 from nimbus.policy.principals import ANONYMOUS
@@ -101,18 +102,32 @@ class Authorizer:
         context = {**request_context(facts, action, request), **identity.context}  # one for all checks
         denied_items: set[str] = set()
         for check in self.checks(action, request, facts, identity):
-            decision = self.decide(identity, check, context)
-            if decision.allowed:
-                continue
-            self._log_denial(identity, check, decision)
-            if self.mode != ENFORCE:
+            decision = self.authorize_action(identity, check, context)
+            if not self.refuses(decision):
                 continue
             if not per_item:
                 raise access_denied(
                     service.model, identity.principal.arn, check.action.full_name, check.resource, decision
                 )
             denied_items.add(check.resource)
+        if "iam:PassRole" in action.dependent_actions:  # and the service must be able to assume the role
+            account = self.storage.credentials.account_id
+            require_assumable(self.storage, prefix, request, sorted(set(_roles(request, account))), account)
         return frozenset(denied_items)
+
+    def authorize_action(
+        self, identity: Identity, check: Check, request_context: Mapping[str, Value]
+    ) -> Decision:
+        """One action on one resource, decided by the evaluator; a denial is logged with the statement
+        that decided it (enforced or log-only). ``refuses`` says whether to answer AccessDenied."""
+        decision = self.decide(identity, check, request_context)
+        if not decision.allowed:
+            self._log_denial(identity, check, decision)
+        return decision
+
+    def refuses(self, decision: Decision) -> bool:
+        """Whether a decision refuses the request: a denial, unless the server runs log-only."""
+        return not decision.allowed and self.mode == ENFORCE
 
     def decide(self, identity: Identity, check: Check, request_context: Mapping[str, Value]) -> Decision:
         provider = self._resource_policies.get(check.action.prefix)

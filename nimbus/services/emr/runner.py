@@ -32,7 +32,7 @@ from nimbus.engines.spark.cluster import (
     start_worker,
 )
 from nimbus.engines.spark.processes import start_process, stop_group, stop_process_group
-from nimbus.engines.spark.runtime import object_store_conf
+from nimbus.engines.spark.runtime import object_access_conf, object_store_conf
 from nimbus.engines.spark.sandbox import Sandbox
 from nimbus.engines.spark.submit import start_submit, submit_command
 from nimbus.errors import AwsError
@@ -59,15 +59,16 @@ from nimbus.services.emr.step_logs import step_log_uri, system_context, upload_s
 from nimbus.services.emr.written_objects import Journal
 from nimbus.services.job_runners import RunnerPerStorage
 from nimbus.services.leases import lease_node, resource_name
-from nimbus.services.sts.role_credentials import EC2, instance_profile_role, role_environment
+from nimbus.services.sts.role_credentials import EC2, instance_profile_role, role_environment, served_at
 from nimbus.storage import Storage
 
 POLL_S = 0.25
 FAILURE_TAIL_LINES = 3
 MAX_INSTANCE_FAILURES = 3  # per cluster; past it, failed workers are no longer replaced
 FAILURE_CODES = ("INSTANCE_FAILURE", "BOOTSTRAP_FAILURE")
-# "ValueError: ...", "py4j.protocol.Py4JJavaError: ...", "Exception in thread "main" java.io..."
-_EXCEPTION_LINE = re.compile(r"^([\w.]*(Error|Exception)\b|Exception in thread )")
+# "ValueError: ...", "py4j.protocol.Py4JJavaError: ...", "Exception in thread "main" java.io...", and
+# the Java exception a Py4JJavaError carries (": java.nio.file.AccessDeniedException: ..."), which says why
+_EXCEPTION_LINE = re.compile(r"^(?:: )?(([\w.]*(Error|Exception)\b|Exception in thread ).*)")
 RESTARTED = "The Nimbus node running the cluster stopped (restarted or died)"
 LEASE_KIND = "emr/cluster"  # leases name a cluster emr/cluster/<cluster id>
 LIVE_INSTANCE_STATES = ("AWAITING_FULFILLMENT", "PROVISIONING", "BOOTSTRAPPING", "RUNNING")
@@ -375,6 +376,10 @@ class ClusterRunner:
         """A spark-submit runs against the cluster's master with Nimbus S3; any other command, and a
         script-runner step's script, runs from the step's folder, in a sandbox that holds just it."""
         arguments = jar_step.get("Args") or []
+        # the nodes' role (the JobFlowRole instance profile's), through the container credentials endpoint
+        profile = cluster.request.get("JobFlowRole") or ""
+        role_arn = instance_profile_role(self.storage, cluster.account_id, profile.rsplit("/", 1)[-1])
+        role, role_line = role_environment(self.storage, role_arn, EC2, self.cluster_id, cluster.region)
         if is_spark_submit(arguments):
             conf = {
                 # on a cluster Nimbus started, the driver listens on loopback as the cluster does
@@ -383,19 +388,21 @@ class ClusterRunner:
                 "spark.sql.warehouse.dir": str(folder / "warehouse"),
                 **object_store_conf(self.storage.objects.root, folder / "written", self.existing_master),
                 **spark_defaults(cluster.request),
+                **_object_access(profile, role, cluster.region, folder),
             }
             command = submit_command(self.master_url, arguments[1:], conf)
-            (folder / "controller").write_text(f"Nimbus runs: {' '.join(command)}\n")
-            driver = start_submit(command, folder, loopback=not self.existing_master, sandbox=self.sandbox)
+            (folder / "controller").write_text(
+                f"Nimbus runs: {' '.join(command)}\n{_objects_line(profile, role_arn, role_line)}\n"
+            )
+            driver = start_submit(
+                command, folder, not self.existing_master, self.sandbox, extra_environment=role
+            )
             return driver, "spark-submit"
         if is_script_runner(jar_step["Jar"]):
             ctx = system_context(self.storage, cluster.account_id, cluster.region, cluster.caller_arn)
             arguments = [str(fetch_script(ctx, arguments[0], folder)), *arguments[1:]]
         (folder / "controller").write_text(f"Nimbus runs: {' '.join(arguments)}\n")
-        profile = cluster.request.get("JobFlowRole") or ""
-        role_arn = instance_profile_role(self.storage, cluster.account_id, profile)
-        role, _ = role_environment(self.storage, role_arn, EC2, self.cluster_id, cluster.region)
-        environment = {**spark_environment(folder), **role}  # the nodes' role (the instance profile's)
+        environment = {**spark_environment(folder), **role}
         process = start_process(
             arguments, environment, folder, folder / "stdout", folder / "stderr", Sandbox((folder,))
         )
@@ -479,6 +486,29 @@ class ClusterRunner:
         return cluster
 
 
+def _object_access(profile: str, role: dict[str, str], region: str, folder: Path) -> dict[str, str]:
+    """Spark settings that make the step's s3:// reads and writes ask Nimbus as the cluster's role,
+    with the grant to its credentials in a file of the step's folder (executors read it there; a
+    command line would show it); none for a cluster without a JobFlowRole."""
+    if not profile:
+        return {}
+    grant_file = folder / "role-grant"
+    grant = role.get("AWS_CONTAINER_AUTHORIZATION_TOKEN")
+    if grant:  # else the role is gone or may not be assumed: every access is denied, saying so
+        grant_file.touch(mode=0o600)
+        grant_file.write_text(grant)
+    return object_access_conf(served_at(), region, grant_file, role.get("AWS_CA_BUNDLE", ""))
+
+
+def _objects_line(profile: str, role_arn: str, role_line: str) -> str:
+    """The controller log's line on the rights s3:// paths are read and written with."""
+    if not profile:
+        return "The cluster has no JobFlowRole: s3:// paths are read and written with Nimbus's rights."
+    if not role_arn:
+        return f"The instance profile {profile} holds no role: every access to s3:// paths is denied."
+    return f"s3:// paths are read and written as {role_arn}, each access authorized ({role_line})."
+
+
 def spark_defaults(request: dict[str, Any]) -> dict[str, str]:
     """The properties of the cluster's ``spark-defaults`` configurations."""
     properties: dict[str, str] = {}
@@ -496,7 +526,7 @@ def _failure_details(step: RunningStep, log_uri: str | None, cluster_id: str) ->
     for name in ("stderr", "stdout"):
         path = step.folder / name
         found = path.read_text(errors="replace").strip().splitlines() if path.exists() else []
-        errors = [line for line in found if _EXCEPTION_LINE.match(line)]
+        errors = [match.group(1) for line in found if (match := _EXCEPTION_LINE.match(line))]
         if errors:
             reason, reason_file = errors[-1], name
         lines += found

@@ -84,7 +84,9 @@ def add_job_flow_steps(ctx: RequestContext, request: dict[str, Any]) -> dict[str
     """Nimbus runs ``command-runner.jar`` and ``script-runner.jar`` steps; custom JARs are refused
     (no Hadoop MapReduce). A ``spark-submit`` command runs in client mode against the cluster's own
     master, whatever ``--master`` / ``--deploy-mode`` say; its ``s3://``, ``s3a://`` and ``s3n://``
-    paths (the application file too) are Nimbus S3's object files, read and written in place, and an
+    paths (the application file too) are Nimbus S3's object files, read and written in place, each
+    open, create, rename, delete and listing authorized as the cluster's JobFlowRole role (as S3
+    would authorize GetObject, PutObject, DeleteObject, ListBucket), and an
     object the job writes is listed by S3 as soon as its file is closed (within a quarter second). The
     driver, like the cluster's executors, runs in a bubblewrap sandbox that can write only the
     cluster's folder and the object files, and sees nothing else of the data dir (no database, no
