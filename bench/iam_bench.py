@@ -52,6 +52,12 @@ def _setup(storage: Storage) -> tuple[Authorizer, Any]:
     )
     iam, s3 = catalog.services["iam"].operations, catalog.services["s3"].operations
     iam["CreateUser"](ctx, {"UserName": "analyst"})
+    sagemaker_trust = {
+        "Effect": "Allow",
+        "Principal": {"Service": "sagemaker.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+    }
+    iam["CreateRole"](ctx, {"RoleName": "trainer", "AssumeRolePolicyDocument": _policy(sagemaker_trust)})
     iam["PutUserPolicy"](
         ctx,
         {

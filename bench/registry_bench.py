@@ -37,6 +37,9 @@ from s3_bench import Server, free_port, start_nimbus
 
 from nimbus.engines.containers.network import NamespaceConnection
 
+sys.path.append(str(Path(__file__).resolve().parent.parent / "tests" / "e2e"))  # roles.py, as the tests
+from roles import execution_role
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 IMAGE_SOURCE = REPO_ROOT / "tests" / "e2e" / "contract_image"
 SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
@@ -170,7 +173,7 @@ def push_echo_image(server: Server, registry: str, work: Path) -> str:
 
 def deploy(server: Server, name: str, container: dict[str, Any]) -> None:
     sagemaker = server.client("sagemaker")
-    role = "arn:aws:iam::000000000000:role/SageMakerRole"
+    role = execution_role(sagemaker)
     sagemaker.create_model(ModelName=name, PrimaryContainer=container, ExecutionRoleArn=role)
     variant = {
         "VariantName": "a",

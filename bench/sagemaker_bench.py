@@ -59,11 +59,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+sys.path.append(str(Path(__file__).resolve().parent.parent / "tests" / "e2e"))  # roles.py, as the tests
+from roles import execution_role
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MLFLOW_PYTHON = REPO_ROOT / "bench" / ".venv-mlflow" / "bin" / "python"
 XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 REGION = "us-east-1"
 XGBOOST_PARAMS = {"objective": "binary:logistic", "max_depth": 4, "eta": 0.3}
 XGBOOST_ROUNDS = 100
@@ -362,7 +364,9 @@ def kill_leftovers(snapshot: list[tuple[int, int | None]]) -> None:
 def deploy_endpoint(server: Server, name: str, container: dict[str, Any]) -> tuple[str, float]:
     """Creates the model, config and endpoint; returns the status it reached and the seconds to it."""
     sagemaker = server.client("sagemaker")
-    sagemaker.create_model(ModelName=name, PrimaryContainer=container, ExecutionRoleArn=ROLE)
+    sagemaker.create_model(
+        ModelName=name, PrimaryContainer=container, ExecutionRoleArn=execution_role(sagemaker)
+    )
     variant = {
         "VariantName": "AllTraffic",
         "ModelName": name,
@@ -573,7 +577,7 @@ def train_with_nimbus(server: Server, bucket: str, hyperparameters: dict[str, st
     sagemaker.create_training_job(
         TrainingJobName=name,
         AlgorithmSpecification={"TrainingImage": XGBOOST_IMAGE, "TrainingInputMode": "File"},
-        RoleArn=ROLE,
+        RoleArn=execution_role(sagemaker),
         HyperParameters=hyperparameters,
         InputDataConfig=[
             {

@@ -34,6 +34,9 @@ from sklearn.datasets import load_breast_cancer
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from s3_bench import Server, percentile, start_nimbus
 
+sys.path.append(str(Path(__file__).resolve().parent.parent / "tests" / "e2e"))  # roles.py, as the tests
+from roles import execution_role
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PHOTO = REPO_ROOT / "tests/e2e/photos/obama_portrait.jpg"
 XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
@@ -135,7 +138,9 @@ def deploy_xgboost(server: Server, work: Path, bucket: str) -> tuple[str, bytes]
     sagemaker = server.client("sagemaker")
     name = f"soak-{uuid.uuid4().hex[:8]}"
     container = {"Image": XGBOOST_IMAGE, "ModelDataUrl": f"s3://{bucket}/model/model.tar.gz"}
-    sagemaker.create_model(ModelName=name, PrimaryContainer=container, ExecutionRoleArn=ROLE)
+    sagemaker.create_model(
+        ModelName=name, PrimaryContainer=container, ExecutionRoleArn=execution_role(sagemaker)
+    )
     variant = {"VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1}
     sagemaker.create_endpoint_config(
         EndpointConfigName=name, ProductionVariants=[{**variant, "InstanceType": "ml.m5.large"}]

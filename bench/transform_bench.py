@@ -41,8 +41,10 @@ from nimbus.engines.learn.xgboost_server import XGBoostModel
 from nimbus.engines.spark.cluster import WorkerResources, start_master, start_worker
 from nimbus.engines.spark.processes import stop_process_group
 
+sys.path.append(str(Path(__file__).resolve().parent.parent / "tests" / "e2e"))  # roles.py, as the tests
+from roles import execution_role
+
 XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 LOG_GROUP = "/aws/sagemaker/TransformJobs"
 
 
@@ -107,7 +109,7 @@ def prepare(server: Server, parts: list[Path], archive: Path) -> str:
     sagemaker.create_model(
         ModelName="bench-xgb",
         PrimaryContainer={"Image": XGBOOST_IMAGE, "ModelDataUrl": f"s3://{bucket}/model/model.tar.gz"},
-        ExecutionRoleArn=ROLE,
+        ExecutionRoleArn=execution_role(sagemaker),
     )
     return bucket
 

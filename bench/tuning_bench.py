@@ -17,6 +17,7 @@ import io
 import os
 import platform
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -29,8 +30,10 @@ from s3_bench import Server, start_nimbus
 from sklearn.datasets import load_breast_cancer
 from sklearn.model_selection import train_test_split
 
+sys.path.append(str(Path(__file__).resolve().parent.parent / "tests" / "e2e"))  # roles.py, as the tests
+from roles import execution_role
+
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 OBJECTIVE = "validation:logloss"
 RANGES = {
     "ContinuousParameterRanges": [
@@ -82,7 +85,7 @@ def tune(server: Server, bucket: str, strategy: str, seed: int, jobs: int, paral
         TrainingJobDefinition={
             "StaticHyperParameters": {"objective": "binary:logistic", "num_round": "50"},
             "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "File"},
-            "RoleArn": ROLE,
+            "RoleArn": execution_role(client),
             "InputDataConfig": channels,
             "OutputDataConfig": {"S3OutputPath": f"s3://{bucket}/output"},
             "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, String, false
+from sqlalchemy import JSON, Boolean, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from nimbus.storage.schema import Base
@@ -25,6 +25,7 @@ class SageMakerModelRecord(Base):
     created_at: Mapped[datetime]
     # a container image runs with no network at all (a built-in runtime needs none either way)
     enable_network_isolation: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    tags: Mapped[list[Any] | None] = mapped_column(JSON)  # [{"Key", "Value"}], as SageMaker lists them
 
 
 class SageMakerEndpointConfigRecord(Base):
@@ -37,6 +38,7 @@ class SageMakerEndpointConfigRecord(Base):
     name: Mapped[str] = mapped_column(String(63), primary_key=True)
     production_variants: Mapped[list[Any]] = mapped_column()
     created_at: Mapped[datetime]
+    tags: Mapped[list[Any] | None] = mapped_column(JSON)
 
 
 class SageMakerEndpointRecord(Base):
@@ -53,3 +55,4 @@ class SageMakerEndpointRecord(Base):
     variants: Mapped[list[Any]] = mapped_column()
     created_at: Mapped[datetime]
     last_modified: Mapped[datetime]
+    tags: Mapped[list[Any] | None] = mapped_column(JSON)

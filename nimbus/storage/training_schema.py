@@ -54,3 +54,14 @@ class LogEventRecord(Base):
     timestamp: Mapped[int] = mapped_column(BigInteger)  # milliseconds since the epoch
     ingestion_time: Mapped[int] = mapped_column(BigInteger)
     message: Mapped[str] = mapped_column(Text)
+
+
+class LogGroupTagsRecord(Base):
+    """The tags of a log group (a group exists once something wrote to it; its tags are kept here)."""
+
+    __tablename__ = "logs_group_tags"
+
+    account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    region: Mapped[str] = mapped_column(String(32), primary_key=True)
+    log_group: Mapped[str] = mapped_column(String(512), primary_key=True)
+    tags: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -11,6 +11,7 @@ import boto3
 import pytest
 import sagemaker
 from conftest import NimbusServer
+from roles import execution_role
 
 SPEEDUP = 50.0
 NO_TELEMETRY = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
@@ -62,4 +63,4 @@ def account(session: Any) -> str:
 
 
 def role(session: Any) -> str:
-    return f"arn:aws:iam::{account(session)}:role/SageMakerRole"
+    return execution_role(session.sagemaker_client)

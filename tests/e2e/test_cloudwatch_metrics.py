@@ -24,9 +24,9 @@ from botocore.exceptions import ClientError
 from conftest import NimbusServer, error_code, raw_request, signed_request
 from job_support import XGBOOST_IMAGE, settled, start_xgboost_training
 from prometheus_client.parser import text_string_to_metric_families
+from roles import execution_role
 from sklearn.datasets import load_breast_cancer
 
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 VARIANT = "sagemaker:variant:DesiredInstanceCount"
 
 
@@ -318,7 +318,7 @@ def _endpoint(server: NimbusServer, archive: bytes) -> str:
     s3.put_object(Bucket=f"scaling-{suffix}", Key="model.tar.gz", Body=archive)
     sagemaker.create_model(
         ModelName=f"m-{suffix}",
-        ExecutionRoleArn=ROLE,
+        ExecutionRoleArn=execution_role(sagemaker),
         PrimaryContainer={"Image": XGBOOST_IMAGE, "ModelDataUrl": f"s3://scaling-{suffix}/model.tar.gz"},
     )
     sagemaker.create_endpoint_config(
@@ -350,7 +350,7 @@ def training_job(server: NimbusServer) -> str:
     bucket, name = f"training-{uuid.uuid4().hex[:8]}", f"job-{uuid.uuid4().hex[:8]}"
     s3 = server.client("s3")
     s3.create_bucket(Bucket=bucket)
-    start_xgboost_training(s3, server.client("sagemaker"), bucket, name, ROLE, rounds=10)
+    start_xgboost_training(s3, server.client("sagemaker"), bucket, name, execution_role(s3), rounds=10)
     return name
 
 

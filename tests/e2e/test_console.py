@@ -30,6 +30,7 @@ from emr_support import wait_for_state, wait_for_step
 from job_support import XGBOOST_IMAGE, start_xgboost_training
 from PIL import Image, ImageDraw, ImageFont
 from playwright.sync_api import BrowserContext, Page, Route, expect, sync_playwright
+from roles import execution_role
 from skimage import data as sample_images
 from sklearn.datasets import load_breast_cancer
 
@@ -186,7 +187,7 @@ def background(nimbus: NimbusServer) -> Iterator[Background]:
     bucket = f"console-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=bucket)
     job = f"console-{uuid.uuid4().hex[:10]}"
-    start_xgboost_training(s3, sagemaker, bucket, job, "arn:aws:iam::123456789012:role/SageMakerRole", ROUNDS)
+    start_xgboost_training(s3, sagemaker, bucket, job, execution_role(sagemaker), ROUNDS)
     cluster_id = emr.run_job_flow(
         Name="console-tiny",
         ReleaseLabel="emr-7.2.0",
@@ -623,7 +624,7 @@ def test_an_endpoint_answers_the_invoke_form(
     sagemaker.create_model(
         ModelName=name,
         PrimaryContainer={"Image": XGBOOST_IMAGE, "ModelDataUrl": artifacts["S3ModelArtifacts"]},
-        ExecutionRoleArn="arn:aws:iam::123456789012:role/SageMakerRole",
+        ExecutionRoleArn=execution_role(sagemaker),
     )
     variant = {"VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1}
     sagemaker.create_endpoint_config(

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from conftest import NimbusServer, error_code, http_status
 from job_support import gz_archive, training_job_ended
 from PIL import Image
+from roles import execution_role
 from sagemaker.serializer_utils import read_recordio
 
 from nimbus.services.sagemaker.augmented_manifests import RECORDIO_MAGIC, recordio
@@ -194,7 +195,7 @@ def test_augmented_manifest_outside_pipe_mode_is_refused(
 ) -> None:
     sagemaker = nimbus.client("sagemaker")
     name = f"augmented-{uuid.uuid4().hex[:8]}"
-    role = f"arn:aws:iam::{nimbus.account_id}:role/SageMakerRole"
+    role = execution_role(sagemaker)
     with pytest.raises(ClientError) as refused:
         sagemaker.create_training_job(**_request(bucket, name, role, mode, **channel))
     assert (error_code(refused), http_status(refused)) == ("ValidationException", 400)

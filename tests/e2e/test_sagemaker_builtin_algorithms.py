@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 from conftest import NimbusServer
+from roles import execution_role
 from sklearn.cluster import KMeans
 from sklearn.datasets import load_breast_cancer, make_blobs
 from sklearn.linear_model import LogisticRegression
@@ -22,7 +23,6 @@ from sklearn.preprocessing import StandardScaler
 from nimbus.engines.learn import recordio
 
 REGISTRY = "382416733822.dkr.ecr.us-east-1.amazonaws.com"
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 RECORDIO = "application/x-recordio-protobuf"
 
 
@@ -43,7 +43,7 @@ def train_and_deploy(
     sagemaker.create_training_job(
         TrainingJobName=name,
         AlgorithmSpecification={"TrainingImage": f"{REGISTRY}/{algorithm}:1", "TrainingInputMode": "File"},
-        RoleArn=ROLE,
+        RoleArn=execution_role(sagemaker),
         HyperParameters=hyperparameters,
         InputDataConfig=[
             {
@@ -68,7 +68,7 @@ def train_and_deploy(
             "Image": f"{REGISTRY}/{algorithm}:1",
             "ModelDataUrl": job["ModelArtifacts"]["S3ModelArtifacts"],
         },
-        ExecutionRoleArn=ROLE,
+        ExecutionRoleArn=execution_role(sagemaker),
     )
     variant = {
         "VariantName": "AllTraffic",

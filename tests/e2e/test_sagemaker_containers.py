@@ -25,6 +25,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 from conftest import NimbusServer, error_code
+from roles import execution_role
 from sagemaker.estimator import Estimator
 from sagemaker.model import Model
 from sagemaker.predictor import Predictor
@@ -170,7 +171,7 @@ def _start(nimbus: NimbusServer, image_uri: str, data: str, **options: Any) -> s
     nimbus.client("sagemaker").create_training_job(
         TrainingJobName=name,
         AlgorithmSpecification={"TrainingImage": image_uri, "TrainingInputMode": "File"},
-        RoleArn=f"arn:aws:iam::{nimbus.account_id}:role/SageMakerRole",
+        RoleArn=execution_role(nimbus.client("iam")),
         InputDataConfig=[
             {
                 "ChannelName": "train",

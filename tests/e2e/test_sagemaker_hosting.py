@@ -19,10 +19,10 @@ import xgboost
 from botocore.exceptions import ClientError
 from conftest import NimbusServer, error_code, http_status
 from job_support import settled
+from roles import execution_role
 from sklearn.datasets import load_breast_cancer
 
 XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 SIX_MB = 6 * 1024 * 1024
 
 
@@ -59,7 +59,7 @@ def _deploy(sagemaker: Any, s3: Any, bucket: str, archive: bytes, instances: int
     sagemaker.create_model(
         ModelName=f"xgb-{suffix}",
         PrimaryContainer={"Image": XGBOOST_IMAGE, "ModelDataUrl": f"s3://{bucket}/{suffix}/model.tar.gz"},
-        ExecutionRoleArn=ROLE,
+        ExecutionRoleArn=execution_role(sagemaker),
     )
     sagemaker.create_endpoint_config(
         EndpointConfigName=f"cfg-{suffix}",
@@ -115,7 +115,9 @@ def test_models_and_configs_are_listed_and_deleted(nimbus: NimbusServer) -> None
     suffix = uuid.uuid4().hex[:8]
     container = {"Image": XGBOOST_IMAGE, "ModelDataUrl": "s3://nowhere/model.tar.gz"}
     for name in (f"list-a-{suffix}", f"list-b-{suffix}"):
-        sagemaker.create_model(ModelName=name, PrimaryContainer=container, ExecutionRoleArn=ROLE)
+        sagemaker.create_model(
+            ModelName=name, PrimaryContainer=container, ExecutionRoleArn=execution_role(sagemaker)
+        )
     variant = {"VariantName": "AllTraffic", "ModelName": f"list-a-{suffix}", "InitialInstanceCount": 1}
     sagemaker.create_endpoint_config(EndpointConfigName=f"list-cfg-{suffix}", ProductionVariants=[variant])
 

@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 from conftest import REPO_ROOT, NimbusServer, error_code, signed_request
 from PIL import Image
 from playwright.sync_api import Page, expect, sync_playwright
+from roles import execution_role
 from sklearn.datasets import load_digits
 from test_rekognition_custom_labels import digit_png
 
@@ -30,7 +31,6 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 CONSOLE = "/_nimbus/console"
 PORTAL = "/_nimbus/sagemaker/labeling"
-ROLE = "arn:aws:iam::123456789012:role/GroundTruthRole"
 LAMBDAS = "arn:aws:lambda:us-east-1:432418664414:function:"
 STATUS_TIMEOUT_S = 180
 SCREENSHOTS = REPO_ROOT / "test-artifacts" / "console"  # CI keeps them
@@ -116,7 +116,7 @@ def labeling_job(team: Team, task_type: str, manifest_key: str, labels: list[str
         LabelAttributeName=extra.pop("attribute", "label"),
         InputConfig={"DataSource": {"S3DataSource": {"ManifestS3Uri": f"s3://{team.bucket}/{manifest_key}"}}},
         OutputConfig={"S3OutputPath": f"s3://{team.bucket}/output/"},
-        RoleArn=extra.pop("RoleArn", ROLE),
+        RoleArn=extra.pop("RoleArn", "") or execution_role(team.s3),
         LabelCategoryConfigS3Uri=f"s3://{team.bucket}/{label_key}",
         HumanTaskConfig={
             "WorkteamArn": team.arn,
@@ -780,7 +780,7 @@ def test_automated_labeling_of_digits(nimbus: NimbusServer, sagemaker: Any, team
 
     model_arn = described["LabelingJobOutput"]["FinalActiveLearningModelArn"]
     model = sagemaker.describe_model(ModelName=model_arn.rsplit("/", 1)[-1])
-    assert model["ModelArn"] == model_arn and model["ExecutionRoleArn"] == ROLE
+    assert model["ModelArn"] == model_arn and model["ExecutionRoleArn"] == execution_role(sagemaker)
     bucket, key = model["PrimaryContainer"]["ModelDataUrl"][5:].split("/", 1)
     with tarfile.open(fileobj=io.BytesIO(team.s3.get_object(Bucket=bucket, Key=key)["Body"].read())) as tar:
         assert tar.getnames() == ["model.npz"]

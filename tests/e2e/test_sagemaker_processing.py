@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from conftest import NimbusServer, error_code
+from roles import execution_role
 from sagemaker.processing import FrameworkProcessor, ProcessingInput, ProcessingOutput
 from sagemaker.sklearn.estimator import SKLearn
 from sagemaker.sklearn.processing import SKLearnProcessor
@@ -130,7 +131,7 @@ def test_failing_and_invalid_jobs(nimbus: NimbusServer, bucket: str) -> None:
             "ImageUri": image,
             "ContainerEntrypoint": ["python3", "-c", "raise SystemExit(3)"],
         },
-        "RoleArn": "arn:aws:iam::123456789012:role/SageMakerRole",
+        "RoleArn": execution_role(client),
     }
     bad_path = {
         "ProcessingOutputConfig": {

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import sagemaker
 from conftest import NimbusServer
+from roles import execution_role
 from sagemaker_sdk_support import notebook_session, role
 from sklearn.cluster import KMeans
 from sklearn.datasets import load_breast_cancer, make_blobs, make_classification
@@ -191,7 +192,7 @@ def test_bad_hyperparameters_fail_the_job_with_the_reason(nimbus: NimbusServer) 
                 "TrainingImage": f"382416733822.dkr.ecr.us-east-1.amazonaws.com/{algorithm}:1",
                 "TrainingInputMode": "File",
             },
-            RoleArn="arn:aws:iam::123456789012:role/SageMakerRole",
+            RoleArn=execution_role(client),
             HyperParameters=hyperparameters,
             InputDataConfig=[
                 {

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import NimbusServer
+from roles import execution_role
 
 SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 # a small pure-Python package that Nimbus itself does not have
@@ -47,7 +48,7 @@ def _job(nimbus: NimbusServer, bucket: str, requirements: str) -> tuple[dict[str
     sagemaker.create_training_job(
         TrainingJobName=name,
         AlgorithmSpecification={"TrainingImage": SKLEARN_IMAGE, "TrainingInputMode": "File"},
-        RoleArn=f"arn:aws:iam::{nimbus.account_id}:role/SageMakerRole",
+        RoleArn=execution_role(sagemaker),
         HyperParameters={
             "sagemaker_program": json.dumps("train.py"),
             "sagemaker_submit_directory": json.dumps(f"s3://{bucket}/{name}/sourcedir.tar.gz"),

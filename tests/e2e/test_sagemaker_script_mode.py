@@ -18,6 +18,7 @@ import xgboost
 from botocore.exceptions import ClientError
 from conftest import NimbusServer, error_code, http_status
 from job_support import gz_archive, settled, training_job_ended
+from roles import execution_role
 from sagemaker.sklearn import SKLearn, SKLearnModel
 from sagemaker_sdk_support import notebook_session, role
 from sklearn.datasets import load_breast_cancer
@@ -28,7 +29,6 @@ SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-l
 XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 PYTORCH_TRAINING_IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.5.1-cpu-py311"
 PYTORCH_INFERENCE_IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.5.1-cpu-py311"
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 
 SKLEARN_TRAIN = """
 import argparse, os
@@ -159,7 +159,7 @@ def _train(
     sagemaker.create_training_job(
         TrainingJobName=name,
         AlgorithmSpecification={"TrainingImage": image, "TrainingInputMode": "File"},
-        RoleArn=ROLE,
+        RoleArn=execution_role(sagemaker),
         HyperParameters=encoded,
         OutputDataConfig={"S3OutputPath": f"s3://{bucket}/output"},
         ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
@@ -177,7 +177,7 @@ def _serve(
     sagemaker.create_model(
         ModelName=name,
         PrimaryContainer={"Image": image, "ModelDataUrl": model_data, "Environment": environment},
-        ExecutionRoleArn=ROLE,
+        ExecutionRoleArn=execution_role(sagemaker),
     )
     sagemaker.create_endpoint_config(
         EndpointConfigName=name,
@@ -393,7 +393,7 @@ def test_images_nimbus_cannot_run_are_refused_at_create(nimbus: NimbusServer) ->
                     "ModelDataUrl": "s3://b/model.tar.gz",
                     "Environment": environment,
                 },
-                ExecutionRoleArn=ROLE,
+                ExecutionRoleArn=execution_role(sagemaker),
             )
         assert error_code(caught) == "ValidationException"
         assert words in caught.value.response["Error"]["Message"]

@@ -14,11 +14,11 @@ import pytest
 import xgboost as xgb
 from botocore.exceptions import ClientError
 from conftest import NimbusServer, error_code
+from roles import execution_role
 from sklearn.datasets import load_breast_cancer
 from sklearn.model_selection import train_test_split
 
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 PARAMS = {
     "objective": "binary:logistic",
     "num_round": "20",
@@ -58,7 +58,7 @@ def create_job(sagemaker: Any, bucket: str, name: str | None = None, **overrides
     request: dict[str, Any] = {
         "TrainingJobName": name,
         "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "File"},
-        "RoleArn": ROLE,
+        "RoleArn": execution_role(sagemaker),
         "HyperParameters": PARAMS,
         "InputDataConfig": [
             {

@@ -19,10 +19,10 @@ import test_sagemaker_sdk
 import xgboost
 from botocore.exceptions import ClientError
 from conftest import NimbusServer, error_code
+from roles import execution_role
 from sklearn.datasets import load_breast_cancer
 
 XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 TERMINAL = ("Completed", "Failed", "Stopped")
 session = test_sagemaker_sdk.session  # the notebook's SDK session, with its fast clock
 
@@ -54,7 +54,7 @@ class Scene:
         self.sagemaker.create_model(
             ModelName=self.model,
             PrimaryContainer={"Image": XGBOOST_IMAGE, "ModelDataUrl": self.model_data},
-            ExecutionRoleArn=ROLE,
+            ExecutionRoleArn=execution_role(self.sagemaker),
         )
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
@@ -379,7 +379,7 @@ def test_sdk_transformer_csv_with_join_and_filters(session: Any) -> None:
     model = sagemaker.model.Model(
         image_uri=XGBOOST_IMAGE,
         model_data=f"s3://{bucket}/sdk/model.tar.gz",
-        role=ROLE,
+        role=execution_role(s3),
         sagemaker_session=session,
     )
     transformer = model.transformer(

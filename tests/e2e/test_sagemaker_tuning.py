@@ -16,6 +16,7 @@ import sagemaker
 from botocore.exceptions import ClientError
 from conftest import NimbusServer, error_code
 from job_support import gz_archive, settled
+from roles import execution_role
 from sagemaker.estimator import Estimator
 from sagemaker.inputs import TrainingInput
 from sagemaker.serializers import CSVSerializer
@@ -26,7 +27,6 @@ from sklearn.model_selection import train_test_split
 
 XGBOOST = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 SKLEARN = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 # one line per epoch; a larger learning rate's loss falls faster (epochs slow enough to be seen running)
 EPOCHS_SCRIPT = """
 import argparse, time
@@ -115,7 +115,9 @@ def test_tuner_finds_a_better_job_and_deploys_it(session: Any, tmp_path: Path) -
     assert ((predicted > 0.5) == test_y).mean() > 0.9
 
 
-def _script_tuning_request(bucket: str, name: str, strategy: str, **config: Any) -> dict[str, Any]:
+def _script_tuning_request(
+    sagemaker: Any, bucket: str, name: str, strategy: str, **config: Any
+) -> dict[str, Any]:
     return {
         "HyperParameterTuningJobName": name,
         "HyperParameterTuningJobConfig": {
@@ -140,7 +142,7 @@ def _script_tuning_request(bucket: str, name: str, strategy: str, **config: Any)
                 "TrainingInputMode": "File",
                 "MetricDefinitions": [{"Name": "loss", "Regex": r"loss=([0-9.]+)"}],
             },
-            "RoleArn": ROLE,
+            "RoleArn": execution_role(sagemaker),
             "OutputDataConfig": {"S3OutputPath": f"s3://{bucket}/output"},
             "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
             "StoppingCondition": {"MaxRuntimeInSeconds": 300},
@@ -168,6 +170,7 @@ def test_hyperband_stops_weak_jobs_and_warm_start_builds_on_it(nimbus: NimbusSer
     parent = f"hb-{uuid.uuid4().hex[:8]}"
     client.create_hyper_parameter_tuning_job(
         **_script_tuning_request(
+            client,
             bucket,
             parent,
             "Hyperband",
@@ -194,7 +197,7 @@ def test_hyperband_stops_weak_jobs_and_warm_start_builds_on_it(nimbus: NimbusSer
     assert 1 <= sum("loss=" in e["message"] for e in events) < 8
 
     child = f"ws-{uuid.uuid4().hex[:8]}"
-    request = _script_tuning_request(bucket, child, "Bayesian")
+    request = _script_tuning_request(client, bucket, child, "Bayesian")
     request["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxNumberOfTrainingJobs"] = 2
     request["WarmStartConfig"] = {
         "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": parent}],
@@ -219,11 +222,11 @@ def test_what_sagemaker_refuses_is_refused_and_nothing_is_stored(nimbus: NimbusS
     for strategy, config, message in cases:
         with pytest.raises(ClientError) as caught:
             client.create_hyper_parameter_tuning_job(
-                **_script_tuning_request(bucket, name, strategy, **config)
+                **_script_tuning_request(client, bucket, name, strategy, **config)
             )
         assert error_code(caught) == "ValidationException"
         assert message in str(caught.value)
-    reverse = _script_tuning_request(bucket, name, "Random")
+    reverse = _script_tuning_request(client, bucket, name, "Random")
     reverse["HyperParameterTuningJobConfig"]["ParameterRanges"]["ContinuousParameterRanges"][0][
         "ScalingType"
     ] = "ReverseLogarithmic"

@@ -54,6 +54,8 @@ def _request_tags(request: Mapping[str, Any], http: HttpRequest) -> dict[str, Va
     service takes them: a list of Key/Value pairs, a map, or S3's ``Tagging`` query string."""
     tags: dict[str, str] = {}
     found = request.get("Tags", request.get("tags"))
+    if found and isinstance(found, list) and all(isinstance(key, str) for key in found):
+        return {"aws:tagkeys": tuple(found)}  # UntagLogGroup's: the keys it removes
     if isinstance(found, list):
         tags = {
             str(tag.get("Key", tag.get("key"))): str(tag.get("Value", tag.get("value", ""))) for tag in found

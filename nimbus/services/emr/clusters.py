@@ -81,16 +81,19 @@ def run_job_flow(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]
     Configurations: ``spark-defaults`` properties apply to every step, other classifications are kept
     but not applied. Only step and bootstrap action logs go to LogUri (no other node logs). Ignored:
     networking, security, EBS, auto-scaling and managed-scaling settings, fleets' launch and resize
-    specifications. An AutoTerminationPolicy ends the cluster once it has been WAITING for IdleTimeout
-    seconds (StateChangeReason ALL_STEPS_COMPLETED). Every process of a cluster (the Spark daemons,
-    the executors and Python workers of jobs, steps' drivers) runs in a bubblewrap sandbox that can
-    write only the cluster's folder and the object files and sees nothing else of the data dir. With
-    NIMBUS_SPARK_MASTER set (``spark://host:port``, or ``k8s://https://host:port`` for Spark on
-    Kubernetes), new clusters start nothing on this machine: their steps go to that existing master
-    (the driver still runs here, in client mode), and they list no instances and cannot be resized;
-    its executors must see this Nimbus's ``<data dir>/s3`` at the same path (the same machine, or a
-    shared mount), since they read and write the object files in place. On Kubernetes the cluster's
-    ``spark-defaults`` must name the executors' image and that mount (docs/emr.md)."""
+    specifications. A ServiceRole that does not exist or does not trust elasticmapreduce.amazonaws.com
+    is refused at the call ("EMR service role ... is invalid"), where AWS ends the cluster with that
+    VALIDATION_ERROR; the AutoScalingRole is not checked. An AutoTerminationPolicy ends the cluster
+    once it has been WAITING for IdleTimeout seconds (StateChangeReason ALL_STEPS_COMPLETED). Every
+    process of a cluster (the Spark daemons, the executors and Python workers of jobs, steps' drivers)
+    runs in a bubblewrap sandbox that can write only the cluster's folder and the object files and
+    sees nothing else of the data dir. With NIMBUS_SPARK_MASTER set (``spark://host:port``, or
+    ``k8s://https://host:port`` for Spark on Kubernetes), new clusters start nothing on this machine:
+    their steps go to that existing master (the driver still runs here, in client mode), and they list
+    no instances and cannot be resized; its executors must see this Nimbus's ``<data dir>/s3`` at the
+    same path (the same machine, or a shared mount), since they read and write the object files in
+    place. On Kubernetes the cluster's ``spark-defaults`` must name the executors' image and that
+    mount (docs/emr.md)."""
     _check_cluster(request)
     if "AutoTerminationPolicy" in request:
         request = {

@@ -4,9 +4,10 @@ a job's outputs, and pulls a job's image from Nimbus's registry, with the role's
 authorizes each of those S3 and ECR requests as the role. The same evaluator decides here, with the
 role's policies and boundary, the bucket's or repository's policy and the resource's tags.
 
-A role that does not exist in IAM (an ARN given before IAM existed, or a placeholder) is not
-checked: the data moves with the platform's rights, as before. Denials are logged as the gateway
-logs them; under ``log-only`` authorization they are only logged.
+A role must exist when it is handed over (the gateway refuses one that does not); one deleted since
+denies everything, as AWS can no longer assume it. A model without an ExecutionRoleArn moves its data
+with the platform's rights. Denials are logged as the gateway logs them; under ``log-only``
+authorization they are only logged.
 """
 
 from __future__ import annotations
@@ -49,17 +50,12 @@ class RoleAccess:
         name = role_arn.rsplit("/", 1)[-1]
         self.session_arn = f"arn:aws:sts::{account}:assumed-role/{name}/{session_name[:64]}"
 
-    @property
-    def checked(self) -> bool:
-        """Whether the role exists, so its requests are decided (see the module's note)."""
-        return self._identity is not None
-
     def denial(self, action: str, resource: str, context: Mapping[str, Value] | None = None) -> str | None:
         """None when the role may perform ``action`` on ``resource``; otherwise S3's AccessDenied
         message, naming the role's session, the action and the resource."""
         identity = self._identity
         if identity is None:
-            return None
+            return self._unassumable()
         principal = identity.principal
         request = WithResourceKeys(
             {**identity.context, **(context or {})}, lambda: self._tags(action, resource)
@@ -97,6 +93,17 @@ class RoleAccess:
             f"AccessDenied: User: {self.session_arn} is not authorized to perform: {action} "
             f"on resource: {resource} {why}"
         )
+
+    def _unassumable(self) -> str | None:
+        """The denial of every request of a role that no longer exists (None without a role)."""
+        if not self.role_arn:
+            return None
+        log.info(
+            json.dumps({"authorization": "denied", "principal": self.role_arn, "deciding": "no such role"})
+        )
+        if _mode["log_only"]:
+            return None
+        return f"AccessDenied: Could not assume role {self.role_arn}: it does not exist"
 
     def _tags(self, action: str, resource: str) -> dict[str, str]:
         if resource.startswith(_ECR):

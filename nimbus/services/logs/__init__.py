@@ -7,4 +7,4 @@ from nimbus.services.registry import Service
 logs = Service("logs")
 
 # the operation modules register themselves on import
-from nimbus.services.logs import events, groups, streams  # noqa: E402, F401
+from nimbus.services.logs import events, groups, streams, tags  # noqa: E402, F401

@@ -72,6 +72,7 @@ def create_endpoint_config(ctx: RequestContext, request: dict[str, Any]) -> dict
                     "name": name,
                     "production_variants": variants,
                     "created_at": datetime.now(UTC),
+                    "tags": request.get("Tags") or [],
                 },
             )
     except IntegrityError:

@@ -131,6 +131,7 @@ def create_model(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]
         "execution_role_arn": request.get("ExecutionRoleArn"),
         "enable_network_isolation": bool(request.get("EnableNetworkIsolation")),
         "created_at": datetime.now(UTC),
+        "tags": request.get("Tags") or [],
     }
     try:
         with ctx.storage.database.engine.begin() as connection:
