@@ -9,30 +9,16 @@ import uuid
 from datetime import date, timedelta
 from typing import Any
 
+import lex_support
 import pytest
 from botocore.exceptions import ClientError
-from conftest import NimbusServer, error_code, http_status
+from conftest import error_code, http_status
+from lex_support import message, prompt
+
+models, runtime = lex_support.models, lex_support.runtime  # the Lex modules' shared fixtures
 
 LOCALE = "es_ES"
 ROLE = "arn:aws:iam::123456789012:role/lex"
-
-
-def message(text: str) -> dict[str, Any]:
-    return {"messageGroups": [{"message": {"plainTextMessage": {"value": text}}}]}
-
-
-def prompt(text: str) -> dict[str, Any]:
-    return {**message(text), "maxRetries": 2, "allowInterrupt": True}
-
-
-@pytest.fixture(scope="module")
-def models(nimbus: NimbusServer) -> Any:
-    return nimbus.client("lexv2-models")
-
-
-@pytest.fixture(scope="module")
-def runtime(nimbus: NimbusServer) -> Any:
-    return nimbus.client("lexv2-runtime")
 
 
 def add_intent(models: Any, bot_id: str, name: str, utterances: list[str]) -> str:
@@ -55,7 +41,10 @@ def add_slot(models: Any, bot_id: str, intent_id: str, name: str, type_id: str, 
         intentId=intent_id,
         slotName=name,
         slotTypeId=type_id,
-        valueElicitationSetting={"slotConstraint": "Required", "promptSpecification": prompt(text)},
+        valueElicitationSetting={
+            "slotConstraint": "Required",
+            "promptSpecification": prompt(text, allow_interrupt=True),
+        },
     )
     return str(slot["slotId"])
 

@@ -13,6 +13,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 from conftest import NimbusServer, error_code
+from lex_support import message, prompt
 
 ROLE = "arn:aws:iam::123456789012:role/aws-service-role/lexv2.amazonaws.com/AWSServiceRoleForLexV2Bots"
 BUILD_TIMEOUT_S = 120.0
@@ -21,14 +22,6 @@ BUILD_TIMEOUT_S = 120.0
 @pytest.fixture(scope="module")
 def lex(nimbus: NimbusServer) -> Any:
     return nimbus.client("lexv2-models")
-
-
-def message(text: str) -> dict[str, Any]:
-    return {"messageGroups": [{"message": {"plainTextMessage": {"value": text}}}]}
-
-
-def prompt(text: str) -> dict[str, Any]:
-    return {**message(text), "maxRetries": 2, "allowInterrupt": True}
 
 
 def new_bot(lex: Any, prefix: str = "OrderFlowers") -> str:
@@ -78,7 +71,10 @@ def add_order_flowers(lex: Any, bot_id: str) -> dict[str, str]:
             intentId=intent["intentId"],
             slotName=name,
             slotTypeId=type_id,
-            valueElicitationSetting={"slotConstraint": "Required", "promptSpecification": prompt(text)},
+            valueElicitationSetting={
+                "slotConstraint": "Required",
+                "promptSpecification": prompt(text, allow_interrupt=True),
+            },
         )
         slots[name] = slot["slotId"]
     described = lex.describe_intent(**where, intentId=intent["intentId"])
@@ -94,7 +90,8 @@ def add_order_flowers(lex: Any, bot_id: str) -> dict[str, str]:
         ],
         intentConfirmationSetting={
             "promptSpecification": prompt(
-                "Okay, your {FlowerType} will be ready on {PickupDate}. Does this sound okay?"
+                "Okay, your {FlowerType} will be ready on {PickupDate}. Does this sound okay?",
+                allow_interrupt=True,
             ),
             "declinationResponse": message("Okay, I will not place your order."),
         },

@@ -14,21 +14,17 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import lex_support
 import pytest
 import requests
 from botocore.exceptions import ClientError
 from conftest import NimbusServer, error_code
 from json_endpoint import Call, JsonEndpoint
+from lex_support import message, prompt
+
+models, runtime = lex_support.models, lex_support.runtime  # the Lex modules' shared fixtures
 
 LOCALE = "en_US"
-
-
-def plain(text: str) -> dict[str, Any]:
-    return {"messageGroups": [{"message": {"plainTextMessage": {"value": text}}}]}
-
-
-def prompt(text: str) -> dict[str, Any]:
-    return {**plain(text), "maxRetries": 2}
 
 
 class HookServer:
@@ -73,16 +69,6 @@ def hook() -> Iterator[HookServer]:
     server = HookServer(reject_sunday)
     yield server
     server.close()
-
-
-@pytest.fixture(scope="module")
-def models(nimbus: NimbusServer) -> Any:
-    return nimbus.client("lexv2-models")
-
-
-@pytest.fixture(scope="module")
-def runtime(nimbus: NimbusServer) -> Any:
-    return nimbus.client("lexv2-runtime")
 
 
 def wait_built(models: Any, bot_id: str) -> None:
@@ -202,9 +188,9 @@ def order_flowers(models: Any, bot_id: str) -> None:
             "promptSpecification": prompt(
                 "Okay, your {FlowerType} will be ready on {PickupDate}. Does this sound okay?"
             ),
-            "declinationResponse": plain("Okay, I will not place your order."),
+            "declinationResponse": message("Okay, I will not place your order."),
         },
-        intentClosingSetting={"closingResponse": plain("Thanks, your {FlowerType} are ordered.")},
+        intentClosingSetting={"closingResponse": message("Thanks, your {FlowerType} are ordered.")},
     )
 
 
@@ -219,7 +205,7 @@ def banking(models: Any, bot_id: str) -> None:
             localeId=LOCALE,
             intentName=name,
             sampleUtterances=[{"utterance": u} for u in utterances],
-            intentClosingSetting={"closingResponse": plain(f"{name} done.")},
+            intentClosingSetting={"closingResponse": message(f"{name} done.")},
         )
 
 
@@ -485,7 +471,7 @@ def aws_order_flowers(models: Any, bot_id: str) -> None:
                 "Okay, your {FlowerType} will be ready for pickup by {PickupTime} on {PickupDate}. "
                 "Does this sound okay?"
             ),
-            "declinationResponse": plain("Okay, I will not place your order."),
+            "declinationResponse": message("Okay, I will not place your order."),
         },
     )
 
@@ -521,7 +507,7 @@ def garden(models: Any, bot_id: str) -> None:
             {"utterance": "I want to buy plants"},
             {"utterance": "order some plants for my garden"},
         ],
-        intentClosingSetting={"closingResponse": plain("Delivering {Plants}.")},
+        intentClosingSetting={"closingResponse": message("Delivering {Plants}.")},
     )["intentId"]
     capture = {
         "captureConditional": {
@@ -530,7 +516,7 @@ def garden(models: Any, bot_id: str) -> None:
                 {
                     "name": "Several",
                     "condition": {"expressionString": "COUNT({Plants}) > 1"},
-                    "response": plain("A fine selection."),
+                    "response": message("A fine selection."),
                     "nextStep": {"dialogAction": {"type": "ElicitSlot", "slotToElicit": "Delivery"}},
                 }
             ],
@@ -588,7 +574,7 @@ def garden(models: Any, bot_id: str) -> None:
             {"utterance": "I want to buy plants"},
             {"utterance": "order some plants for my garden"},
         ],
-        intentClosingSetting={"closingResponse": plain("Delivering {Plants}.")},
+        intentClosingSetting={"closingResponse": message("Delivering {Plants}.")},
         slotPriorities=[{"priority": 1, "slotId": plants_slot}, {"priority": 2, "slotId": delivery_slot}],
     )
 
