@@ -193,9 +193,16 @@ def measure(
         measurement.ended = time.time()
     finally:
         pool.stop(key)
-    holding = [step for step in measurement.steps if keeps_up(step, settings)]
-    measurement.best = max(holding or measurement.steps, key=lambda step: step["achieved"], default=None)
+    measurement.best = best_step(measurement.steps, settings)
     return measurement
+
+
+def best_step(steps: list[dict[str, Any]], settings: LoadSettings) -> dict[str, Any] | None:
+    """The step the job's figures come from: the fastest sustained step that kept up (a rate held for
+    longer is the better evidence), else the fastest that kept up, else the fastest of all."""
+    holding = [step for step in steps if keeps_up(step, settings)]
+    held = [step for step in holding if step["sustained"]]
+    return max(held or holding or steps, key=lambda step: step["achieved"], default=None)
 
 
 def _step(
@@ -208,6 +215,7 @@ def _step(
     elapsed = time.monotonic() - started
     cpu_after, rss = _tree_usage(pids)
     latencies = answer.pop("latencies_ms")
+    answer["sustained"] = bool(step.get("sustained"))
     answer["latency_at"] = percentile(latencies, settings.percentile) if latencies else None
     answer["latency_p50"] = percentile(latencies, 50) if latencies else None
     # the quietest median seen, calibration included: a busy moment during calibration must not

@@ -83,7 +83,8 @@ def measured_figures(
         figures["MaxInvocations"] = figure(
             round(throughput * 60),
             MEASURED,
-            f"the best load-test step that kept up, {where}: {best.get('offered', 0) * 60:.0f}/min offered, "
+            f"the best {'sustained ' if best.get('sustained') else ''}load-test step that kept up, {where}: "
+            f"{best.get('offered', 0) * 60:.0f}/min offered, "
             f"{best.get('achieved', 0) * 60:.0f}/min answered"
             + (f", x {count} instances" if count > 1 else ""),
         )

@@ -5,7 +5,10 @@ StoppingConditions as AWS ends them.
 A user is one open-loop stream at the rate one user sends to the idle endpoint (1 / its idle latency).
 A Default job (or one without a pattern) climbs from half the idle endpoint's rate, x GROWTH per
 step of STEP_S seconds, until a step does not keep up, then bisects REFINEMENTS times between the
-last step that kept up and the first that did not.
+last step that kept up and the first that did not. The best rate found in short steps is then held
+for SUSTAIN_S seconds, and lowered by SUSTAIN_BACKOFF until it holds (SUSTAIN_TRIES at most): the
+job's figures come from the sustained step, as AWS reads them where invocations level off, and a
+longer window makes them less sensitive to a short busy moment on the machine.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ GROWTH = 1.5
 MAX_RAMP_STEPS = 14
 REFINEMENTS = 3
 FLAT = 1.05  # a step that does not keep up and answers less than 5% more than the one before: flat
+SUSTAIN_S = 10.0
+SUSTAIN_BACKOFF = 0.9
+SUSTAIN_TRIES = 3
 
 
 def traffic_plan(pattern: dict[str, Any] | None, settings: LoadSettings) -> Plan:
@@ -75,8 +81,18 @@ def traffic_plan(pattern: dict[str, Any] | None, settings: LoadSettings) -> Plan
         holding = [
             step["offered"] for step in steps if keeps_up(step, settings) and step["offered"] < min(failing)
         ]
-        if len(steps) - 1 - first_failure >= REFINEMENTS or not holding:
+        if not holding:
             return None
-        return [{"rate": (max(holding) * min(failing)) ** 0.5, "duration": STEP_S}]
+        if len(steps) - 1 - first_failure < REFINEMENTS:
+            return [{"rate": (max(holding) * min(failing)) ** 0.5, "duration": STEP_S}]
+        return sustain(steps, max(holding))
+
+    def sustain(steps: list[dict[str, Any]], best_short: float) -> list[dict[str, float]] | None:
+        held = [step for step in steps if step["sustained"]]
+        if not held:
+            return [{"rate": best_short, "duration": SUSTAIN_S, "sustained": True}]
+        if keeps_up(held[-1], settings) or len(held) >= SUSTAIN_TRIES:
+            return None
+        return [{"rate": held[-1]["offered"] * SUSTAIN_BACKOFF, "duration": SUSTAIN_S, "sustained": True}]
 
     return pattern_plan if pattern else stairs_plan
