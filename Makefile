@@ -46,15 +46,16 @@ $(MODELS)/.built: tools/build_vision_models.py tools/tfjs_graph_to_onnx.py tools
 SPARK_FS_JAR := $(VENV)/share/nimbus/spark/nimbus-object-fs.jar
 .PHONY: spark-fs
 spark-fs: $(SPARK_FS_JAR)
-$(SPARK_FS_JAR): nimbus/engines/spark/java/NimbusObjectFileSystem.java
+$(SPARK_FS_JAR): $(wildcard nimbus/engines/spark/java/*.java)
 	@version=$$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p'); \
 	if [ "$${version:-0}" -lt 17 ] || ! command -v javac >/dev/null; then \
 		echo "EMR (Spark) needs Java 17 or later with javac: apt-get install openjdk-17-jdk-headless" >&2; exit 1; fi
 	$(SAY) "compiling the Hadoop file system EMR's Spark reads S3 through"
 	@rm -rf $(@D)/classes && mkdir -p $(@D)/classes
 	@javac --release 17 -nowarn -d $(@D)/classes -cp "$$($(BIN)/python -c 'import glob, pyspark; \
-		print(*glob.glob(pyspark.__path__[0] + "/jars/hadoop-client-api-*.jar"))')" $<
-	@jar cf $@ -C $(@D)/classes nimbus
+		print(*glob.glob(pyspark.__path__[0] + "/jars/hadoop-client-api-*.jar") \
+		+ glob.glob(pyspark.__path__[0] + "/jars/jackson-[acd]*-2.*.jar"), sep=":")')" $^
+	@jar cf $@.new -C $(@D)/classes nimbus && mv $@.new $@  # running JVMs keep the jar they opened
 
 # The console's browser tests drive Debian's Chromium (Playwright never downloads a browser here).
 .PHONY: browser
@@ -76,7 +77,13 @@ postgres:
 	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null; }
 
-install-test: install browser containers postgres
+# The power-loss tests mount a FUSE file system (bench/power_loss_fs.py, through mfusepy): libfuse3, fusermount3
+.PHONY: fuse
+fuse:
+	@command -v fusermount3 >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fuse3 >/dev/null; }
+
+install-test: install browser containers postgres fuse
 	$(SAY) "installing what the tests and benchmarks use (a few minutes on a fresh machine)"
 	@$(PIP_INSTALL) -e ".[test,bench]"
 	@npm ci --prefix tests/oracle --no-audit --no-fund --silent

@@ -10,6 +10,7 @@
 #   objects         COCO object detection AP and Confidence calibration: COCO val2017 folders as arguments
 #   faces           face recall by size and pose, Confidence calibration: COCO val2017 folders as arguments
 #   nlu             intent F1 of the NLU engine on the Braun et al. 2017 corpora beside published systems
+#                   (--cv N: the fallback decision cross-validated on the training split only)
 #   lex             Lex V2 through the API: intent F1, RecognizeText latency, build time, speech WER
 #   nlu-languages   Lex V2 intent accuracy per language (en, de, it, ja) on xSID through the API: --data <xSID-0.7 dir>
 #   nlu-fewshot     Lex V2 intent accuracy with 10 and 30 sample utterances per intent on BANKING77: --data <dir>
@@ -18,6 +19,7 @@
 #                   `mlflow models serve`; a built-in XGBoost training job vs xgboost.train
 #   transform       batch transform records/s of a 1,000,000-row CSV (1 and 2 instances) vs in-process predict
 #   emr             RunJobFlow to WAITING, step overhead, MLlib training on 1 and 2 workers vs local mode
+#   emr-access      EMR steps reading 1,000 small objects with and without authorization as the role
 #   video           Rekognition Video: seconds of video analysed per wall second
 #   custom-labels   Custom Labels through the API: held-out accuracy on digits and Fashion-MNIST, training time
 #   streams         SQS send/receive throughput vs moto_server; face-search stream processor lag on 720p
@@ -30,8 +32,12 @@
 #                   the built-in runtime (registry_bench.py)
 #   faults          crash safety: SIGKILL at random points of a mixed workload, restart, check every
 #                   acknowledged operation (--kills 1000, --minutes M to bound it)
+#   power-loss      the same through power cuts: unsynced writes and names dropped by a FUSE file system
+#                   (power_loss_fs.py), restart, check (--sequences 200, --minutes M)
+#   power-loss-cost PutObject p50/p99 before and after the fsyncs that power loss needs, side by side
 #   soak            sustained load on S3, Rekognition, Lex, InvokeEndpoint: errors, RSS, p50/p99 per minute (--minutes 10)
 #   listing         ListObjectsV2 paging through 100,000- and 1,000,000-object buckets
+#   startup         `nimbus serve` start: import CPU time, spawn to healthy (fresh and existing data dir), `nimbus env`
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-.venv/bin/python}"
@@ -53,6 +59,7 @@ declare -A SCRIPTS=(
   [sagemaker]=bench/sagemaker_bench.py
   [transform]=bench/transform_bench.py
   [emr]=bench/emr_bench.py
+  [emr-access]=bench/emr_access_bench.py
   [video]=bench/video_bench.py
   [custom-labels]=bench/custom_labels_quality.py
   [streams]=bench/streams_bench.py
@@ -63,8 +70,12 @@ declare -A SCRIPTS=(
   [crossover]=bench/crossover_bench.py
   [registry]=bench/registry_bench.py
   [faults]=bench/fault_injection.py
+  [power-loss]=bench/power_loss.py
+  [power-loss-cost]=bench/power_loss_cost.py
   [soak]=bench/soak.py
   [listing]=bench/listing_bench.py
+  [startup]=bench/startup_bench.py
+  [endpoint-forwarding]=bench/endpoint_forwarding_bench.py
 )
 # MLflow, the sagemaker bench's peer, lives in its own venv: its pins may conflict with the project's.
 # Created from pinned requirements when missing; the lock keeps concurrent pip installs apart.

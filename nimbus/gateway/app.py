@@ -24,11 +24,13 @@ from nimbus.gateway.authz.step import Authorizer
 from nimbus.gateway.catalog import Catalog, default_catalog
 from nimbus.gateway.cors import add_cors_headers, preflight
 from nimbus.gateway.dispatch import Target, dispatch
+from nimbus.gateway.forwarded_invocations import forwarded_invocation
 from nimbus.gateway.internal import LIFECYCLE_SWEEP, lifecycle_sweep
 from nimbus.gateway.labeling_portal import is_labeling_portal, labeling_portal
 from nimbus.gateway.lex_channel_admin import is_lex_channel_admin, lex_channel_admin
 from nimbus.gateway.lex_channels import channel_webhook, is_channel_webhook
 from nimbus.gateway.notebook_proxy import is_notebook_path, proxy_http, proxy_websocket
+from nimbus.gateway.object_access import is_object_access, object_access
 from nimbus.gateway.post_upload import handle_post_upload, is_post_upload
 from nimbus.gateway.prometheus import METRICS_PATH, OperatorMetrics
 from nimbus.gateway.put_media import is_put_media, put_media
@@ -41,6 +43,7 @@ from nimbus.protocol.serializers import serialize_error
 from nimbus.services.ecr.address import serve_registry_at
 from nimbus.services.kinesisvideo_archived.sessions import PLAYBACK_PATHS, playback
 from nimbus.services.sagemaker.containers import container_runtime
+from nimbus.services.sagemaker_runtime.forwarding import FORWARDED_INVOCATIONS, advertise
 from nimbus.services.sns.signing import CERTIFICATE_PREFIX, signing_certificate
 from nimbus.services.sts.role_credentials import CREDENTIALS_PATH, credentials_answer, serve_at
 from nimbus.storage import Storage
@@ -94,6 +97,7 @@ class Gateway:
                     )
                     ca_bundle = serving_tls(self.settings.data_dir)  # jobs verify an HTTPS Nimbus with it
                     serve_at(self.settings.endpoint_url, str(ca_bundle or ""))
+                    advertise(self.storage, self.settings.node_url, ca_bundle)  # before the hooks settle
                     trust_certificate_authority(ca_bundle)
                     serve_registry_at(self.settings.registry_address, self.settings.tls)
                     self.console = Console(self, self.settings)
@@ -147,6 +151,8 @@ class Gateway:
                 response = await anyio.to_thread.run_sync(preflight, request, self.storage)
             elif request.path == LIFECYCLE_SWEEP:
                 response = await lifecycle_sweep(request, receive, self.storage)
+            elif request.path == FORWARDED_INVOCATIONS:  # from another node, with its signed grant
+                response = await forwarded_invocation(request, receive, self.storage)
             elif is_channel_webhook(request):  # signed by the messaging platform, not SigV4
                 response = await channel_webhook(request, receive, self.storage, self.settings)
             elif request.path == RECENT_CALLS:
@@ -157,6 +163,11 @@ class Gateway:
             elif is_lex_channel_admin(request):
                 target.service = self.catalog.services["lexv2-models"]
                 response = await lex_channel_admin(
+                    request, receive, self.storage, target.service, self.authorizer
+                )
+            elif is_object_access(request):  # EMR's Hadoop file system asks before it reads or writes
+                target.service = self.catalog.services["s3"]
+                response = await object_access(
                     request, receive, self.storage, target.service, self.authorizer
                 )
             elif is_sagemaker_extension(request):
