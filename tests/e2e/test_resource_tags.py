@@ -119,4 +119,13 @@ def test_endpoint_and_log_group_tags_decide_tag_conditions(nimbus: NimbusServer)
     with pytest.raises(ClientError) as caught:
         logs.tag_log_group(logGroupName=f"{group}-missing", tags={"team": "a"})
     assert error_code(caught) == "ResourceNotFoundException"
+    too_many = {f"k{index}": "v" for index in range(50)}  # 50 more: over the limit with the tags held
+    with pytest.raises(ClientError) as caught:
+        logs.tag_resource(resourceArn=group_arn, tags=too_many)
+    assert error_code(caught) == "TooManyTagsException"
+    assert logs.list_tags_log_group(logGroupName=group)["tags"] == {"cost": "7", "team": "a"}  # unchanged
+    with pytest.raises(ClientError) as caught:
+        sagemaker.add_tags(ResourceArn=endpoint_arn, Tags=[{"Key": k, "Value": "v"} for k in too_many])
+    assert error_code(caught) == "ValidationException"
+    assert len(sagemaker.list_tags(ResourceArn=endpoint_arn)["Tags"]) < 50  # nothing of it was added
     sagemaker.delete_endpoint(EndpointName=name)
