@@ -607,6 +607,8 @@ def test_training_job_publishes_its_metric_definitions(
 
 def test_prometheus_metrics_parse(server: NimbusServer, cloudwatch: Any) -> None:
     cloudwatch.list_metrics()
+    uneven = {"MetricName": "X", "Values": [1, 2], "Counts": [1]}
+    _raises("InvalidParameterValue", cloudwatch.put_metric_data, Namespace="Nimbus/Test", MetricData=[uneven])
     answer = raw_request(server, "GET", "/_nimbus/metrics")
     assert answer.status == 200
     families = {family.name: family for family in text_string_to_metric_families(answer.body.decode())}
@@ -619,5 +621,6 @@ def test_prometheus_metrics_parse(server: NimbusServer, cloudwatch: Any) -> None
     assert requests[("cloudwatch", "PutMetricData", "400")] >= 1
     counts = [s for s in families["nimbus_request_duration_seconds"].samples if s.name.endswith("_count")]
     assert any(sample.labels["operation"] == "ListMetrics" and sample.value > 0 for sample in counts)
-    alarm_states = {s.labels["state"] for s in families["nimbus_cloudwatch_alarms"].samples}
-    assert alarm_states == {"OK", "ALARM", "INSUFFICIENT_DATA"}
+    alarms = {s.labels["state"]: s.value for s in families["nimbus_cloudwatch_alarms"].samples}
+    described = [alarm["StateValue"] for alarm in cloudwatch.describe_alarms()["MetricAlarms"]]
+    assert alarms == {state: described.count(state) for state in ("OK", "ALARM", "INSUFFICIENT_DATA")}

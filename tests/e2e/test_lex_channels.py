@@ -26,8 +26,7 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from conftest import NimbusServer, error_code, nimbus_cli
 from json_endpoint import Call, JsonEndpoint
-from lex_support import message, prompt
-from test_lex_runtime import LOCALE, make_bot
+from lex_support import LOCALE, make_bot, message, prompt
 
 from nimbus.services.lex_channels.calls import WebhookCall
 from nimbus.services.lex_channels.messenger import signed_with

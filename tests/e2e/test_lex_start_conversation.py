@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 from conftest import NimbusServer, signed_request
-from test_lex_runtime import LOCALE, make_bot, order_flowers, speak
+from lex_support import LOCALE, make_bot, order_flowers, speak
 
 CLIENT = Path(__file__).parent / "lex_stream_client"
 pytestmark = pytest.mark.skipif(
