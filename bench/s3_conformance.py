@@ -11,7 +11,7 @@ not the tests the suite itself marks as failing on AWS.
 
 ``--part policies`` runs instead the suite's bucket policy and IAM user/group/role policy tests
 (``test_s3.py`` and ``test_iam.py``, less those marked ``fails_on_aws``), with users made through
-Nimbus's IAM (see ``nimbus_keys``) and the plugin ``s3tests_region`` (the suite's IAM clients sign
+Nimbus's IAM (see ``nimbus_keys``) and the plugin ``s3tests_region`` (clients made for region "" sign
 for us-east-1; ``--open-buckets`` turns Block Public Access off on each new bucket, as RGW has none).
 
 Prints Markdown: pass/fail counts per server, then each selected test that fails on Nimbus, with

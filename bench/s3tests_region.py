@@ -1,8 +1,9 @@
 """A pytest plugin bench/s3_conformance.py loads into s3-tests' policy run.
 
-- The suite makes its IAM and STS clients with ``region_name=''``, which Ceph RGW accepts in a SigV4
-  credential scope and AWS (like Nimbus) refuses as a malformed credential: those clients sign for
-  us-east-1, as boto3 signs for AWS's global IAM endpoint.
+- The suite makes its IAM and STS clients, and the [iam root] user's S3 clients, with
+  ``region_name=''``, which Ceph RGW accepts in a SigV4 credential scope and AWS (like Nimbus)
+  refuses as a malformed credential (botocore's CRT signer refuses to sign it at all): those clients
+  sign for us-east-1, as boto3 signs for AWS's global IAM endpoint.
 - With ``S3TESTS_OPEN_BUCKETS=1`` (``--open-buckets``), each bucket the suite makes (through
   get_new_bucket or get_new_bucket_resource) has Block Public Access turned off by the main (root)
   user right after it is created, as RGW, which has no Block Public Access, leaves it; otherwise
@@ -28,7 +29,7 @@ _client = boto3.client
 
 def _client_with_region(*args: Any, **kwargs: Any) -> Any:
     service = kwargs.get("service_name", args[0] if args else None)
-    if service in GLOBAL_SERVICES and not kwargs.get("region_name"):
+    if kwargs.get("region_name") == "" or (service in GLOBAL_SERVICES and not kwargs.get("region_name")):
         kwargs["region_name"] = "us-east-1"
     return _client(*args, **kwargs)
 

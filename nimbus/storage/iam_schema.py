@@ -131,3 +131,18 @@ class IamInstanceProfileRecord(Base):
     role_key: Mapped[str | None] = mapped_column(String(64))
     tags: Mapped[list[Any]] = mapped_column()
     created_at: Mapped[datetime]
+
+
+class IamOidcProviderRecord(Base):
+    """An OpenID Connect identity provider. Its key is its URL without ``https://`` (the ARN's
+    resource name, unique in an account), with the host in lower case as DNS reads it."""
+
+    __tablename__ = "iam_oidc_providers"
+
+    account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    url: Mapped[str] = mapped_column(String(255))
+    client_ids: Mapped[list[Any]] = mapped_column()
+    thumbprints: Mapped[list[Any]] = mapped_column()
+    tags: Mapped[list[Any]] = mapped_column()
+    created_at: Mapped[datetime]

@@ -26,3 +26,5 @@ class BucketAccessRecord(Base):
     object_ownership: Mapped[str | None] = mapped_column(String(32))
     acl: Mapped[str | None] = mapped_column(String(32))  # a canned ACL ("private", "public-read"...)
     abac: Mapped[str | None] = mapped_column(String(8))  # PutBucketAbac's Status; None: never set (Disabled)
+    # the policy was put with ConfirmRemoveSelfBucketAccess: its denials bind the account's root too
+    removes_owner_access: Mapped[bool | None]

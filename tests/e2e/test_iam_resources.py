@@ -4,13 +4,14 @@ ACLs, seen from boto3 as different users and as an anonymous caller."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 from conftest import NimbusServer
-from test_iam_enforcement import Account, allow, denied
+from test_iam_enforcement import Account, allow, denied, document
 
 
 @pytest.fixture(scope="module")
@@ -83,11 +84,13 @@ def test_tag_based_policies_decide_on_stored_tags(account: Account, s3: Any, buc
         rekognition.delete_collection(CollectionId=f"{bucket}-red")
 
 
-def test_tag_based_policies_in_streams_registries_bots_and_iam(account: Account, bucket: str) -> None:
+def test_tag_based_policies_in_streams_registries_bots_and_iam(
+    account: Account, s3: Any, bucket: str
+) -> None:
     """aws:ResourceTag decides on the tags Kinesis data and video streams, ECR repositories, Lex bots
-    and aliases and IAM roles keep (video streams named by name too, whose ARN ends with their
-    creation time), and on today's tags after a change; the service's own family (ecr:ResourceTag)
-    alike; TagRole's tags count from then on."""
+    and aliases, Lex test sets and IAM roles keep (video streams named by name too, whose ARN ends
+    with their creation time), and on today's tags after a change; the service's own family
+    (ecr:ResourceTag) alike; TagRole's and Lex TagResource's tags count from then on."""
     red_only = {"StringEquals": {"aws:ResourceTag/team": "red"}}
     _, keys = account.user(
         allow(
@@ -96,6 +99,7 @@ def test_tag_based_policies_in_streams_registries_bots_and_iam(account: Account,
                 "kinesisvideo:DescribeStream",
                 "lex:DescribeBot",
                 "lex:DescribeBotAlias",
+                "lex:DescribeTestSet",
                 "iam:GetRole",
             ],
             Condition=red_only,
@@ -158,6 +162,18 @@ def test_tag_based_policies_in_streams_registries_bots_and_iam(account: Account,
         assert user["iam"].get_role(RoleName=role["blue"])["Role"]["RoleName"] == role["blue"]
         twice = [{"Key": "Team", "Value": "a"}, {"Key": "team", "Value": "b"}]
         denied(lambda: account.iam.tag_role(RoleName=role["blue"], Tags=twice), "InvalidInput", 400)
+        test_set = _import_test_set(lex, s3, bucket, {"team": "blue"})
+        denied(
+            lambda: user["lexv2-models"].describe_test_set(testSetId=test_set), "AccessDeniedException", 403
+        )
+        test_set_arn = f"arn:aws:lex:{nimbus.region}:{nimbus.account_id}:test-set/{test_set}"
+        lex.tag_resource(resourceARN=test_set_arn, tags={"team": "red"})  # replaces team=blue
+        assert user["lexv2-models"].describe_test_set(testSetId=test_set)["testSetName"] == f"{bucket}-ts"
+        too_many = {f"k{n}": "v" for n in range(200)}
+        denied(lambda: lex.tag_resource(resourceARN=test_set_arn, tags=too_many), "ValidationException", 400)
+        lex.untag_resource(resourceARN=test_set_arn, tagKeys=["team"])
+        assert lex.list_tags_for_resource(resourceARN=test_set_arn)["tags"] == {}
+        lex.delete_test_set(testSetId=test_set)
         kinesis.add_tags_to_stream(StreamName=f"{bucket}-blue", Tags={"team": "red"})  # today's tags decide
         assert user["kinesis"].describe_stream_summary(StreamName=f"{bucket}-blue")[
             "StreamDescriptionSummary"
@@ -169,6 +185,131 @@ def test_tag_based_policies_in_streams_registries_bots_and_iam(account: Account,
             video.delete_stream(StreamARN=arn)
             ecr.delete_repository(repositoryName=f"{bucket}-{color}")
             lex.delete_bot(botId=bots[color], skipResourceInUseCheck=True)
+
+
+def test_oidc_providers_and_the_tags_of_policies_and_profiles(account: Account, bucket: str) -> None:
+    """OpenID Connect providers are kept as AWS keeps them (client ids added and removed without
+    error when already there or gone, thumbprints optional, delete idempotent); TagPolicy,
+    TagInstanceProfile and TagOpenIDConnectProvider tags decide aws:ResourceTag; bad input (an
+    http URL, a sixth thumbprint, a duplicate, a 51st tag) is refused and changes nothing."""
+    iam = account.iam
+    red, blue = [{"Key": "team", "Value": "red"}], [{"Key": "team", "Value": "blue"}]
+    url = f"https://{bucket}.example.com/issuer"
+    provider = iam.create_open_id_connect_provider(Url=url, ClientIDList=["app"], Tags=red)
+    arn = provider["OpenIDConnectProviderArn"]
+    assert arn == f"arn:aws:iam::{account.nimbus.account_id}:oidc-provider/{bucket}.example.com/issuer"
+    policy = iam.create_policy(PolicyName=f"{bucket}-p", PolicyDocument=document(allow("s3:ListBucket")))
+    policy_arn = policy["Policy"]["Arn"]
+    iam.create_instance_profile(InstanceProfileName=f"{bucket}-ip")
+    try:
+        denied(lambda: iam.create_open_id_connect_provider(Url=url), "EntityAlreadyExists", 409)
+        denied(
+            lambda: iam.create_open_id_connect_provider(Url=f"http://{bucket}.example.com"),
+            "InvalidInput",
+            400,
+        )
+        for client_id in ("app", "cli", "cli"):
+            iam.add_client_id_to_open_id_connect_provider(OpenIDConnectProviderArn=arn, ClientID=client_id)
+        iam.remove_client_id_from_open_id_connect_provider(OpenIDConnectProviderArn=arn, ClientID="gone")
+        iam.remove_client_id_from_open_id_connect_provider(OpenIDConnectProviderArn=arn, ClientID="app")
+        thumbprint = "9e99a48a9960b14926bb7f3b02e22da2b0ab7280"
+        iam.update_open_id_connect_provider_thumbprint(
+            OpenIDConnectProviderArn=arn, ThumbprintList=[thumbprint]
+        )
+        six = [f"{n:040x}" for n in range(6)]
+        denied(
+            lambda: iam.update_open_id_connect_provider_thumbprint(
+                OpenIDConnectProviderArn=arn, ThumbprintList=six
+            ),
+            "LimitExceeded",
+            409,
+        )
+        got = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn)
+        assert (got["Url"], got["ClientIDList"], got["ThumbprintList"], got["Tags"]) == (
+            f"{bucket}.example.com/issuer",
+            ["cli"],
+            [thumbprint],
+            red,
+        )
+        assert {"Arn": arn} in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]
+
+        iam.tag_policy(PolicyArn=policy_arn, Tags=red)
+        iam.tag_instance_profile(InstanceProfileName=f"{bucket}-ip", Tags=blue)
+        _, keys = account.user(
+            allow(
+                ["iam:GetOpenIDConnectProvider", "iam:GetPolicy", "iam:GetInstanceProfile"],
+                Condition={"StringEquals": {"aws:ResourceTag/team": "red"}},
+            )
+        )
+        user = account.client("iam", keys)
+        assert user.get_open_id_connect_provider(OpenIDConnectProviderArn=arn)["ClientIDList"] == ["cli"]
+        assert user.get_policy(PolicyArn=policy_arn)["Policy"]["Arn"] == policy_arn
+        denied(lambda: user.get_instance_profile(InstanceProfileName=f"{bucket}-ip"))
+        iam.tag_instance_profile(InstanceProfileName=f"{bucket}-ip", Tags=red)  # replaces team=blue
+        assert user.get_instance_profile(InstanceProfileName=f"{bucket}-ip")["InstanceProfile"]["Tags"] == red
+        iam.untag_open_id_connect_provider(OpenIDConnectProviderArn=arn, TagKeys=["TEAM"])  # any case
+        denied(lambda: user.get_open_id_connect_provider(OpenIDConnectProviderArn=arn))
+        assert iam.list_open_id_connect_provider_tags(OpenIDConnectProviderArn=arn)["Tags"] == []
+
+        many = [{"Key": f"k{n:02}", "Value": "v"} for n in range(49)]
+        iam.tag_policy(PolicyArn=policy_arn, Tags=many)  # 50 with team
+        denied(
+            lambda: iam.tag_policy(PolicyArn=policy_arn, Tags=[{"Key": "one", "Value": "more"}]),
+            "LimitExceeded",
+            409,
+        )
+        assert len(iam.list_policy_tags(PolicyArn=policy_arn, MaxItems=100)["Tags"]) == 50
+        iam.untag_policy(PolicyArn=policy_arn, TagKeys=[tag["Key"] for tag in many])
+        assert iam.list_policy_tags(PolicyArn=policy_arn)["Tags"] == red
+        assert iam.list_instance_profile_tags(InstanceProfileName=f"{bucket}-ip")["Tags"] == red
+    finally:
+        iam.delete_open_id_connect_provider(OpenIDConnectProviderArn=arn)
+        iam.delete_policy(PolicyArn=policy_arn)
+        iam.delete_instance_profile(InstanceProfileName=f"{bucket}-ip")
+    iam.delete_open_id_connect_provider(OpenIDConnectProviderArn=arn)  # gone already: no error
+    denied(lambda: iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn), "NoSuchEntity", 404)
+
+
+def test_a_bucket_policy_locks_out_the_root_only_when_confirmed(s3: Any, bucket: str) -> None:
+    """The account's root keeps GetBucketPolicy, PutBucketPolicy and DeleteBucketPolicy whatever the
+    policy denies, unless it was put with ConfirmRemoveSelfBucketAccess (s3-tests'
+    test_bucket_policy_deny_self_denied_policy and its _confirm_header twin)."""
+    actions = ["s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"]
+    deny_all = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Deny", "Principal": "*", "Action": actions, "Resource": f"arn:aws:s3:::{bucket}"}
+            ],
+        }
+    )
+    s3.put_bucket_policy(Bucket=bucket, Policy=deny_all)
+    assert s3.get_bucket_policy(Bucket=bucket)["Policy"] == deny_all
+    s3.put_bucket_policy(Bucket=bucket, Policy=deny_all, ConfirmRemoveSelfBucketAccess=True)
+    for call in (s3.get_bucket_policy, s3.delete_bucket_policy):
+        denied(lambda call=call: call(Bucket=bucket))
+
+
+def _import_test_set(lex: Any, s3: Any, bucket: str, tags: dict[str, str]) -> str:
+    """A one-line test set imported from the bucket with ``tags``; its id."""
+    s3.put_object(
+        Bucket=bucket, Key="ts.csv", Body=b"Line #,Source,Input,Expected Output Intent\n1,User,hi,Greet\n"
+    )
+    import_id = lex.create_upload_url()["importId"]
+    spec = {
+        "testSetName": f"{bucket}-ts",
+        "roleArn": "arn:aws:iam::123456789012:role/lex",
+        "storageLocation": {"s3BucketName": bucket, "s3Path": "test-sets/"},
+        "importInputLocation": {"s3BucketName": bucket, "s3Path": "ts.csv"},
+        "modality": "Text",
+        "testSetTags": tags,
+    }
+    lex.start_import(
+        importId=import_id,
+        mergeStrategy="FailOnConflict",
+        resourceSpecification={"testSetImportResourceSpecification": spec},
+    )
+    return str(lex.describe_import(importId=import_id)["importedResourceId"])
 
 
 def test_delete_objects_is_authorized_key_by_key(account: Account, s3: Any, bucket: str) -> None:

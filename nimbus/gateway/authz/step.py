@@ -31,6 +31,7 @@ from nimbus.policy.resource_keys import WithResourceKeys
 from nimbus.services.iam import role_access
 from nimbus.services.iam.identities import Identities, Identity
 from nimbus.services.registry import Service
+from nimbus.services.s3.bucket_access import owner_keeps_policy_access
 from nimbus.storage import Storage
 from nimbus.storage.credentials import Credential
 from nimbus.storage.session_tokens import SessionClaims
@@ -41,6 +42,10 @@ ANONYMOUS_IDENTITY = Identity(Principal(ANONYMOUS, "", "anonymous"), PolicySet()
 _ROLE_ARN = re.compile(r"^arn:aws:iam::\d{12}:role/.+")
 _READS = ("Read", "List")
 _TRUSTED_ACTIONS = frozenset({"sts:AssumeRole", "sts:TagSession"})  # a role's trust policy must allow them
+# the account's root may read, replace and delete a bucket's policy even where it denies it, so that
+# no policy locks the owner out unless put with ConfirmRemoveSelfBucketAccess (S3's PutBucketPolicy
+# documentation; one Nimbus serves one account, so its root owns every bucket)
+_OWNER_POLICY_ACTIONS = frozenset({"s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"})
 
 
 @dataclass(frozen=True)
@@ -130,14 +135,21 @@ class Authorizer:
         return not decision.allowed and self.mode == ENFORCE
 
     def decide(self, identity: Identity, check: Check, request_context: Mapping[str, Value]) -> Decision:
+        principal = identity.principal
         provider = self._resource_policies.get(check.action.prefix)
+        owner_exempt = (
+            principal.is_root
+            and check.action.full_name in _OWNER_POLICY_ACTIONS
+            and owner_keeps_policy_access(self.storage, check.resource)
+        )
         resource_policy = (
-            provider(self.storage, check.resource) if provider and check.resource != "*" else None
+            provider(self.storage, check.resource)
+            if provider and check.resource != "*" and not owner_exempt
+            else None
         )
         context = WithResourceKeys(
             {**request_context, **check.context}, lambda: self._resource_context(check)
         )
-        principal = identity.principal
         policies = identity.policies
         return evaluate(
             Request(check.action.full_name, check.resource, principal, context, principal.account_id),

@@ -1,5 +1,6 @@
 """AWS IAM: users, groups, roles, access keys, managed and inline policies, permissions boundaries,
-instance profiles, and the Simulate operations, which answer from the evaluator that enforces.
+instance profiles, OpenID Connect providers, and the Simulate operations, which answer from the
+evaluator that enforces.
 
 IAM is global: its entities belong to an account, not to a region.
 """
@@ -18,6 +19,7 @@ from nimbus.services.iam import (  # noqa: E402, F401
     holders,
     instance_profiles,
     managed_policies,
+    oidc_providers,
     roles,
     simulate,
     tag_keys,

@@ -25,6 +25,7 @@ from nimbus.storage.iam_schema import (
     IamInlinePolicyRecord,
     IamInstanceProfileRecord,
     IamManagedPolicyRecord,
+    IamOidcProviderRecord,
     IamPolicyVersionRecord,
     IamRoleRecord,
     IamUserRecord,
@@ -39,6 +40,7 @@ VERSIONS: Table = IamPolicyVersionRecord.__table__  # type: ignore[assignment]
 ATTACHMENTS: Table = IamAttachmentRecord.__table__  # type: ignore[assignment]
 INLINE: Table = IamInlinePolicyRecord.__table__  # type: ignore[assignment]
 PROFILES: Table = IamInstanceProfileRecord.__table__  # type: ignore[assignment]
+OIDC_PROVIDERS: Table = IamOidcProviderRecord.__table__  # type: ignore[assignment]
 
 DEFAULT_MAX_ITEMS = 100
 ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"

@@ -1,6 +1,7 @@
-"""The tags of users, roles, customer managed policies and instance profiles as the condition keys
-the authorization step reads for IAM's actions on them and for sts:AssumeRole on a role:
-``aws:ResourceTag/*``, and ``iam:ResourceTag/*`` for users and roles as the reference lists it."""
+"""The tags of users, roles, customer managed policies, instance profiles and OpenID Connect providers
+as the condition keys the authorization step reads for IAM's actions on them and for sts:AssumeRole
+on a role: ``aws:ResourceTag/*``, and ``iam:ResourceTag/*`` for users and roles as the reference
+lists it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from nimbus.storage import Storage
 from nimbus.storage.iam_schema import (
     IamInstanceProfileRecord,
     IamManagedPolicyRecord,
+    IamOidcProviderRecord,
     IamRoleRecord,
     IamUserRecord,
 )
@@ -23,11 +25,13 @@ _TAGGED: dict[str, tuple[Table, tuple[str, ...]]] = {
     "role": (IamRoleRecord.__table__, ("aws:resourcetag/", "iam:resourcetag/")),
     "policy": (IamManagedPolicyRecord.__table__, ("aws:resourcetag/",)),
     "instance-profile": (IamInstanceProfileRecord.__table__, ("aws:resourcetag/",)),
+    "oidc-provider": (IamOidcProviderRecord.__table__, ("aws:resourcetag/",)),
 }
 
 
 def entity_tag_keys(storage: Storage, arn: str) -> dict[str, str]:
-    """Of ``arn:aws:iam::<account>:<type>/<path><name>`` (names are unique regardless of case)."""
+    """Of ``arn:aws:iam::<account>:<type>/<path><name>`` (names are unique regardless of case), or
+    ``...:oidc-provider/<host><path>`` (the whole URL is the provider's name)."""
     parts = arn.split(":", 5)
     if len(parts) != 6 or parts[2] != "iam":
         return {}
@@ -35,9 +39,8 @@ def entity_tag_keys(storage: Storage, arn: str) -> dict[str, str]:
     if kind not in _TAGGED:
         return {}
     table, families = _TAGGED[kind]
-    query = select(table.c.tags).where(
-        table.c.account_id == parts[4], table.c.name_key == path_and_name.rsplit("/", 1)[-1].lower()
-    )
+    name_key = path_and_name if kind == "oidc-provider" else path_and_name.rsplit("/", 1)[-1].lower()
+    query = select(table.c.tags).where(table.c.account_id == parts[4], table.c.name_key == name_key)
     with storage.database.engine.connect() as connection:
         return tag_condition_keys(connection.scalar(query), *families)
 

@@ -23,6 +23,7 @@ from nimbus.services.lexv2_models import (  # noqa: E402, F401
     slot_types,
     slots,
     tag_keys,
+    tagging,
     test_sets,
     versions,
 )

@@ -1,6 +1,7 @@
-"""The tags of bots and bot aliases (given when they were created: ``botTags``, ``testBotAliasTags``,
-an alias's ``tags``) as the ``aws:ResourceTag/*`` keys that the authorization step reads for Lex's
-actions on them, model building and runtime alike."""
+"""The tags of bots, bot aliases and test sets (given when they were created: ``botTags``,
+``testBotAliasTags``, an alias's ``tags``, ``testSetTags``; or by TagResource) as the
+``aws:ResourceTag/*`` keys that the authorization step reads for Lex's actions on them, model
+building and runtime alike."""
 
 from __future__ import annotations
 
@@ -12,13 +13,16 @@ from nimbus.services.lexv2_models import lexv2_models
 from nimbus.services.resource_tags import tag_condition_keys
 from nimbus.storage import Storage
 from nimbus.storage.lex_schema import LexBotAliasRecord, LexBotRecord
+from nimbus.storage.lex_workbench_schema import LexTestSetRecord
 
 BOTS = LexBotRecord.__table__
 ALIASES = LexBotAliasRecord.__table__
+TEST_SETS = LexTestSetRecord.__table__
 
 
 def bot_tag_keys(storage: Storage, arn: str) -> dict[str, str]:
-    """Of ``arn:aws:lex:<region>:<account>:bot/<botId>`` or ``...:bot-alias/<botId>/<botAliasId>``."""
+    """Of ``arn:aws:lex:<region>:<account>:bot/<botId>``, ``...:bot-alias/<botId>/<botAliasId>`` or
+    ``...:test-set/<testSetId>``."""
     parts = arn.split(":", 5)
     if len(parts) != 6 or parts[2] != "lex":
         return {}
@@ -37,6 +41,14 @@ def bot_tag_keys(storage: Storage, arn: str) -> dict[str, str]:
             )
             definition = connection.scalar(query)
             return tag_condition_keys((definition or {}).get("tags"))
+        if kind == "test-set":
+            query = select(TEST_SETS.c.definition).where(
+                TEST_SETS.c.account_id == parts[4],
+                TEST_SETS.c.region == parts[3],
+                TEST_SETS.c.test_set_id == ids,
+            )
+            definition = connection.scalar(query)
+            return tag_condition_keys((definition or {}).get("testSetTags"))
     return {}
 
 

@@ -68,7 +68,7 @@ def import_test_set(ctx: RequestContext, specification: dict[str, Any]) -> LexTe
         status="Ready",
         definition={
             name: specification[name]
-            for name in ("description", "roleArn", "storageLocation", "modality")
+            for name in ("description", "roleArn", "storageLocation", "modality", "testSetTags")
             if name in specification
         },
         records=records,

@@ -61,6 +61,7 @@ class BucketAccess:
     object_ownership: str | None = ENFORCED
     acl: str | None = "private"
     abac: str | None = None  # PutBucketAbac's status: "Enabled" lets the bucket's tags decide access
+    removes_owner_access: bool | None = None  # the policy was put with ConfirmRemoveSelfBucketAccess
 
     @property
     def has_block_configuration(self) -> bool:
@@ -98,6 +99,13 @@ def write_access(ctx: RequestContext, access: BucketAccess, **changes: Any) -> N
     database = ctx.storage.database
     with database.engine.begin() as connection:
         connection.execute(database.upsert(ACCESS, row.keys(), ["bucket"]), row)
+
+
+def owner_keeps_policy_access(storage: Storage, arn: str) -> bool:
+    """Whether the account's root may read, replace and delete the policy of ``arn:aws:s3:::bucket``
+    even where it denies it: always, unless the policy was put with ConfirmRemoveSelfBucketAccess."""
+    access = read_access(storage, arn.removeprefix("arn:aws:s3:::").partition("/")[0])
+    return access is None or not access.removes_owner_access
 
 
 # by bucket, until a bucket-level setting changes: the bucket's policy, and whether its objects' public

@@ -18,8 +18,8 @@ MAX_POLICY_BYTES = 20 * 1024
 @s3.operation
 def put_bucket_policy(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     """A policy must name principals and resources of this bucket; a public one is refused while
-    BlockPublicPolicy is on (as on a new bucket). ConfirmRemoveSelfBucketAccess is not needed: the
-    root user keeps access to the policy whatever it says, as in AWS."""
+    BlockPublicPolicy is on (as on a new bucket). The account's root keeps access to the policy
+    whatever it says, as in AWS, unless it is put with ConfirmRemoveSelfBucketAccess."""
     bucket = request["Bucket"]
     access = existing_access(ctx, bucket)
     document = request["Policy"]
@@ -43,7 +43,8 @@ def put_bucket_policy(ctx: RequestContext, request: dict[str, Any]) -> dict[str,
             "block public access setting.",
             403,
         )
-    write_access(ctx, access, policy=document)
+    confirmed = bool(request.get("ConfirmRemoveSelfBucketAccess"))
+    write_access(ctx, access, policy=document, removes_owner_access=confirmed)
     return {}
 
 
@@ -64,7 +65,7 @@ def get_bucket_policy(ctx: RequestContext, request: dict[str, Any]) -> dict[str,
 @s3.operation
 def delete_bucket_policy(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     access = existing_access(ctx, request["Bucket"])
-    write_access(ctx, access, policy=None)
+    write_access(ctx, access, policy=None, removes_owner_access=None)
     return {}
 
 
