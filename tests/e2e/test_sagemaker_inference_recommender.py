@@ -190,6 +190,13 @@ def test_advanced_job_measures_projects_and_prices(server: NimbusServer, setup: 
         assert low <= report["ml.c5.4xlarge"]["MaxInvocations"]["value"] <= high
     if cores >= 2:  # ml.m5.large has 2
         assert report["ml.m5.large"]["MaxInvocations"]["kind"] == "measured"
+    # ModelLatency is AWS's, the container's time inside each request's end-to-end time: every
+    # percentile of it is below the same percentile of the open-loop latency of the same requests
+    for figures in (report["ml.m5.large"], report["ml.c5.4xlarge"]):
+        model, end_to_end = figures["ModelLatency"], figures["EndToEndLatency"]
+        assert 0 < model["milliseconds"] < end_to_end["milliseconds"]
+        assert "InvokeEndpoint" in model["basis"] and "intended send time" in end_to_end["basis"]
+    assert by_type["ml.m5.large"]["Metrics"]["ModelLatency"] == report["ml.m5.large"]["ModelLatency"]["value"]
     assert "our contract price list" in report["ml.m5.large"]["CostPerHour"]["basis"]
     assert "fmbench" in report["ml.c5.4xlarge"]["CostPerHour"]["basis"]
     if not _report(server, "advanced")["machine"]["gpus"]:
@@ -235,6 +242,9 @@ def test_sdk_right_size_runs_a_default_job(server: NimbusServer, setup: dict[str
         supported_instance_types=["ml.m5.large"],
         job_name="sdk-default",
         framework="XGBOOST",
+        # bounds the load test (no new step starts after it): the SDK's path is what this proves;
+        # the Default search itself is tests/unit/test_recommender_traffic.py's and the bench's
+        job_duration_in_seconds=15,
         log_level="Quiet",
     )
     [recommendation] = model.inference_recommendations
@@ -243,6 +253,7 @@ def test_sdk_right_size_runs_a_default_job(server: NimbusServer, setup: dict[str
     listed = server.client("sagemaker").list_inference_recommendations_jobs(ModelNameEquals=model.name)
     assert [job["JobName"] for job in listed["InferenceRecommendationsJobs"]] == ["sdk-default"]
     assert listed["InferenceRecommendationsJobs"][0]["Status"] == "COMPLETED"
+    assert listed["InferenceRecommendationsJobs"][0]["JobType"] == "Default"
 
 
 def test_a_failing_model_fails_the_job_with_its_own_error(

@@ -119,10 +119,10 @@ def _check_traffic(pattern: dict[str, Any] | None) -> None:
 def describe_inference_recommendations_job(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     """Metrics are measured on this machine; the job's report says which figures are measured,
     projected (more vCPUs than the machine), published (prices) or not measurable (GPU types without a
-    GPU here: their step is FAILED, saying why). ModelLatency is the asked percentile (P95 by default),
-    in ms from each request's intended send time through Nimbus's gateway (AWS's leaves out its own
-    overhead); CpuUtilization adds up the cores; ModelSetupTime is in microseconds. Recommendations
-    are ordered cheapest per inference first."""
+    GPU here: their step is FAILED, saying why). ModelLatency is AWS's, the asked percentile (P95 by
+    default) in ms of the container's time as InvokeEndpoint sees it, at the step MaxInvocations
+    comes from; the report adds the open-loop end-to-end latency; CpuUtilization adds up the cores;
+    ModelSetupTime is in microseconds. Recommendations are ordered cheapest per inference first."""
     recommendation_runner(ctx.storage)
     job = _find(ctx, request["JobName"])
     output: dict[str, Any] = {

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from nimbus.errors import AwsError
 from nimbus.services.sagemaker.endpoints import ensure_serving
+from nimbus.services.sagemaker.recommendations import model_latency
 from nimbus.services.sagemaker.workers import EndpointKey, Response, WorkerFailed, invoke, pool
 from nimbus.storage import Storage
 
@@ -69,6 +70,7 @@ def serve_here(storage: Storage, call: Invocation) -> Served:
     except OSError as error:
         raise model_error(f"The container {CONTAINER} did not answer: {error}") from None
     model_seconds = time.perf_counter() - started
+    model_latency.record(call.key, model_seconds)  # a recommendation job's percentiles, if it watches
     try:
         instances = pool.instance_count(call.key, variant)
     except LookupError:  # the endpoint stopped meanwhile

@@ -2,10 +2,14 @@
 given number of cores (CPU affinity and the engine's threads) and GPUs, load-tested through the real
 InvokeEndpoint path by the load generator process, the worker's CPU and memory sampled at each step.
 
+Each step records two latencies of every request: the load generator's end-to-end latency, from the
+request's intended send time (open-loop) to its answer, through the gateway; and AWS's ModelLatency,
+the container's time as InvokeEndpoint sees it (model_latency.py).
+
 A step "keeps up" when every request succeeded, the endpoint answered at least KEEP_UP of the rate
-offered, no queue built up (the median latency stayed within QUEUEING_FACTOR x the idle endpoint's
-plus QUEUEING_MARGIN_MS), and the asked latency percentile stayed within the job's threshold. The
-measured maximum is the best step that kept up.
+offered, no queue built up (the median end-to-end latency stayed within QUEUEING_FACTOR x the idle
+endpoint's plus QUEUEING_MARGIN_MS), and the asked ModelLatency percentile stayed within the job's
+ModelLatencyThresholds. The measured maximum is the best step that kept up.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import IO, Any
 import psutil
 
 from nimbus.engines.learn.sandbox import Limits
+from nimbus.services.sagemaker.recommendations import model_latency
 from nimbus.services.sagemaker.recommendations.load_test import percentile
 from nimbus.services.sagemaker.workers import EndpointKey, VariantSpec, WorkerFailed, pool
 
@@ -143,7 +148,7 @@ def keeps_up(step: dict[str, Any], settings: LoadSettings) -> bool:
     if step["latency_p50"] > QUEUEING_FACTOR * step["idle_ms"] + QUEUEING_MARGIN_MS:
         return False
     threshold = settings.latency_threshold_ms
-    return threshold is None or step["latency_at"] <= threshold
+    return threshold is None or (step["model_latency_at"] or 0.0) <= threshold
 
 
 def deploy(key: EndpointKey, spec: VariantSpec) -> int:
@@ -171,6 +176,7 @@ def measure(
     key = (account_region[0], account_region[1], name)
     measurement = Measurement(spec.limits.cpus, spec.limits.gpus, dict(spec.environment))
     measurement.setup_us = deploy(key, spec)
+    model_latency.watch(key)
     try:
         answer = generator.ask({"setup": {**setup, "endpoint": name}})
         if "error" in answer:
@@ -192,6 +198,7 @@ def measure(
                 measurement.steps.append(_step(generator, key, step, settings, quietest))
         measurement.ended = time.time()
     finally:
+        model_latency.forget(key)
         pool.stop(key)
     measurement.best = best_step(measurement.steps, settings)
     return measurement
@@ -210,14 +217,19 @@ def _step(
 ) -> dict[str, Any]:
     pids = pool.pids(key)
     cpu_before, _ = _tree_usage(pids)
+    model_latency.take(key)  # what came before the step (calibration, an earlier step's stragglers)
     started = time.monotonic()
     answer = generator.ask({"step": step})
     elapsed = time.monotonic() - started
     cpu_after, rss = _tree_usage(pids)
+    model_ms = sorted(seconds * 1000 for seconds in model_latency.take(key))
     latencies = answer.pop("latencies_ms")
     answer["sustained"] = bool(step.get("sustained"))
+    # end to end: from each request's intended send time to its answer, at the load generator
     answer["latency_at"] = percentile(latencies, settings.percentile) if latencies else None
     answer["latency_p50"] = percentile(latencies, 50) if latencies else None
+    answer["model_latency_at"] = percentile(model_ms, settings.percentile) if model_ms else None
+    answer["model_latency_p50"] = percentile(model_ms, 50) if model_ms else None
     # the quietest median seen, calibration included: a busy moment during calibration must not
     # let a queue pass for normal
     answer["idle_ms"] = min(idle_ms, answer["latency_p50"] if answer["latency_p50"] is not None else idle_ms)

@@ -38,14 +38,16 @@ def project(points: list[tuple[int, float]], cores: int) -> Projection:
     shown = ", ".join(f"{c} core{'s' if c > 1 else ''}: {t * 60:.0f}/min" for c, t in sorted(points))
     if len(points) < 2:
         return Projection(low, low, high, None, f"one point measured ({shown}): no fit; the low end is shown")
-    alpha = min(1.0, max(0.0, growth_exponent([(float(c), t) for c, t in points])))
+    fitted = growth_exponent([(float(c), t) for c, t in points])
+    alpha = min(1.0, max(0.0, fitted))
     value = measured * ratio**alpha
+    held = "" if alpha == fitted else f" (fitted {fitted:.2f}, held within [0, 1])"
     return Projection(
         value,
         low,
         high,
         alpha,
-        f"T(c) = T({largest}) x (c/{largest})^a with a = {alpha:.2f} fitted to {shown}; "
+        f"T(c) = T({largest}) x (c/{largest})^a with a = {alpha:.2f}{held} fitted to {shown}; "
         f"at {cores} vCPUs {value * 60:.0f}/min, between {low * 60:.0f} (no gain past {largest} cores) "
         f"and {high * 60:.0f} (linear gain)",
     )

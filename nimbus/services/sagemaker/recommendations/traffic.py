@@ -3,12 +3,21 @@
 StoppingConditions as AWS ends them.
 
 A user is one open-loop stream at the rate one user sends to the idle endpoint (1 / its idle latency).
-A Default job (or one without a pattern) climbs from half the idle endpoint's rate, x GROWTH per
-step of STEP_S seconds, until a step does not keep up, then bisects REFINEMENTS times between the
-last step that kept up and the first that did not. The best rate found in short steps is then held
-for SUSTAIN_S seconds, and lowered by SUSTAIN_BACKOFF until it holds (SUSTAIN_TRIES at most): the
-job's figures come from the sustained step, as AWS reads them where invocations level off, and a
-longer window makes them less sensitive to a short busy moment on the machine.
+A Default job (or one without a pattern) finds the highest rate the endpoint sustains:
+
+1. it climbs from half the idle endpoint's rate, x GROWTH per step of STEP_S seconds, until a step
+   does not keep up (or descends / GROWTH per step until one does, when the first did not), then
+   bisects REFINEMENTS times (geometrically) between the highest step that kept up and the lowest
+   that did not: short steps that bracket the knee cheaply;
+2. it holds the best short rate for SUSTAIN_S seconds; while no held step kept up it lowers the rate
+   by SUSTAIN_BACKOFF, and once one did, it bisects between the highest sustained rate that kept up
+   and the lowest rate above it that did not, until they are within RESOLUTION of each other
+   (SUSTAIN_TRIES held steps at most).
+
+The job's figures come from the highest sustained step that kept up, as AWS reads them where
+invocations level off: MaxInvocations is then known to within RESOLUTION (a fixed backoff would
+quantise it in steps of 10%), and each held step sends thousands of requests, so a short busy moment
+on the machine moves its figures little.
 """
 
 from __future__ import annotations
@@ -24,7 +33,8 @@ REFINEMENTS = 3
 FLAT = 1.05  # a step that does not keep up and answers less than 5% more than the one before: flat
 SUSTAIN_S = 10.0
 SUSTAIN_BACKOFF = 0.9
-SUSTAIN_TRIES = 3
+RESOLUTION = 1.05  # the sustained search ends when the failing rate is within 5% of the held one
+SUSTAIN_TRIES = 4
 
 
 def traffic_plan(pattern: dict[str, Any] | None, settings: LoadSettings) -> Plan:
@@ -38,7 +48,9 @@ def traffic_plan(pattern: dict[str, Any] | None, settings: LoadSettings) -> Plan
         if settings.max_invocations is not None and last["achieved"] * 60 >= settings.max_invocations:
             return True
         if not keeps_up(last, settings) and settings.latency_threshold_ms is not None and last["errors"] == 0:
-            return last["latency_at"] is None or last["latency_at"] > settings.latency_threshold_ms
+            return (
+                last["model_latency_at"] is None or last["model_latency_at"] > settings.latency_threshold_ms
+            )
         flat = len(steps) > 1 and last["achieved"] <= FLAT * steps[-2]["achieved"]
         return settings.stop_when_flat and flat and not keeps_up(last, settings)
 
@@ -81,18 +93,32 @@ def traffic_plan(pattern: dict[str, Any] | None, settings: LoadSettings) -> Plan
         holding = [
             step["offered"] for step in steps if keeps_up(step, settings) and step["offered"] < min(failing)
         ]
-        if not holding:
-            return None
+        if not holding:  # even the first rate did not keep up: look lower (a busy moment, a slow model)
+            descend = [{"rate": min(failing) / GROWTH, "duration": STEP_S}]
+            return None if len(steps) >= MAX_RAMP_STEPS else descend
         if len(steps) - 1 - first_failure < REFINEMENTS:
             return [{"rate": (max(holding) * min(failing)) ** 0.5, "duration": STEP_S}]
-        return sustain(steps, max(holding))
+        return sustain(steps, max(holding), min(failing))
 
-    def sustain(steps: list[dict[str, Any]], best_short: float) -> list[dict[str, float]] | None:
+    def sustain(
+        steps: list[dict[str, Any]], best_short: float, short_failure: float
+    ) -> list[dict[str, float]] | None:
+        """The next held step of the sustained search, None when it is done."""
         held = [step for step in steps if step["sustained"]]
         if not held:
-            return [{"rate": best_short, "duration": SUSTAIN_S, "sustained": True}]
-        if keeps_up(held[-1], settings) or len(held) >= SUSTAIN_TRIES:
+            return [held_step(best_short)]
+        if len(held) >= SUSTAIN_TRIES:
             return None
-        return [{"rate": held[-1]["offered"] * SUSTAIN_BACKOFF, "duration": SUSTAIN_S, "sustained": True}]
+        kept = [step["offered"] for step in held if keeps_up(step, settings)]
+        failed = [short_failure] + [step["offered"] for step in held if not keeps_up(step, settings)]
+        if not kept:
+            return [held_step(min(failed) * SUSTAIN_BACKOFF)]
+        above = [rate for rate in failed if rate > max(kept)]
+        if not above or min(above) <= RESOLUTION * max(kept):
+            return None
+        return [held_step((max(kept) * min(above)) ** 0.5)]
+
+    def held_step(rate: float) -> dict[str, float]:
+        return {"rate": rate, "duration": SUSTAIN_S, "sustained": True}
 
     return pattern_plan if pattern else stairs_plan
