@@ -42,7 +42,8 @@ $(MODELS)/.built: tools/build_vision_models.py tools/tfjs_graph_to_onnx.py tools
 	@$(BIN)/python tools/build_vision_models.py --output $(MODELS) >/dev/null
 	@touch $@
 
-# EMR's Spark reads and writes Nimbus S3 through a Hadoop file system compiled against pyspark's Hadoop jar.
+# EMR's Spark reads and writes Nimbus S3 through Hadoop file systems (in place; over HTTP as a role)
+# compiled against pyspark's Hadoop jar.
 SPARK_FS_JAR := $(VENV)/share/nimbus/spark/nimbus-object-fs.jar
 .PHONY: spark-fs
 spark-fs: $(SPARK_FS_JAR)

@@ -30,7 +30,6 @@ from nimbus.gateway.labeling_portal import is_labeling_portal, labeling_portal
 from nimbus.gateway.lex_channel_admin import is_lex_channel_admin, lex_channel_admin
 from nimbus.gateway.lex_channels import channel_webhook, is_channel_webhook
 from nimbus.gateway.notebook_proxy import is_notebook_path, proxy_http, proxy_websocket
-from nimbus.gateway.object_access import is_object_access, object_access
 from nimbus.gateway.post_upload import handle_post_upload, is_post_upload
 from nimbus.gateway.prometheus import METRICS_PATH, OperatorMetrics
 from nimbus.gateway.put_media import is_put_media, put_media
@@ -163,11 +162,6 @@ class Gateway:
             elif is_lex_channel_admin(request):
                 target.service = self.catalog.services["lexv2-models"]
                 response = await lex_channel_admin(
-                    request, receive, self.storage, target.service, self.authorizer
-                )
-            elif is_object_access(request):  # EMR's Hadoop file system asks before it reads or writes
-                target.service = self.catalog.services["s3"]
-                response = await object_access(
                     request, receive, self.storage, target.service, self.authorizer
                 )
             elif is_sagemaker_extension(request):

@@ -23,10 +23,6 @@ from typing import Any
 
 import pyspark
 import pytest
-import requests
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from conftest import NimbusServer, error_code, list_keys, unique_bucket_name
 from emr_support import (
@@ -74,13 +70,20 @@ spark.range(100).coalesce(1).write.csv(sys.argv[1], header=True)
 spark.stop()
 """
 
-COPY_SCRIPT = """
+# copies what the role may read to where it may write, tries an object's file by its local path,
+# then reads what the role may not (the step fails there)
+ROLE_SCRIPT = """
 import sys
 from pyspark.sql import SparkSession
 
+source, target, object_file, secret = sys.argv[1:5]
 spark = SparkSession.builder.getOrCreate()
-spark.read.text(sys.argv[1]).coalesce(1).write.text(sys.argv[2])
-spark.stop()
+spark.read.text(source).coalesce(1).write.text(target)
+try:
+    open(object_file, "rb")
+except OSError as error:
+    print("the object's file by its local path:", type(error).__name__, flush=True)
+spark.read.text(secret).count()
 """
 
 SLEEPING_SCRIPT = """
@@ -96,26 +99,33 @@ echo "$1" > "$HOME/bootstrap-marker"
 if [ -e "$2" ]; then echo "the database is visible"; else echo "the database is hidden"; fi
 """
 
-# what the driver and the executors can see; writes an object, then waits for the test's answer
+# what the driver and the executors can see (the database, an object's file by its local path);
+# writes an object, then waits for the test's answer (an object it looks for through s3://)
 PROBE_SCRIPT = """
 import os, sys, time
 from pyspark.sql import SparkSession
 
-database, objects, target, answer = sys.argv[1:5]
+database, object_file, target, answer = sys.argv[1:5]
 spark = SparkSession.builder.getOrCreate()
+hadoop = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(answer)
+answers = hadoop.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
 
 def look(_):
     marker = os.path.expanduser("~/bootstrap-marker")
     found = open(marker).read().strip() if os.path.exists(marker) else None
-    return os.path.exists(database), os.path.isdir(objects), found
+    return os.path.exists(database), os.path.exists(object_file), found
 
 print("driver sees the database:", os.path.exists(database))
+try:
+    open(object_file, "rb")
+except OSError as error:
+    print("driver opens the object file:", type(error).__name__)
 print("executors see:", sorted(set(spark.sparkContext.parallelize(range(4), 4).map(look).collect())))
 spark.sparkContext.parallelize(["written while the step runs"], 1).saveAsTextFile(target)
 deadline = time.time() + 120
-while not os.path.exists(answer) and time.time() < deadline:
+while not answers.exists(hadoop) and time.time() < deadline:
     time.sleep(0.2)
-print("answered:", os.path.exists(answer))
+print("answered:", answers.exists(hadoop))
 spark.stop()
 """
 
@@ -374,11 +384,13 @@ def _kill_a_worker_once_executors_run(nimbus: NimbusServer, emr: Any, cluster_id
 def test_steps_run_sandboxed_and_their_objects_show_at_once(
     nimbus: NimbusServer, emr: Any, cluster: str, bucket: str
 ) -> None:
-    """The driver and the executors see the object files but not the database; an object a job
-    writes is listed by S3 while the step still runs."""
+    """On a cluster with a JobFlowRole the driver and the executors see neither the database nor the
+    object files (an object's file, by its local path, is not there: s3:// paths are calls to S3 as
+    the role); an object a job writes is listed by S3 while the step still runs."""
     s3 = nimbus.client("s3")
-    objects = nimbus.data_dir / "s3"
-    arguments = [str(nimbus.data_dir / "nimbus.db"), str(objects), f"s3://{bucket}/probe/out"]
+    object_file = nimbus.data_dir / "s3" / bucket / "code" / "probe.py"
+    assert object_file.is_file()  # where Nimbus keeps the object, outside the sandbox
+    arguments = [str(nimbus.data_dir / "nimbus.db"), str(object_file), f"s3://{bucket}/probe/out"]
     step_id = emr.add_job_flow_steps(
         JobFlowId=cluster,
         Steps=[
@@ -387,7 +399,7 @@ def test_steps_run_sandboxed_and_their_objects_show_at_once(
                 "CONTINUE",
                 f"s3://{bucket}/code/probe.py",
                 *arguments,
-                str(objects / bucket / "answer"),
+                f"s3a://{bucket}/answer",
             )
         ],
     )["StepIds"][0]
@@ -405,29 +417,9 @@ def test_steps_run_sandboxed_and_their_objects_show_at_once(
     log_key = f"logs/{cluster}/steps/{step_id}/stdout.gz"
     stdout = read_log(s3, bucket, log_key)
     assert "driver sees the database: False" in stdout
-    assert "executors see: [(False, True, 'marker-value')]" in stdout
+    assert "driver opens the object file: FileNotFoundError" in stdout
+    assert "executors see: [(False, False, 'marker-value')]" in stdout
     assert "answered: True" in stdout
-
-
-def test_object_access_endpoint_refuses_what_it_does_not_answer(nimbus: NimbusServer) -> None:
-    """What the file system asks must be signed and one of the four S3 actions it needs."""
-    endpoint = f"{nimbus.endpoint_url}/_nimbus/s3/authorize"
-
-    def ask(query: str, sign: bool = True) -> requests.Response:
-        signed = AWSRequest("GET", f"{endpoint}?{query}")
-        if sign:
-            SigV4Auth(Credentials(nimbus.access_key, nimbus.secret_key), "s3", nimbus.region).add_auth(signed)
-        return requests.get(signed.url, headers=dict(signed.headers), timeout=30)
-
-    assert ask("action=GetObject&bucket=b&key=k").status_code == 200  # the root user may
-    for query, sign, status, code in (
-        ("action=GetObject&bucket=b&key=k", False, 403, "AccessDenied"),
-        ("action=GetBucketPolicy&bucket=b", True, 400, "InvalidArgument"),
-        ("action=GetObject&bucket=b", True, 400, "InvalidArgument"),
-        ("action=ListBucket", True, 400, "InvalidArgument"),
-    ):
-        answer = ask(query, sign)
-        assert (answer.status_code, f"<Code>{code}</Code>" in answer.text) == (status, True), query
 
 
 @pytest.fixture
@@ -717,41 +709,39 @@ def _job_flow_role_limited_to(nimbus: NimbusServer, bucket: str) -> Iterator[str
 def test_steps_read_and_write_objects_as_the_job_flow_role(
     nimbus: NimbusServer, emr: Any, cluster: str, bucket: str
 ) -> None:
-    """Each open, create, rename, delete and listing of the steps' s3:// paths is authorized as the
-    cluster's role: a step copying role-in/ to role-out/ completes; one reading role-secret/ fails,
-    AWS's AccessDenied message in its stderr."""
+    """The steps' s3:// paths are calls to Nimbus's S3 API as the cluster's role, each authorized as
+    any S3 call: a step copies role-in/ to role-out/, finds no object file at its local path, then
+    fails reading role-secret/, AWS's AccessDenied message in its log, leaving only the copy."""
     s3 = nimbus.client("s3")
-    s3.put_object(Bucket=bucket, Key="code/copy_objects.py", Body=COPY_SCRIPT.encode())
+    s3.put_object(Bucket=bucket, Key="code/role.py", Body=ROLE_SCRIPT.encode())
     s3.put_object(Bucket=bucket, Key="role-in/a.txt", Body=b"readable\n")
     s3.put_object(Bucket=bucket, Key="role-secret/b.txt", Body=b"secret\n")
+    object_file = nimbus.data_dir / "s3" / bucket / "role-in" / "a.txt"
+    assert object_file.is_file()  # where Nimbus keeps the object, outside the sandbox
     with _job_flow_role_limited_to(nimbus, bucket) as role_arn:
-        copied, denied = (
-            wait_for_step(emr, cluster, step_id)
-            for step_id in emr.add_job_flow_steps(
-                JobFlowId=cluster,
-                Steps=[
-                    _spark_submit_step(
-                        name,
-                        "CONTINUE",
-                        f"s3://{bucket}/code/copy_objects.py",
-                        f"s3://{bucket}/{source}",
-                        f"s3://{bucket}/role-out/{name}",
-                    )
-                    for name, source in (("copy", "role-in/"), ("secret", "role-secret/"))
-                ],
-            )["StepIds"]
+        step = _spark_submit_step(
+            "as the role",
+            "CONTINUE",
+            f"s3://{bucket}/code/role.py",
+            f"s3://{bucket}/role-in/",
+            f"s3a://{bucket}/role-out/copy",
+            str(object_file),
+            f"s3n://{bucket}/role-secret/",
         )
-    assert copied["Status"]["State"] == "COMPLETED", copied["Status"].get("FailureDetails")
-    parts = list_keys(s3, bucket, Prefix="role-out/copy/part-")
-    assert [s3.get_object(Bucket=bucket, Key=key)["Body"].read() for key in parts] == [b"readable\n"]
+        (step_id,) = emr.add_job_flow_steps(JobFlowId=cluster, Steps=[step])["StepIds"]
+        denied = wait_for_step(emr, cluster, step_id)
     assert denied["Status"]["State"] == "FAILED"
-    assert not list_keys(s3, bucket, Prefix="role-out/secret/")
+    keys = list_keys(s3, bucket, Prefix="role-out/")
+    assert [key for key in keys if not key.startswith("role-out/copy/part-")] == ["role-out/copy/_SUCCESS"]
+    parts = [key for key in keys if key.startswith("role-out/copy/part-")]
+    assert [s3.get_object(Bucket=bucket, Key=key)["Body"].read() for key in parts] == [b"readable\n"]
     # the driver's listing was refused: its Python traceback (stdout, as spark-submit passes it) and
     # FailureDetails carry S3's AccessDenied
     failure = denied["Status"]["FailureDetails"]
-    assert failure["Reason"].startswith(f"java.nio.file.AccessDeniedException: s3://{bucket}/role-secret: ")
+    assert failure["Reason"].startswith(f"java.nio.file.AccessDeniedException: s3n://{bucket}/role-secret: ")
     session = f"arn:aws:sts::{role_arn.split(':')[4]}:assumed-role/{role_arn.rsplit('/', 1)[1]}/{cluster}"
     log = read_log(s3, bucket, failure["LogFile"].split("/", 3)[3])
+    assert "the object's file by its local path: FileNotFoundError" in log
     assert (
         f"User: {session} is not authorized to perform: s3:ListBucket on resource: arn:aws:s3:::{bucket} "
         "because no identity-based policy allows the s3:ListBucket action"

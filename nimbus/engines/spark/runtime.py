@@ -9,7 +9,8 @@ from pathlib import Path
 
 # built by `make install` from java/*.java
 OBJECT_FS_JAR = Path(sys.prefix) / "share" / "nimbus" / "spark" / "nimbus-object-fs.jar"
-OBJECT_FS_CLASS = "nimbus.spark.NimbusObjectFileSystem"
+OBJECT_FS_CLASS = "nimbus.spark.NimbusObjectFileSystem"  # in place, for clusters without a role
+S3_FS_CLASS = "nimbus.spark.NimbusS3FileSystem"  # over HTTP, as the cluster's role
 OBJECT_SCHEMES = ("s3", "s3a", "s3n")
 
 
@@ -39,14 +40,39 @@ def check_runtime() -> None:
 
 def object_store_conf(objects_root: Path, journal: Path, ship_jar: bool = False) -> dict[str, str]:
     """Spark settings that make s3://, s3a:// and s3n:// paths the files of Nimbus S3 under
-    ``objects_root``, recording what a job writes in ``journal``. With ``ship_jar`` (executors on
-    other machines) the driver also serves the file system's jar to the executors."""
+    ``objects_root``, recording what a job writes in ``journal`` (the fast path: the job acts with
+    Nimbus's rights). With ``ship_jar`` (executors on other machines) the driver also serves the file
+    system's jar to the executors."""
+    return {
+        **_file_system_conf(OBJECT_FS_CLASS, ship_jar),
+        "spark.hadoop.fs.nimbus.root": str(objects_root),
+        "spark.hadoop.fs.nimbus.journal": str(journal),
+    }
+
+
+def role_object_conf(
+    endpoint: str, region: str, grant_file: Path, ca_bundle: str = "", ship_jar: bool = False
+) -> dict[str, str]:
+    """Spark settings that make s3://, s3a:// and s3n:// paths calls to Nimbus's S3 API at ``endpoint``,
+    signed with the credentials of the role that the grant in ``grant_file`` (a job's
+    ``AWS_CONTAINER_AUTHORIZATION_TOKEN``) gives, so each is authorized as that role; ``ca_bundle``
+    verifies an HTTPS Nimbus."""
+    conf = {
+        **_file_system_conf(S3_FS_CLASS, ship_jar),
+        "spark.hadoop.fs.nimbus.s3.endpoint": endpoint,
+        "spark.hadoop.fs.nimbus.s3.region": region,
+        "spark.hadoop.fs.nimbus.credentials.token-file": str(grant_file),
+    }
+    if ca_bundle:
+        conf["spark.hadoop.fs.nimbus.ca-bundle"] = ca_bundle
+    return conf
+
+
+def _file_system_conf(file_system_class: str, ship_jar: bool) -> dict[str, str]:
     conf = {
         "spark.driver.extraClassPath": str(OBJECT_FS_JAR),
         "spark.executor.extraClassPath": str(OBJECT_FS_JAR),
-        "spark.hadoop.fs.nimbus.root": str(objects_root),
-        "spark.hadoop.fs.nimbus.journal": str(journal),
-        # Hadoop's defaults name the S3A committer for s3a://; the file system's own committer fits here
+        # Hadoop's defaults name the S3A committer for s3a://; the classic committer fits both file systems
         "spark.hadoop.mapreduce.outputcommitter.factory.scheme.s3a": (
             "org.apache.hadoop.mapreduce.lib.output.FileOutputCommitterFactory"
         ),
@@ -54,20 +80,5 @@ def object_store_conf(objects_root: Path, journal: Path, ship_jar: bool = False)
     if ship_jar:
         conf["spark.jars"] = str(OBJECT_FS_JAR)
     for scheme in OBJECT_SCHEMES:
-        conf[f"spark.hadoop.fs.{scheme}.impl"] = OBJECT_FS_CLASS
-    return conf
-
-
-def object_access_conf(endpoint: str, region: str, grant_file: Path, ca_bundle: str = "") -> dict[str, str]:
-    """Spark settings that make the object file system ask Nimbus at ``endpoint`` before each open,
-    create, rename, delete and listing, signed with the credentials of the role that the grant in
-    ``grant_file`` (a job's ``AWS_CONTAINER_AUTHORIZATION_TOKEN``) gives; ``ca_bundle`` verifies an
-    HTTPS Nimbus."""
-    conf = {
-        "spark.hadoop.fs.nimbus.authorization.endpoint": endpoint,
-        "spark.hadoop.fs.nimbus.authorization.region": region,
-        "spark.hadoop.fs.nimbus.credentials.token-file": str(grant_file),
-    }
-    if ca_bundle:
-        conf["spark.hadoop.fs.nimbus.ca-bundle"] = ca_bundle
+        conf[f"spark.hadoop.fs.{scheme}.impl"] = file_system_class
     return conf

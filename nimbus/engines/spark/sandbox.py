@@ -2,8 +2,9 @@
 starts for the user's job, a step's driver, a bootstrap script. Each sees the host's programs and this
 Python read-only (see ``nimbus.engines.bubblewrap``), Java's configuration and the user and host
 name files it reads, and writable only the paths it is given, at their own paths (Spark's settings
-name them): the cluster's folder and the object files that jobs read and write in place. The rest of
-the data dir (the database, other services' files) does not exist inside it. Its network is the
+name them): the cluster's folder and, for a cluster without a role, the object files that jobs read
+and write in place. The rest of the data dir (the database, other services' files, the object files
+of a cluster whose steps act as a role) does not exist inside it. Its network is the
 host's, since masters, workers, drivers and executors talk over loopback ports.
 
 Without bwrap the processes run unconfined, and a warning says so.

@@ -86,8 +86,9 @@ def run_job_flow(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]
     VALIDATION_ERROR; the AutoScalingRole is not checked. An AutoTerminationPolicy ends the cluster
     once it has been WAITING for IdleTimeout seconds (StateChangeReason ALL_STEPS_COMPLETED). Every
     process of a cluster (the Spark daemons, the executors and Python workers of jobs, steps' drivers)
-    runs in a bubblewrap sandbox that can write only the cluster's folder and the object files and
-    sees nothing else of the data dir. With NIMBUS_SPARK_MASTER set (``spark://host:port``, or
+    runs in a bubblewrap sandbox that can write only the cluster's folder (and the object files, for a
+    cluster without a JobFlowRole, whose steps read and write them in place) and sees nothing else
+    of the data dir. With NIMBUS_SPARK_MASTER set (``spark://host:port``, or
     ``k8s://https://host:port`` for Spark on Kubernetes), new clusters start nothing on this machine:
     their steps go to that existing master (the driver still runs here, in client mode), and they list
     no instances and cannot be resized; its executors must see this Nimbus's ``<data dir>/s3`` at the

@@ -32,7 +32,7 @@ from nimbus.engines.spark.cluster import (
     start_worker,
 )
 from nimbus.engines.spark.processes import start_process, stop_group, stop_process_group
-from nimbus.engines.spark.runtime import object_access_conf, object_store_conf
+from nimbus.engines.spark.runtime import object_store_conf, role_object_conf
 from nimbus.engines.spark.sandbox import Sandbox
 from nimbus.engines.spark.submit import start_submit, submit_command
 from nimbus.errors import AwsError
@@ -96,9 +96,9 @@ class ClusterRunner:
         self.storage = storage
         self.cluster_id = cluster_id
         self.folder = storage.data_dir / "emr" / cluster_id
-        # every process of the cluster (daemons, executors, drivers, bootstrap scripts) writes only
-        # the cluster's folder and the object files
-        self.sandbox = Sandbox((self.folder, storage.objects.root))
+        # every process of the cluster (daemons, executors, drivers) writes only the cluster's folder,
+        # and the object files where it has no role (set once the cluster is read)
+        self.sandbox = Sandbox((self.folder,))
         self.wake = threading.Event()
         self.master: subprocess.Popen[bytes] | None = None
         self.master_worker: subprocess.Popen[bytes] | None = None  # a single-node cluster's worker
@@ -127,6 +127,8 @@ class ClusterRunner:
 
     def _start(self) -> None:
         cluster = self._cluster()
+        if not cluster.request.get("JobFlowRole"):  # the fast path: steps read and write objects in place
+            self.sandbox = Sandbox((self.folder, self.storage.objects.root))
         if cluster.state == "TERMINATING":
             return  # terminated before it started: the loop's first look ends it
         if cluster.master_url is not None:  # NIMBUS_SPARK_MASTER: nothing to start on this machine
@@ -386,9 +388,8 @@ class ClusterRunner:
                 **({} if self.existing_master else {"spark.driver.host": LOOPBACK}),
                 "spark.ui.enabled": "false",
                 "spark.sql.warehouse.dir": str(folder / "warehouse"),
-                **object_store_conf(self.storage.objects.root, folder / "written", self.existing_master),
+                **self._object_conf(profile, role, cluster.region, folder),
                 **spark_defaults(cluster.request),
-                **_object_access(profile, role, cluster.region, folder),
             }
             command = submit_command(self.master_url, arguments[1:], conf)
             (folder / "controller").write_text(
@@ -407,6 +408,21 @@ class ClusterRunner:
             arguments, environment, folder, folder / "stdout", folder / "stderr", Sandbox((folder,))
         )
         return process, Path(arguments[0]).name
+
+    def _object_conf(self, profile: str, role: dict[str, str], region: str, folder: Path) -> dict[str, str]:
+        """Spark settings for s3:// paths: in place with Nimbus's rights for a cluster without a
+        JobFlowRole; else calls to Nimbus's S3 API signed as the role, with the grant to its
+        credentials in a file of the step's folder (executors read it there; a command line would
+        show it)."""
+        if not profile:
+            return object_store_conf(self.storage.objects.root, folder / "written", self.existing_master)
+        grant_file = folder / "role-grant"
+        grant = role.get("AWS_CONTAINER_AUTHORIZATION_TOKEN")
+        if grant:  # else the role is gone or may not be assumed: every access is denied, saying so
+            grant_file.touch(mode=0o600)
+            grant_file.write_text(grant)
+        ca_bundle = role.get("AWS_CA_BUNDLE", "")
+        return role_object_conf(served_at(), region, grant_file, ca_bundle, self.existing_master)
 
     def _watch_step(self) -> None:
         assert self.step is not None
@@ -486,27 +502,13 @@ class ClusterRunner:
         return cluster
 
 
-def _object_access(profile: str, role: dict[str, str], region: str, folder: Path) -> dict[str, str]:
-    """Spark settings that make the step's s3:// reads and writes ask Nimbus as the cluster's role,
-    with the grant to its credentials in a file of the step's folder (executors read it there; a
-    command line would show it); none for a cluster without a JobFlowRole."""
-    if not profile:
-        return {}
-    grant_file = folder / "role-grant"
-    grant = role.get("AWS_CONTAINER_AUTHORIZATION_TOKEN")
-    if grant:  # else the role is gone or may not be assumed: every access is denied, saying so
-        grant_file.touch(mode=0o600)
-        grant_file.write_text(grant)
-    return object_access_conf(served_at(), region, grant_file, role.get("AWS_CA_BUNDLE", ""))
-
-
 def _objects_line(profile: str, role_arn: str, role_line: str) -> str:
     """The controller log's line on the rights s3:// paths are read and written with."""
     if not profile:
         return "The cluster has no JobFlowRole: s3:// paths are read and written with Nimbus's rights."
     if not role_arn:
         return f"The instance profile {profile} holds no role: every access to s3:// paths is denied."
-    return f"s3:// paths are read and written as {role_arn}, each access authorized ({role_line})."
+    return f"s3:// paths are calls to Nimbus's S3 API as {role_arn} ({role_line})."
 
 
 def spark_defaults(request: dict[str, Any]) -> dict[str, str]:

@@ -84,16 +84,17 @@ def add_job_flow_steps(ctx: RequestContext, request: dict[str, Any]) -> dict[str
     """Nimbus runs ``command-runner.jar`` and ``script-runner.jar`` steps; custom JARs are refused
     (no Hadoop MapReduce). A ``spark-submit`` command runs in client mode against the cluster's own
     master, whatever ``--master`` / ``--deploy-mode`` say; its ``s3://``, ``s3a://`` and ``s3n://``
-    paths (the application file too) are Nimbus S3's object files, read and written in place, each
-    open, create, rename, delete and listing authorized as the cluster's JobFlowRole role (as S3
-    would authorize GetObject, PutObject, DeleteObject, ListBucket), and an
-    object the job writes is listed by S3 as soon as its file is closed (within a quarter second). The
-    driver, like the cluster's executors, runs in a bubblewrap sandbox that can write only the
-    cluster's folder and the object files, and sees nothing else of the data dir (no database, no
-    credentials). Any other command, and a script-runner script (fetched from S3, its interpreter
-    named on its first line), runs on the master node from the step's own folder, in a sandbox that
-    holds just that folder: it does not see the object files; the host's programs are read-only.
-    Steps run one at a time (StepConcurrencyLevel 1); ExecutionRoleArn is not used."""
+    paths (the application file too) are, on a cluster with a JobFlowRole, calls to Nimbus's S3 API
+    signed with the role's temporary credentials (HeadObject, GetObject with Range, PutObject or a
+    multipart upload, ListObjectsV2, CopyObject, DeleteObject(s), as S3A makes them), each authorized
+    as any S3 call; on a cluster without one, Nimbus S3's object files, read and written in place,
+    an object the job writes listed by S3 as soon as its file is closed (within a quarter second).
+    The driver, like the cluster's executors, runs in a bubblewrap sandbox that can write only the
+    cluster's folder (and, without a JobFlowRole, the object files), and sees nothing else of the
+    data dir (no database, no credentials). Any other command, and a script-runner script (fetched
+    from S3, its interpreter named on its first line), runs on the master node from the step's own
+    folder, in a sandbox that holds just that folder: it does not see the object files; the host's
+    programs are read-only. Steps run one at a time (StepConcurrencyLevel 1); ExecutionRoleArn is not used."""
     supervisor = cluster_supervisor(ctx.storage)
     cluster = find_cluster(ctx.storage, request["JobFlowId"], ctx.caller.account_id)
     if cluster is None or cluster.region != ctx.region:

@@ -6,12 +6,8 @@ import java.io.FileOutputStream;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.util.List;
-import java.util.stream.Stream;
 
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FSDataInputStream;
 import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.Path;
@@ -27,18 +23,13 @@ import org.apache.hadoop.util.Progressable;
  * appended to the journal file {@code fs.nimbus.journal} (one "bucket/key" a line), from which Nimbus
  * records those objects while the step runs.
  *
- * <p>Where Nimbus sets {@code fs.nimbus.authorization.endpoint} (a step of a cluster whose JobFlowRole
- * has a role), each open, create, rename, delete and listing is first authorized as the role, as S3
- * would authorize the call of the same kind ({@link NimbusObjectAccess}): s3:GetObject to open,
- * s3:PutObject to create or append, s3:DeleteObject to delete (each object of a folder), s3:ListBucket
- * with s3:prefix to list, and a rename as s3:GetObject and s3:DeleteObject of each source object and
- * s3:PutObject of its target. A file's status (exists, size, time) is not asked about.
+ * <p>This is the fast path of clusters without a JobFlowRole, whose steps act with Nimbus's rights; a
+ * cluster with one reads and writes over HTTP as its role instead ({@link NimbusS3FileSystem}).
  */
 public class NimbusObjectFileSystem extends RawLocalFileSystem {
     private URI uri;
     private File bucketFolder;
     private String journal;
-    private NimbusObjectAccess access; // null: the platform's rights, nobody asked
 
     @Override
     public void initialize(URI name, Configuration conf) throws IOException {
@@ -56,7 +47,6 @@ public class NimbusObjectFileSystem extends RawLocalFileSystem {
             throw new FileNotFoundException("NoSuchBucket: the bucket " + name.getAuthority() + " does not exist");
         }
         journal = conf.get("fs.nimbus.journal");
-        access = NimbusObjectAccess.of(conf);
         setWorkingDirectory(new Path(uri + "/"));
     }
 
@@ -94,11 +84,6 @@ public class NimbusObjectFileSystem extends RawLocalFileSystem {
 
     @Override
     public FileStatus[] listStatus(Path path) throws IOException {
-        if (access != null) {
-            String key = key(path);
-            access.checkListing(uri.getAuthority(), key.isEmpty() || isFolder(path) ? folderPrefix(key) : key,
-                    path.toString());
-        }
         FileStatus[] statuses = super.listStatus(path);
         for (FileStatus status : statuses) {
             inBucket(status);
@@ -107,15 +92,8 @@ public class NimbusObjectFileSystem extends RawLocalFileSystem {
     }
 
     @Override
-    public FSDataInputStream open(Path path, int bufferSize) throws IOException {
-        checkObject("GetObject", path);
-        return super.open(path, bufferSize);
-    }
-
-    @Override
     public FSDataOutputStream create(Path path, FsPermission permission, boolean overwrite, int bufferSize,
             short replication, long blockSize, Progressable progress) throws IOException {
-        checkObject("PutObject", path);
         return journaled(path,
                 super.create(path, permission, overwrite, bufferSize, replication, blockSize, progress));
     }
@@ -123,38 +101,23 @@ public class NimbusObjectFileSystem extends RawLocalFileSystem {
     @Override
     public FSDataOutputStream create(Path path, boolean overwrite, int bufferSize, short replication,
             long blockSize, Progressable progress) throws IOException {
-        checkObject("PutObject", path);
         return journaled(path, super.create(path, overwrite, bufferSize, replication, blockSize, progress));
     }
 
     @Override
     public FSDataOutputStream createNonRecursive(Path path, FsPermission permission, boolean overwrite,
             int bufferSize, short replication, long blockSize, Progressable progress) throws IOException {
-        checkObject("PutObject", path);
         return journaled(path, super.createNonRecursive(
                 path, permission, overwrite, bufferSize, replication, blockSize, progress));
     }
 
     @Override
     public FSDataOutputStream append(Path path, int bufferSize, Progressable progress) throws IOException {
-        checkObject("PutObject", path);
         return journaled(path, super.append(path, bufferSize, progress));
     }
 
     @Override
     public boolean rename(Path source, Path target) throws IOException {
-        if (access != null) {
-            // into an existing folder, as Hadoop renames: the source keeps its name there
-            Path to = isFolder(target) ? new Path(target, source.getName()) : target;
-            String from = key(source);
-            String into = key(to);
-            for (String moved : objects(source)) {
-                Path file = objectPath(moved);
-                checkObject("GetObject", file);
-                checkObject("DeleteObject", file);
-                checkObject("PutObject", objectPath(into + moved.substring(from.length())));
-            }
-        }
         boolean renamed = super.rename(source, target);
         record(source);
         record(target);
@@ -163,54 +126,9 @@ public class NimbusObjectFileSystem extends RawLocalFileSystem {
 
     @Override
     public boolean delete(Path path, boolean recursive) throws IOException {
-        if (access != null) {
-            for (String deleted : objects(path)) {
-                checkObject("DeleteObject", objectPath(deleted));
-            }
-        }
         boolean deleted = super.delete(path, recursive);
         record(path);
         return deleted;
-    }
-
-    private void checkObject(String action, Path path) throws IOException {
-        if (access != null) {
-            access.checkObject(action, uri.getAuthority(), key(path), path.toString());
-        }
-    }
-
-    /** The keys of the objects at {@code path}: the file's, or those under the folder (listed as the role). */
-    private List<String> objects(Path path) throws IOException {
-        File file = pathToFile(path);
-        String key = key(path);
-        if (!file.isDirectory()) {
-            return file.exists() ? List.of(key) : List.of();
-        }
-        access.checkListing(uri.getAuthority(), folderPrefix(key), path.toString());
-        String folder = bucketFolder.getAbsolutePath() + "/";
-        try (Stream<java.nio.file.Path> found = Files.walk(file.toPath())) {
-            return found.filter(Files::isRegularFile)
-                    .map(each -> each.toAbsolutePath().toString().substring(folder.length())).toList();
-        }
-    }
-
-    private boolean isFolder(Path path) {
-        return pathToFile(path).isDirectory();
-    }
-
-    /** The object key a path names (no leading slash; "" for the bucket). */
-    private String key(Path path) {
-        Path absolute = path.isAbsolute() ? path : new Path(getWorkingDirectory(), path);
-        return absolute.toUri().getPath().replaceFirst("^/+", "");
-    }
-
-    /** The path of the object {@code key} in this bucket (any characters: not parsed as a URI). */
-    private Path objectPath(String key) {
-        return new Path(uri.getScheme(), uri.getAuthority(), "/" + key);
-    }
-
-    private static String folderPrefix(String key) {
-        return key.isEmpty() ? "" : key + "/";
     }
 
     /** A status of the local file system names the file's local path: name it in the bucket instead. */
