@@ -12,14 +12,15 @@
 #   nlu             intent F1 of the NLU engine on the Braun et al. 2017 corpora beside published systems
 #                   (--cv N: the fallback decision cross-validated on the training split only)
 #   lex             Lex V2 through the API: intent F1, RecognizeText latency, build time, speech WER
-#   nlu-languages   Lex V2 intent accuracy per language (en, de, it, ja) on xSID through the API: --data <xSID-0.7 dir>
+#   nlu-languages   Lex V2 intent accuracy per language through the API: --data <xSID-0.7 dir> (en, de, it, ja),
+#                   or --corpus massive --data <MASSIVE 1.1 data dir> (en, es, fr, pt)
 #   nlu-fewshot     Lex V2 intent accuracy with 10 and 30 sample utterances per intent on BANKING77: --data <dir>
 #   speech          word error rate and real-time factor of the speech recognizer
 #   sagemaker       InvokeEndpoint (XGBoost, scikit-learn script mode) vs in-process predict and
 #                   `mlflow models serve`; a built-in XGBoost training job vs xgboost.train
 #   transform       batch transform records/s of a 1,000,000-row CSV (1 and 2 instances) vs in-process predict
 #   emr             RunJobFlow to WAITING, step overhead, MLlib training on 1 and 2 workers vs local mode
-#   emr-access      EMR steps reading 1,000 small objects with and without authorization as the role
+#   emr-access      EMR steps' s3:// I/O in place (no role) vs over HTTP as the role: N MB, small objects
 #   video           Rekognition Video: seconds of video analysed per wall second
 #   custom-labels   Custom Labels through the API: held-out accuracy on digits and Fashion-MNIST, training time
 #   streams         SQS send/receive throughput vs moto_server; face-search stream processor lag on 720p
