@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import object_crop_verification as crop_verification
+import object_tiles as tiles
 from PIL import Image
 from s3_bench import start_nimbus
 from skimage import data
@@ -25,7 +27,7 @@ from nimbus.engines.vision import faces, labels
 from nimbus.engines.vision.face_detection import COARSE_SIDE, FINE_MAX_FACE, FINE_SIDE, _detect_at
 from nimbus.engines.vision.image import decode_image
 from nimbus.engines.vision.nanodet import nanodet_detections
-from nimbus.engines.vision.objects import DETECTOR_MIN_SCORE
+from nimbus.engines.vision.objects import DETECTOR_MIN_SCORE, fused_objects
 from nimbus.engines.vision.ssd import ssd_detections
 
 WIDTH, HEIGHT = 4000, 3000
@@ -55,6 +57,11 @@ def main() -> None:
     photo = large_jpeg()
     face_image = decode_image(photo, faces.DECODE_SIDE)
     label_image = decode_image(photo, labels.DECODE_SIDE)
+    # crop verification (measured in object_quality.py, not in the engine) at its most: MAX_CROPS
+    # boxes of the classes it verifies, whatever their Confidence
+    things = fused_objects(label_image.pixels)
+    most = [i for i, t in enumerate(things) if t.coco_class in crop_verification.evidence_classes()]
+    most = most[: crop_verification.MAX_CROPS]
     print(f"{WIDTH}x{HEIGHT} JPEG, {len(photo):,} bytes; median of {runs} runs\n")
     stages = {
         "DetectFaces: decode (libjpeg at 1/2 size)": lambda: decode_image(photo, faces.DECODE_SIDE),
@@ -68,7 +75,15 @@ def main() -> None:
         "DetectLabels: decode (libjpeg at 1/4 size)": lambda: decode_image(photo, labels.DECODE_SIDE),
         "  NanoDet-g": lambda: nanodet_detections(label_image.pixels, DETECTOR_MIN_SCORE),
         "  SSD MobileNet V2": lambda: ssd_detections(label_image.pixels, DETECTOR_MIN_SCORE),
+        "  (not in the engine) test-time tiles: both detectors on 4 tiles": lambda: [
+            detect(label_image.pixels[y0:y1, x0:x1], DETECTOR_MIN_SCORE)
+            for detect in (nanodet_detections, ssd_detections)
+            for x0, y0, x1, y1 in tiles.windows(label_image.width, label_image.height)
+        ],
         "  classifier": lambda: labels.classify(label_image),
+        f"  (not in the engine) crop verification, {len(most)} crops": lambda: (
+            crop_verification.crop_features(label_image.pixels, things, most)
+        ),
         "  engine: detect_labels (all of it)": lambda: labels.detect_labels(label_image, None, 55.0),
     }
     print("| stage | ms |\n|---|---:|")
