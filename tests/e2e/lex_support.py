@@ -69,16 +69,24 @@ def wait_built(models: Any, bot_id: str) -> None:
     raise AssertionError("the locale did not build")
 
 
-def make_bot(models: Any, name: str, build: Callable[[str], None], hook_url: str | None) -> tuple[str, str]:
-    bot_id = models.create_bot(
-        botName=f"{name}{uuid.uuid4().hex[:6]}",
-        roleArn="arn:aws:iam::123456789012:role/lex",
-        dataPrivacy={"childDirected": False},
-        idleSessionTTLInSeconds=300,
-    )["botId"]
+def new_bot(models: Any, name: str) -> str:
+    """A bot named ``name`` and a unique suffix, with an empty DRAFT locale; its id."""
+    bot_id = str(
+        models.create_bot(
+            botName=f"{name}{uuid.uuid4().hex[:6]}",
+            roleArn="arn:aws:iam::123456789012:role/lex",
+            dataPrivacy={"childDirected": False},
+            idleSessionTTLInSeconds=300,
+        )["botId"]
+    )
     models.create_bot_locale(
         botId=bot_id, botVersion="DRAFT", localeId=LOCALE, nluIntentConfidenceThreshold=0.4
     )
+    return bot_id
+
+
+def make_bot(models: Any, name: str, build: Callable[[str], None], hook_url: str | None) -> tuple[str, str]:
+    bot_id = new_bot(models, name)
     build(bot_id)
     models.build_bot_locale(botId=bot_id, botVersion="DRAFT", localeId=LOCALE)
     wait_built(models, bot_id)

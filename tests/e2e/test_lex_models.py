@@ -13,7 +13,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 from conftest import NimbusServer, error_code
-from lex_support import message, prompt
+from lex_support import message, new_bot, prompt
 
 ROLE = "arn:aws:iam::123456789012:role/aws-service-role/lexv2.amazonaws.com/AWSServiceRoleForLexV2Bots"
 BUILD_TIMEOUT_S = 120.0
@@ -22,19 +22,6 @@ BUILD_TIMEOUT_S = 120.0
 @pytest.fixture(scope="module")
 def lex(nimbus: NimbusServer) -> Any:
     return nimbus.client("lexv2-models")
-
-
-def new_bot(lex: Any, prefix: str = "OrderFlowers") -> str:
-    bot = lex.create_bot(
-        botName=f"{prefix}-{uuid.uuid4().hex[:8]}",
-        roleArn=ROLE,
-        dataPrivacy={"childDirected": False},
-        idleSessionTTLInSeconds=300,
-    )
-    lex.create_bot_locale(
-        botId=bot["botId"], botVersion="DRAFT", localeId="en_US", nluIntentConfidenceThreshold=0.4
-    )
-    return str(bot["botId"])
 
 
 def add_order_flowers(lex: Any, bot_id: str) -> dict[str, str]:
@@ -112,7 +99,7 @@ def wait_for_build(lex: Any, bot_id: str, version: str = "DRAFT") -> dict[str, A
 
 @pytest.fixture(scope="module")
 def built_bot(lex: Any) -> dict[str, str]:
-    bot_id = new_bot(lex)
+    bot_id = new_bot(lex, "OrderFlowers")
     ids = add_order_flowers(lex, bot_id)
     started = lex.build_bot_locale(botId=bot_id, botVersion="DRAFT", localeId="en_US")
     assert started["botLocaleStatus"] == "Building"
@@ -125,7 +112,7 @@ def test_order_flowers_definitions_read_back(lex: Any, built_bot: dict[str, str]
     bot_id = built_bot["botId"]
     where = {"botId": bot_id, "botVersion": "DRAFT", "localeId": "en_US"}
     bot = lex.describe_bot(botId=bot_id)
-    assert bot["botStatus"] == "Available" and bot["botName"].startswith("OrderFlowers-")
+    assert bot["botStatus"] == "Available" and bot["botName"].startswith("OrderFlowers")
     assert len(bot_id) == 10 and bot_id.isalnum() and bot_id.upper() == bot_id
 
     locale = lex.describe_bot_locale(**where)
@@ -169,7 +156,7 @@ def test_version_and_alias(lex: Any, built_bot: dict[str, str]) -> None:
     number = version["botVersion"]
     assert number.isdigit()
     described = lex.describe_bot_version(botId=bot_id, botVersion=number)
-    assert described["botStatus"] == "Available" and described["botName"].startswith("OrderFlowers-")
+    assert described["botStatus"] == "Available" and described["botName"].startswith("OrderFlowers")
     assert (
         lex.describe_bot_locale(botId=bot_id, botVersion=number, localeId="en_US")["botLocaleStatus"]
         == "Built"

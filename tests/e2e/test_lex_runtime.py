@@ -28,6 +28,7 @@ from lex_support import (
     import_test_set,
     make_bot,
     message,
+    new_bot,
     order_flowers,
     prompt,
     speak,
@@ -251,15 +252,7 @@ def test_bad_input(runtime: Any, bank_bot: tuple[str, str], change: dict[str, st
 
 
 def test_an_unbuilt_locale_is_refused(runtime: Any, models: Any) -> None:
-    bot_id = models.create_bot(
-        botName=f"Unbuilt{uuid.uuid4().hex[:6]}",
-        roleArn="arn:aws:iam::123456789012:role/lex",
-        dataPrivacy={"childDirected": False},
-        idleSessionTTLInSeconds=300,
-    )["botId"]
-    models.create_bot_locale(
-        botId=bot_id, botVersion="DRAFT", localeId=LOCALE, nluIntentConfidenceThreshold=0.4
-    )
+    bot_id = new_bot(models, "Unbuilt")
     with pytest.raises(ClientError) as raised:
         runtime.recognize_text(
             botId=bot_id, botAliasId="TSTALIASID", localeId=LOCALE, sessionId="s-1", text="hello"

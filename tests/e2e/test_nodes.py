@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from botocore.exceptions import ClientError
 from conftest import NimbusServer, error_code, list_keys
-from lex_support import TEST_SET_CSV, HookServer, import_test_set, order_flowers, wait_built
-from test_lex_models import add_order_flowers, new_bot
+from lex_support import TEST_SET_CSV, HookServer, import_test_set, new_bot, order_flowers, wait_built
+from test_lex_models import add_order_flowers
 from test_rekognition_streams import astronaut_video, connected_home_processor, video_stream, wait_for
 from test_sagemaker_training import PARAMS, create_job, wait
 
