@@ -51,7 +51,8 @@ def _search(capacity: float, short_capacity: float) -> Measurement:
 
 
 @pytest.mark.parametrize("capacity", [137.0, 263.0, 301.0, 520.0, 1111.0])
-@pytest.mark.parametrize("short_burst", [1.0, 1.12])  # short steps can pass above what is sustained
+# short steps can pass above what is sustained, or fail below it in a busy moment
+@pytest.mark.parametrize("short_burst", [0.75, 1.0, 1.12])
 def test_the_sustained_rate_is_found_within_the_resolution(capacity: float, short_burst: float) -> None:
     measurement = _search(capacity, capacity * short_burst)
     assert measurement.best is not None and measurement.best["sustained"]

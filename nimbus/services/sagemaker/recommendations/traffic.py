@@ -10,14 +10,16 @@ A Default job (or one without a pattern) finds the highest rate the endpoint sus
    bisects REFINEMENTS times (geometrically) between the highest step that kept up and the lowest
    that did not: short steps that bracket the knee cheaply;
 2. it holds the best short rate for SUSTAIN_S seconds; while no held step kept up it lowers the rate
-   by SUSTAIN_BACKOFF, and once one did, it bisects between the highest sustained rate that kept up
-   and the lowest rate above it that did not, until they are within RESOLUTION of each other
-   (SUSTAIN_TRIES held steps at most).
+   by SUSTAIN_BACKOFF; once one did, it raises the rate by SUSTAIN_PROBE until a held step does not
+   keep up, then bisects between the highest held rate that kept up and the lowest held rate above
+   it that did not, until they are within RESOLUTION of each other (SUSTAIN_TRIES held steps at
+   most).
 
 The job's figures come from the highest sustained step that kept up, as AWS reads them where
 invocations level off: MaxInvocations is then known to within RESOLUTION (a fixed backoff would
-quantise it in steps of 10%), and each held step sends thousands of requests, so a short busy moment
-on the machine moves its figures little.
+quantise it in steps of 10%). Only held steps bound it: each sends thousands of requests, so a short
+busy moment on the machine moves its figures little, where a 3 s step that a busy moment failed would
+otherwise cap every later held step below the endpoint's real rate.
 """
 
 from __future__ import annotations
@@ -33,8 +35,9 @@ REFINEMENTS = 3
 FLAT = 1.05  # a step that does not keep up and answers less than 5% more than the one before: flat
 SUSTAIN_S = 10.0
 SUSTAIN_BACKOFF = 0.9
+SUSTAIN_PROBE = 1.1
 RESOLUTION = 1.05  # the sustained search ends when the failing rate is within 5% of the held one
-SUSTAIN_TRIES = 4
+SUSTAIN_TRIES = 6
 
 
 def traffic_plan(pattern: dict[str, Any] | None, settings: LoadSettings) -> Plan:
@@ -98,11 +101,9 @@ def traffic_plan(pattern: dict[str, Any] | None, settings: LoadSettings) -> Plan
             return None if len(steps) >= MAX_RAMP_STEPS else descend
         if len(steps) - 1 - first_failure < REFINEMENTS:
             return [{"rate": (max(holding) * min(failing)) ** 0.5, "duration": STEP_S}]
-        return sustain(steps, max(holding), min(failing))
+        return sustain(steps, max(holding))
 
-    def sustain(
-        steps: list[dict[str, Any]], best_short: float, short_failure: float
-    ) -> list[dict[str, float]] | None:
+    def sustain(steps: list[dict[str, Any]], best_short: float) -> list[dict[str, float]] | None:
         """The next held step of the sustained search, None when it is done."""
         held = [step for step in steps if step["sustained"]]
         if not held:
@@ -110,11 +111,13 @@ def traffic_plan(pattern: dict[str, Any] | None, settings: LoadSettings) -> Plan
         if len(held) >= SUSTAIN_TRIES:
             return None
         kept = [step["offered"] for step in held if keeps_up(step, settings)]
-        failed = [short_failure] + [step["offered"] for step in held if not keeps_up(step, settings)]
+        failed = [step["offered"] for step in held if not keeps_up(step, settings)]
         if not kept:
             return [held_step(min(failed) * SUSTAIN_BACKOFF)]
         above = [rate for rate in failed if rate > max(kept)]
-        if not above or min(above) <= RESOLUTION * max(kept):
+        if not above:
+            return [held_step(max(kept) * SUSTAIN_PROBE)]
+        if min(above) <= RESOLUTION * max(kept):
             return None
         return [held_step((max(kept) * min(above)) ** 0.5)]
 
