@@ -148,7 +148,9 @@ final class NimbusS3Client {
                 Thread.currentThread().interrupt();
                 throw new InterruptedIOException("interrupted while calling Nimbus S3 for " + path);
             } catch (IOException unreachable) {
-                if (attempt == ATTEMPTS) {
+                // a POST (CompleteMultipartUpload, DeleteObjects) cut off may have been done: sent again,
+                // a finished upload would answer NoSuchUpload, so it fails here with the cause instead
+                if (attempt == ATTEMPTS || call.method().equals("POST")) {
                     throw unreachable;
                 }
                 pause(attempt);
